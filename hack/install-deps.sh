@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs the build and test dependencies of modelcache-operator with apt-get.
+# Idempotent: packages already present are left alone and nothing runs when
+# everything is installed.
+set -euo pipefail
+
+pkgs=(
+  build-essential cmake pkg-config git
+  libcurl4-openssl-dev libjson-c-dev libyaml-dev libwebsockets-dev libssl-dev libcmocka-dev
+  openssl curl python3 util-linux
+)
+# Optional tools: aria2 for bench/hydrate.sh, clang for the fuzzers.
+optional=(aria2 clang)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+want_optional=()
+if [ "${INSTALL_OPTIONAL:-0}" = 1 ]; then
+  for p in "${optional[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || want_optional+=("$p")
+  done
+fi
+
+if [ ${#missing[@]} -eq 0 ] && [ ${#want_optional[@]} -eq 0 ]; then
+  echo "install-deps: all dependencies present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+echo "install-deps: installing ${missing[*]} ${want_optional[*]}"
+$SUDO apt-get update -qq
+if [ ${#missing[@]} -gt 0 ]; then
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+if [ ${#want_optional[@]} -gt 0 ]; then
+  $SUDO apt-get install -y -qq --no-install-recommends "${want_optional[@]}" || \
+    echo "install-deps: optional packages not installed: ${want_optional[*]}" >&2
+fi
+
+if ! command -v kubectl >/dev/null 2>&1; then
+  echo "install-deps: kubectl is not on PATH; the end-to-end tests need it" >&2
+fi
