@@ -1,0 +1,382 @@
+#include "compose/compose.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compose/emit.h"
+#include "compose/jpath.h"
+#include "util/buf.h"
+#include "util/digest.h"
+#include "util/mem.h"
+#include "util/names.h"
+#include "util/quantity.h"
+
+#define GIB ((int64_t)1 << 30)
+
+static json_object *jstr(const char *s)
+{
+	return json_object_new_string(s ? s : "");
+}
+
+static void put_str(json_object *o, const char *k, const char *v)
+{
+	json_object_object_add(o, k, jstr(v));
+}
+
+bool compose_cluster_is_local(json_object *ic)
+{
+	return jpath_get(ic, "spec.connection.local") != NULL;
+}
+
+const char *compose_target_namespace(json_object *mc, json_object *ic)
+{
+	if (compose_cluster_is_local(ic))
+		return jpath_str_or(mc, "metadata.namespace", "default");
+	return jpath_str_or(ic, "spec.namespace", COMPOSE_DEFAULT_REMOTE_NS);
+}
+
+const char *compose_storage_class(json_object *ic)
+{
+	return jpath_str_or(ic, "spec.cache.storageClassName", COMPOSE_DEFAULT_STORAGE_CLASS);
+}
+
+int compose_size_from_download(int64_t download_bytes, int64_t *out)
+{
+	if (download_bytes < 0)
+		return -EINVAL;
+	if (download_bytes > INT64_MAX / 115)
+		return -ERANGE;
+	int64_t scaled = (download_bytes * 115 + 99) / 100;
+	int64_t gib = (scaled + GIB - 1) / GIB;
+	if (gib < 1)
+		gib = 1;
+	*out = gib * GIB;
+	return 0;
+}
+
+static json_object *labels_for(json_object *mc)
+{
+	json_object *l = json_object_new_object();
+	put_str(l, COMPOSE_LABEL_MANAGED_BY, COMPOSE_MANAGED_BY);
+	put_str(l, COMPOSE_LABEL_CACHE, jpath_str(mc, "metadata.name"));
+	put_str(l, COMPOSE_LABEL_CACHE_NS, jpath_str(mc, "metadata.namespace"));
+	return l;
+}
+
+/* apiVersion, kind and metadata {name, namespace?, labels}; returns the object
+ * and hands back its metadata (borrowed). */
+static json_object *new_object(const char *api_version, const char *kind, const char *name,
+			       const char *ns, json_object *labels, json_object **meta_out)
+{
+	json_object *o = json_object_new_object();
+	put_str(o, "apiVersion", api_version);
+	put_str(o, "kind", kind);
+	json_object *meta = json_object_new_object();
+	put_str(meta, "name", name);
+	if (ns)
+		put_str(meta, "namespace", ns);
+	json_object_object_add(meta, "labels", labels);
+	json_object_object_add(o, "metadata", meta);
+	if (meta_out)
+		*meta_out = meta;
+	return o;
+}
+
+static int check_input(const struct compose_input *in)
+{
+	if (!in || !in->mc || !in->ic)
+		return -EINVAL;
+	if (!jpath_str(in->mc, "metadata.name") || !jpath_str(in->mc, "metadata.namespace"))
+		return -EINVAL;
+	return 0;
+}
+
+int compose_set_hash(json_object *obj, char *hex_out)
+{
+	json_object *meta = jpath_child(obj, "metadata");
+	if (!meta)
+		return -EINVAL;
+	json_object *ann = jpath_child(meta, "annotations");
+	if (ann) {
+		json_object_object_del(ann, COMPOSE_ANN_HASH);
+		if (json_object_object_length(ann) == 0) {
+			json_object_object_del(meta, "annotations");
+			ann = NULL;
+		}
+	}
+	struct buf b;
+	buf_init(&b, 16u << 20);
+	int rc = compose_canonical_json(obj, &b);
+	if (rc == 0) {
+		char hex[SHA256_HEX_LEN + 1];
+		sha256_hex(buf_str(&b), b.len, hex);
+		if (!ann) {
+			ann = json_object_new_object();
+			json_object_object_add(meta, "annotations", ann);
+		}
+		put_str(ann, COMPOSE_ANN_HASH, hex);
+		if (hex_out)
+			memcpy(hex_out, hex, sizeof(hex));
+	}
+	buf_cleanup(&b);
+	return rc;
+}
+
+bool compose_hash_matches(json_object *desired, json_object *observed)
+{
+	const char *a = jpath_annotation(desired, COMPOSE_ANN_HASH);
+	const char *b = jpath_annotation(observed, COMPOSE_ANN_HASH);
+	return a && b && strcmp(a, b) == 0;
+}
+
+int compose_namespace(const struct compose_input *in, json_object **out)
+{
+	int rc = check_input(in);
+	*out = NULL;
+	if (rc)
+		return rc;
+	if (compose_cluster_is_local(in->ic))
+		return 0;
+	/* shared by every cache on the cluster: only the managed-by label */
+	json_object *l = json_object_new_object();
+	put_str(l, COMPOSE_LABEL_MANAGED_BY, COMPOSE_MANAGED_BY);
+	json_object *o = new_object("v1", "Namespace", compose_target_namespace(in->mc, in->ic), NULL, l, NULL);
+	rc = compose_set_hash(o, NULL);
+	if (rc) {
+		json_object_put(o);
+		return rc;
+	}
+	*out = o;
+	return 0;
+}
+
+int compose_pvc(const struct compose_input *in, json_object **out)
+{
+	char name[CHILD_NAME_MAX + 1], qty[QUANTITY_STR_MAX];
+	int rc = check_input(in);
+	*out = NULL;
+	if (rc)
+		return rc;
+	if (in->size_bytes <= 0)
+		return -EINVAL;
+	rc = quantity_format_bytes(in->size_bytes, qty, sizeof(qty));
+	if (rc)
+		return rc;
+	const char *ns = jpath_str(in->mc, "metadata.namespace");
+	name_cache_pvc(name, ns, jpath_str(in->mc, "metadata.name"));
+	json_object *o = new_object("v1", "PersistentVolumeClaim", name, compose_target_namespace(in->mc, in->ic),
+				    labels_for(in->mc), NULL);
+	json_object *spec = json_object_new_object();
+	json_object *modes = json_object_new_array();
+	json_object_array_add(modes, jstr("ReadWriteMany"));
+	json_object_object_add(spec, "accessModes", modes);
+	put_str(spec, "storageClassName", compose_storage_class(in->ic));
+	put_str(spec, "volumeMode", "Filesystem");
+	json_object *req = json_object_new_object();
+	put_str(req, "storage", qty);
+	json_object *res = json_object_new_object();
+	json_object_object_add(res, "requests", req);
+	json_object_object_add(spec, "resources", res);
+	json_object_object_add(o, "spec", spec);
+	rc = compose_set_hash(o, NULL);
+	if (rc) {
+		json_object_put(o);
+		return rc;
+	}
+	*out = o;
+	return 0;
+}
+
+int compose_auth_secret(const struct compose_input *in, const char *token_b64, json_object **out)
+{
+	char name[CHILD_NAME_MAX + 1];
+	int rc = check_input(in);
+	*out = NULL;
+	if (rc)
+		return rc;
+	if (!token_b64 || !*token_b64)
+		return -EINVAL;
+	name_cache_auth(name, jpath_str(in->mc, "metadata.namespace"), jpath_str(in->mc, "metadata.name"));
+	json_object *o = new_object("v1", "Secret", name, compose_target_namespace(in->mc, in->ic),
+				    labels_for(in->mc), NULL);
+	put_str(o, "type", "Opaque");
+	json_object *data = json_object_new_object();
+	put_str(data, COMPOSE_TOKEN_KEY, token_b64);
+	json_object_object_add(o, "data", data);
+	rc = compose_set_hash(o, NULL);
+	if (rc) {
+		json_object_put(o);
+		return rc;
+	}
+	*out = o;
+	return 0;
+}
+
+static void add_arg(json_object *args, const char *flag, const char *value)
+{
+	char *s = xasprintf("%s=%s", flag, value);
+	json_object_array_add(args, json_object_new_string(s));
+	free(s);
+}
+
+static void add_args_from(json_object *args, const char *flag, json_object *list)
+{
+	if (!list || !json_object_is_type(list, json_type_array))
+		return;
+	size_t n = json_object_array_length(list);
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = json_object_array_get_idx(list, i);
+		if (e && json_object_is_type(e, json_type_string))
+			add_arg(args, flag, json_object_get_string(e));
+	}
+}
+
+static json_object *env_value(const char *name, const char *value)
+{
+	json_object *e = json_object_new_object();
+	put_str(e, "name", name);
+	put_str(e, "value", value);
+	return e;
+}
+
+static json_object *env_secret(const char *name, const char *secret, const char *key)
+{
+	json_object *ref = json_object_new_object();
+	put_str(ref, "name", secret);
+	put_str(ref, "key", key);
+	json_object *from = json_object_new_object();
+	json_object_object_add(from, "secretKeyRef", ref);
+	json_object *e = json_object_new_object();
+	put_str(e, "name", name);
+	json_object_object_add(e, "valueFrom", from);
+	return e;
+}
+
+static json_object *mount(const char *name, const char *path)
+{
+	json_object *m = json_object_new_object();
+	put_str(m, "name", name);
+	put_str(m, "mountPath", path);
+	return m;
+}
+
+int compose_job(const struct compose_input *in, json_object **out)
+{
+	char name[CHILD_NAME_MAX + 1], pvc[CHILD_NAME_MAX + 1], auth[CHILD_NAME_MAX + 1], attempt[24];
+	int rc = check_input(in);
+	*out = NULL;
+	if (rc)
+		return rc;
+	const char *repo = jpath_str(in->mc, "spec.huggingFace.repo");
+	if (!repo || !*repo || !in->hydrator_image || !*in->hydrator_image)
+		return -EINVAL;
+	const char *ns = jpath_str(in->mc, "metadata.namespace"), *mcname = jpath_str(in->mc, "metadata.name");
+	name_cache_job(name, ns, mcname);
+	name_cache_pvc(pvc, ns, mcname);
+	name_cache_auth(auth, ns, mcname);
+	snprintf(attempt, sizeof(attempt), "%u", in->attempt ? in->attempt : 1);
+
+	json_object *meta = NULL;
+	json_object *o = new_object("batch/v1", "Job", name, compose_target_namespace(in->mc, in->ic),
+				    labels_for(in->mc), &meta);
+	json_object *ann = json_object_new_object();
+	put_str(ann, COMPOSE_ANN_ATTEMPT, attempt);
+	json_object_object_add(meta, "annotations", ann);
+
+	json_object *args = json_object_new_array();
+	add_arg(args, "--repo", repo);
+	add_arg(args, "--revision", jpath_str_or(in->mc, "spec.huggingFace.revision", "main"));
+	add_arg(args, "--dest", COMPOSE_MOUNT);
+	add_args_from(args, "--include", jpath_get(in->mc, "spec.huggingFace.include"));
+	add_args_from(args, "--exclude", jpath_get(in->mc, "spec.huggingFace.exclude"));
+
+	json_object *cmd = json_object_new_array();
+	json_object_array_add(cmd, jstr("modelcache-operator"));
+	json_object_array_add(cmd, jstr("hydrate"));
+
+	json_object *env = json_object_new_array();
+	if (in->with_auth)
+		json_object_array_add(env, env_secret("HF_TOKEN", auth, COMPOSE_TOKEN_KEY));
+	if (in->hf_endpoint && *in->hf_endpoint)
+		json_object_array_add(env, env_value("HF_ENDPOINT", in->hf_endpoint));
+
+	json_object *caps = json_object_new_object();
+	json_object *drop = json_object_new_array();
+	json_object_array_add(drop, jstr("ALL"));
+	json_object_object_add(caps, "drop", drop);
+	json_object *csc = json_object_new_object();
+	json_object_object_add(csc, "allowPrivilegeEscalation", json_object_new_boolean(0));
+	json_object_object_add(csc, "capabilities", caps);
+	json_object_object_add(csc, "readOnlyRootFilesystem", json_object_new_boolean(1));
+	json_object_object_add(csc, "runAsNonRoot", json_object_new_boolean(1));
+
+	json_object *mounts = json_object_new_array();
+	json_object_array_add(mounts, mount("artifact", COMPOSE_MOUNT));
+	json_object_array_add(mounts, mount("tmp", "/tmp"));
+
+	json_object *c = json_object_new_object();
+	put_str(c, "name", "hydrate");
+	put_str(c, "image", in->hydrator_image);
+	put_str(c, "imagePullPolicy", "IfNotPresent");
+	json_object_object_add(c, "command", cmd);
+	json_object_object_add(c, "args", args);
+	if (json_object_array_length(env) > 0)
+		json_object_object_add(c, "env", env);
+	else
+		json_object_put(env);
+	json_object_object_add(c, "securityContext", csc);
+	put_str(c, "terminationMessagePolicy", "FallbackToLogsOnError");
+	json_object_object_add(c, "volumeMounts", mounts);
+	json_object *containers = json_object_new_array();
+	json_object_array_add(containers, c);
+
+	json_object *seccomp = json_object_new_object();
+	put_str(seccomp, "type", "RuntimeDefault");
+	json_object *psc = json_object_new_object();
+	json_object_object_add(psc, "fsGroup", json_object_new_int64(COMPOSE_UID));
+	json_object_object_add(psc, "runAsGroup", json_object_new_int64(COMPOSE_UID));
+	json_object_object_add(psc, "runAsNonRoot", json_object_new_boolean(1));
+	json_object_object_add(psc, "runAsUser", json_object_new_int64(COMPOSE_UID));
+	json_object_object_add(psc, "seccompProfile", seccomp);
+
+	json_object *claim = json_object_new_object();
+	put_str(claim, "claimName", pvc);
+	json_object *vol_art = json_object_new_object();
+	put_str(vol_art, "name", "artifact");
+	json_object_object_add(vol_art, "persistentVolumeClaim", claim);
+	json_object *vol_tmp = json_object_new_object();
+	put_str(vol_tmp, "name", "tmp");
+	json_object_object_add(vol_tmp, "emptyDir", json_object_new_object());
+	json_object *vols = json_object_new_array();
+	json_object_array_add(vols, vol_art);
+	json_object_array_add(vols, vol_tmp);
+
+	json_object *pspec = json_object_new_object();
+	put_str(pspec, "restartPolicy", "Never");
+	json_object_object_add(pspec, "automountServiceAccountToken", json_object_new_boolean(0));
+	json_object_object_add(pspec, "securityContext", psc);
+	json_object_object_add(pspec, "containers", containers);
+	json_object_object_add(pspec, "volumes", vols);
+
+	json_object *tmeta = json_object_new_object();
+	json_object_object_add(tmeta, "labels", labels_for(in->mc));
+	json_object *tmpl = json_object_new_object();
+	json_object_object_add(tmpl, "metadata", tmeta);
+	json_object_object_add(tmpl, "spec", pspec);
+
+	json_object *spec = json_object_new_object();
+	json_object_object_add(spec, "backoffLimit", json_object_new_int64(COMPOSE_JOB_BACKOFF_LIMIT));
+	json_object_object_add(spec, "ttlSecondsAfterFinished", json_object_new_int64(COMPOSE_JOB_TTL_S));
+	json_object_object_add(spec, "template", tmpl);
+	json_object_object_add(o, "spec", spec);
+
+	rc = compose_set_hash(o, NULL);
+	if (rc) {
+		json_object_put(o);
+		return rc;
+	}
+	*out = o;
+	return 0;
+}

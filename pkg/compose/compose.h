@@ -1,0 +1,77 @@
+/* Desired objects for a ModelCache on one InferenceCluster (DESIGN.md 4.2).
+ *
+ * PURE functions: no I/O, no clock. Inputs are borrowed json-c objects (a
+ * ModelCache and an InferenceCluster as read from the API); every object
+ * returned through `out` is the caller's to json_object_put(). Each composed
+ * object carries the labels of DESIGN.md section 2 and the annotation
+ * modelcache.dev/desired-hash = SHA-256 of its canonical JSON (sorted keys,
+ * compact) computed without that annotation, so a reconciler writes only when
+ * the observed annotation differs.
+ *
+ * The caller resolves everything that needs I/O or policy beforehand: the
+ * PVC size (spec.size, the estimate or the default; never below what the
+ * cluster already has), the hydrator image, whether the token copy exists. */
+#ifndef MC_COMPOSE_COMPOSE_H
+#define MC_COMPOSE_COMPOSE_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define COMPOSE_FIELD_MANAGER "modelcache-operator"
+#define COMPOSE_LABEL_MANAGED_BY "app.kubernetes.io/managed-by"
+#define COMPOSE_MANAGED_BY "modelcache-operator"
+#define COMPOSE_LABEL_CACHE "modelcache.dev/cache"
+#define COMPOSE_LABEL_CACHE_NS "modelcache.dev/cache-namespace"
+#define COMPOSE_ANN_HASH "modelcache.dev/desired-hash"
+#define COMPOSE_ANN_ATTEMPT "modelcache.dev/attempt"
+#define COMPOSE_ANN_RETRY "modelcache.dev/retry"
+#define COMPOSE_ANN_SHARDED "modelcache.dev/multi-node-sharded"
+#define COMPOSE_FINALIZER "modelcache.dev/cleanup"
+#define COMPOSE_TOKEN_KEY "HF_TOKEN"
+#define COMPOSE_MOUNT "/mnt/artifact"
+#define COMPOSE_DEFAULT_STORAGE_CLASS "modelcache-rwx"
+#define COMPOSE_DEFAULT_REMOTE_NS "modelcache"
+#define COMPOSE_JOB_BACKOFF_LIMIT 3
+#define COMPOSE_JOB_TTL_S 180
+#define COMPOSE_UID 65532
+
+struct compose_input {
+	json_object *mc;            /* ModelCache (borrowed) */
+	json_object *ic;            /* InferenceCluster (borrowed) */
+	int64_t size_bytes;         /* PVC storage request, bytes (> 0) */
+	const char *hydrator_image; /* required */
+	const char *hf_endpoint;    /* NULL/"" = no HF_ENDPOINT env */
+	bool with_auth;             /* the token Secret copy exists: Job env HF_TOKEN from it */
+	unsigned attempt;           /* annotation modelcache.dev/attempt on the Job; 0 => 1 */
+};
+
+/* Is the cluster the one the operator runs in (spec.connection.local)? */
+bool compose_cluster_is_local(json_object *ic);
+/* Namespace of the cache's objects on that cluster: the ModelCache's own
+ * namespace on a local cluster, else spec.namespace (default "modelcache").
+ * Borrowed from mc or ic (or a static default). */
+const char *compose_target_namespace(json_object *mc, json_object *ic);
+/* The storage class for caches on that cluster (borrowed). */
+const char *compose_storage_class(json_object *ic);
+
+/* PVC size from estimated download bytes: x 1.15, rounded up to whole GiB
+ * (at least 1 GiB). 0 or -ERANGE. */
+int compose_size_from_download(int64_t download_bytes, int64_t *out);
+
+/* Remote clusters only: *out = the Namespace; on a local cluster *out = NULL
+ * (nothing to compose) and 0 is returned. */
+int compose_namespace(const struct compose_input *in, json_object **out);
+int compose_pvc(const struct compose_input *in, json_object **out);
+/* Copy of the token: token_b64 is the base64 value as read from the source
+ * Secret's data (non-empty); stored under key HF_TOKEN. */
+int compose_auth_secret(const struct compose_input *in, const char *token_b64, json_object **out);
+int compose_job(const struct compose_input *in, json_object **out);
+
+/* Compute and set metadata.annotations[modelcache.dev/desired-hash] on obj;
+ * the hash covers the object without that annotation. hex >= 65 bytes or NULL. */
+int compose_set_hash(json_object *obj, char *hex);
+/* Does `observed` carry the same desired-hash as `desired`? */
+bool compose_hash_matches(json_object *desired, json_object *observed);
+
+#endif

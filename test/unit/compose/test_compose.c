@@ -1,0 +1,309 @@
+/* pkg/compose: desired objects per (ModelCache, InferenceCluster), compared
+ * with golden YAML (test/unit/compose/golden/<case>.yaml; regenerate with
+ * MC_UPDATE_GOLDEN=1 after an intended change and review the diff). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compose/compose.h"
+#include "compose/emit.h"
+#include "compose/jpath.h"
+#include "util/buf.h"
+#include "util/mem.h"
+#include "util/names.h"
+
+#define GIB ((int64_t)1 << 30)
+
+static const char *MC_BASIC =
+	"{\"apiVersion\":\"modelcache.dev/v1alpha1\",\"kind\":\"ModelCache\","
+	"\"metadata\":{\"name\":\"qwen\",\"namespace\":\"ml-team\",\"generation\":1},"
+	"\"spec\":{\"source\":\"HuggingFace\",\"huggingFace\":{\"repo\":\"Qwen/Qwen3-0.6B\"}}}";
+
+static const char *MC_FULL =
+	"{\"apiVersion\":\"modelcache.dev/v1alpha1\",\"kind\":\"ModelCache\","
+	"\"metadata\":{\"name\":\"llama\",\"namespace\":\"ml-team\",\"generation\":4},"
+	"\"spec\":{\"source\":\"HuggingFace\",\"huggingFace\":{\"repo\":\"meta-llama/Llama-3.1-8B\","
+	"\"revision\":\"v1.0\",\"include\":[\"*.safetensors\",\"*.json\"],\"exclude\":[\"original/*\"],"
+	"\"authSecret\":{\"name\":\"hf-token\"}},\"size\":\"20Gi\"}}";
+
+static const char *IC_LOCAL =
+	"{\"apiVersion\":\"modelcache.dev/v1alpha1\",\"kind\":\"InferenceCluster\","
+	"\"metadata\":{\"name\":\"local\"},\"spec\":{\"connection\":{\"local\":{}}}}";
+
+static const char *IC_REMOTE =
+	"{\"apiVersion\":\"modelcache.dev/v1alpha1\",\"kind\":\"InferenceCluster\","
+	"\"metadata\":{\"name\":\"gpu-west\"},\"spec\":{\"connection\":{\"kubeconfigSecretRef\":"
+	"{\"namespace\":\"modelcache-system\",\"name\":\"gpu-west\"}},\"namespace\":\"caches\","
+	"\"cache\":{\"storageClassName\":\"nfs-rwx\"}}}";
+
+static json_object *parse(const char *s)
+{
+	json_object *o = json_tokener_parse(s);
+	assert_non_null(o);
+	return o;
+}
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	struct buf b;
+	buf_init(&b, 1u << 20);
+	char chunk[4096];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_append(&b, chunk, n);
+	fclose(f);
+	return buf_take(&b, NULL);
+}
+
+/* Emit the objects as a multi-document YAML stream and compare with the golden file. */
+static void check_golden(const char *name, json_object *const objs[], size_t n)
+{
+	struct buf b;
+	buf_init(&b, 1u << 20);
+	for (size_t i = 0; i < n; i++) {
+		if (!objs[i])
+			continue;
+		assert_int_equal(buf_puts(&b, "---\n"), 0);
+		assert_int_equal(compose_emit_yaml(objs[i], &b), 0);
+	}
+	const char *src = getenv("MC_SOURCE_DIR");
+	assert_non_null(src);
+	char *path = xasprintf("%s/test/unit/compose/golden/%s.yaml", src, name);
+	if (getenv("MC_UPDATE_GOLDEN")) {
+		FILE *f = fopen(path, "wb");
+		assert_non_null(f);
+		fwrite(buf_str(&b), 1, b.len, f);
+		fclose(f);
+	}
+	char *want = read_file(path);
+	if (!want)
+		fail_msg("missing golden file %s (run with MC_UPDATE_GOLDEN=1)", path);
+	if (strcmp(want, buf_str(&b)) != 0)
+		fail_msg("%s differs from the composed objects:\n%s", path, buf_str(&b));
+	free(want);
+	free(path);
+	buf_cleanup(&b);
+}
+
+static void test_local_basic(void **state)
+{
+	(void)state;
+	json_object *mc = parse(MC_BASIC), *ic = parse(IC_LOCAL);
+	struct compose_input in = {.mc = mc, .ic = ic, .size_bytes = 2 * GIB,
+				   .hydrator_image = "ghcr.io/modelcache/modelcache-operator:0.1.0"};
+	json_object *ns = NULL, *pvc = NULL, *job = NULL;
+	assert_int_equal(compose_namespace(&in, &ns), 0);
+	assert_null(ns);   /* local cluster: the ModelCache's own namespace exists */
+	assert_int_equal(compose_pvc(&in, &pvc), 0);
+	assert_int_equal(compose_job(&in, &job), 0);
+	assert_string_equal(jpath_str(pvc, "metadata.name"), "modelcache-ml-team-qwen-17db2");
+	assert_string_equal(jpath_str(pvc, "metadata.namespace"), "ml-team");
+	assert_string_equal(jpath_str(job, "metadata.name"), "modelcache-ml-team-qwen-hydrate-256ec");
+	assert_string_equal(jpath_str(pvc, "spec.storageClassName"), "modelcache-rwx");
+	assert_string_equal(jpath_str(pvc, "spec.resources.requests.storage"), "2Gi");
+	assert_null(jpath_child(json_object_array_get_idx(jpath_get(job, "spec.template.spec.containers"), 0), "env"));
+	json_object *objs[] = {pvc, job};
+	check_golden("local-basic", objs, 2);
+	json_object_put(pvc);
+	json_object_put(job);
+	json_object_put(mc);
+	json_object_put(ic);
+}
+
+static void test_remote_full(void **state)
+{
+	(void)state;
+	json_object *mc = parse(MC_FULL), *ic = parse(IC_REMOTE);
+	struct compose_input in = {.mc = mc, .ic = ic, .size_bytes = 20 * GIB,
+				   .hydrator_image = "modelcache-operator:dev", .hf_endpoint = "http://127.0.0.1:8081",
+				   .with_auth = true, .attempt = 2};
+	json_object *ns = NULL, *pvc = NULL, *sec = NULL, *job = NULL;
+	assert_int_equal(compose_namespace(&in, &ns), 0);
+	assert_non_null(ns);
+	assert_int_equal(compose_pvc(&in, &pvc), 0);
+	assert_int_equal(compose_auth_secret(&in, "aGZfc2VjcmV0", &sec), 0);
+	assert_int_equal(compose_job(&in, &job), 0);
+	assert_string_equal(jpath_str(ns, "metadata.name"), "caches");
+	assert_string_equal(jpath_str(pvc, "metadata.namespace"), "caches");
+	assert_string_equal(jpath_str(pvc, "spec.storageClassName"), "nfs-rwx");
+	char auth[CHILD_NAME_MAX + 1];
+	name_cache_auth(auth, "ml-team", "llama");
+	assert_string_equal(jpath_str(sec, "metadata.name"), auth);
+	/* the Job reads the token from the copy, and finds the endpoint */
+	json_object *env = jpath_child(json_object_array_get_idx(jpath_get(job, "spec.template.spec.containers"), 0), "env");
+	assert_int_equal(json_object_array_length(env), 2);
+	assert_string_equal(jpath_str(json_object_array_get_idx(env, 0), "valueFrom.secretKeyRef.name"), auth);
+	assert_string_equal(jpath_str(json_object_array_get_idx(env, 1), "value"), "http://127.0.0.1:8081");
+	assert_string_equal(jpath_str(sec, "data.HF_TOKEN"), "aGZfc2VjcmV0");
+	assert_string_equal(jpath_annotation(job, COMPOSE_ANN_ATTEMPT), "2");
+	json_object *objs[] = {ns, pvc, sec, job};
+	check_golden("remote-full", objs, 4);
+	json_object_put(ns);
+	json_object_put(pvc);
+	json_object_put(sec);
+	json_object_put(job);
+	json_object_put(mc);
+	json_object_put(ic);
+}
+
+/* Every value is its own argv element: nothing is spliced into a shell string. */
+static void test_job_argv_no_shell(void **state)
+{
+	(void)state;
+	json_object *mc = parse(MC_FULL), *ic = parse(IC_LOCAL);
+	json_object *hf = jpath_get(mc, "spec.huggingFace");
+	json_object *inc = json_object_new_array();
+	json_object_array_add(inc, json_object_new_string("a b;rm -rf /*"));
+	json_object_object_add(hf, "include", inc);
+	struct compose_input in = {.mc = mc, .ic = ic, .size_bytes = GIB, .hydrator_image = "img"};
+	json_object *job = NULL;
+	assert_int_equal(compose_job(&in, &job), 0);
+	json_object *c = json_object_array_get_idx(jpath_get(job, "spec.template.spec.containers"), 0);
+	json_object *cmd = jpath_child(c, "command"), *args = jpath_child(c, "args");
+	assert_int_equal(json_object_array_length(cmd), 2);
+	assert_string_equal(json_object_get_string(json_object_array_get_idx(cmd, 0)), "modelcache-operator");
+	assert_string_equal(json_object_get_string(json_object_array_get_idx(cmd, 1)), "hydrate");
+	const char *want[] = {"--repo=meta-llama/Llama-3.1-8B", "--revision=v1.0", "--dest=/mnt/artifact",
+			      "--include=a b;rm -rf /*", "--exclude=original/*"};
+	assert_int_equal(json_object_array_length(args), 5);
+	for (size_t i = 0; i < 5; i++)
+		assert_string_equal(json_object_get_string(json_object_array_get_idx(args, i)), want[i]);
+	/* restricted security context */
+	assert_true(json_object_get_boolean(jpath_get(job, "spec.template.spec.securityContext.runAsNonRoot")));
+	assert_int_equal(jpath_int_or(job, "spec.template.spec.securityContext.fsGroup", 0), 65532);
+	assert_string_equal(jpath_str(job, "spec.template.spec.securityContext.seccompProfile.type"), "RuntimeDefault");
+	assert_false(json_object_get_boolean(jpath_get(c, "securityContext.allowPrivilegeEscalation")));
+	assert_true(json_object_get_boolean(jpath_get(c, "securityContext.readOnlyRootFilesystem")));
+	assert_int_equal(jpath_int_or(job, "spec.backoffLimit", 0), 3);
+	assert_int_equal(jpath_int_or(job, "spec.ttlSecondsAfterFinished", 0), 180);
+	assert_string_equal(jpath_str(job, "spec.template.spec.restartPolicy"), "Never");
+	json_object_put(job);
+	json_object_put(mc);
+	json_object_put(ic);
+}
+
+static void test_hash(void **state)
+{
+	(void)state;
+	json_object *mc = parse(MC_BASIC), *ic = parse(IC_LOCAL);
+	struct compose_input in = {.mc = mc, .ic = ic, .size_bytes = GIB, .hydrator_image = "img"};
+	json_object *a = NULL, *b = NULL, *c = NULL;
+	assert_int_equal(compose_pvc(&in, &a), 0);
+	assert_int_equal(compose_pvc(&in, &b), 0);
+	in.size_bytes = 2 * GIB;
+	assert_int_equal(compose_pvc(&in, &c), 0);
+	const char *ha = jpath_annotation(a, COMPOSE_ANN_HASH);
+	assert_non_null(ha);
+	assert_int_equal(strlen(ha), 64);
+	assert_true(compose_hash_matches(a, b));
+	assert_false(compose_hash_matches(a, c));
+	/* recomputing over an object that already carries the annotation is stable */
+	char hex[65];
+	assert_int_equal(compose_set_hash(b, hex), 0);
+	assert_string_equal(hex, ha);
+	/* the observed object without annotation never matches */
+	json_object_object_del(jpath_get(b, "metadata"), "annotations");
+	assert_false(compose_hash_matches(a, b));
+	json_object_put(a);
+	json_object_put(b);
+	json_object_put(c);
+	json_object_put(mc);
+	json_object_put(ic);
+}
+
+static void test_size_from_download(void **state)
+{
+	(void)state;
+	int64_t out = 0;
+	assert_int_equal(compose_size_from_download(0, &out), 0);
+	assert_int_equal(out, GIB);   /* at least 1 GiB */
+	assert_int_equal(compose_size_from_download(1503238553, &out), 0);  /* 1.4 GiB x 1.15 = 1.61 -> 2 */
+	assert_int_equal(out, 2 * GIB);
+	assert_int_equal(compose_size_from_download(16 * GIB, &out), 0);    /* 18.4 -> 19 */
+	assert_int_equal(out, 19 * GIB);
+	assert_int_equal(compose_size_from_download(20 * GIB, &out), 0);    /* exactly 23 */
+	assert_int_equal(out, 23 * GIB);
+	assert_int_equal(compose_size_from_download(-1, &out), -EINVAL);
+	assert_int_equal(compose_size_from_download(INT64_MAX, &out), -ERANGE);
+}
+
+static void test_invalid_input(void **state)
+{
+	(void)state;
+	json_object *mc = parse("{\"metadata\":{\"name\":\"x\",\"namespace\":\"y\"},\"spec\":{}}");
+	json_object *ic = parse(IC_LOCAL);
+	struct compose_input in = {.mc = mc, .ic = ic, .size_bytes = GIB, .hydrator_image = "img"};
+	json_object *o = (json_object *)1;
+	assert_int_equal(compose_job(&in, &o), -EINVAL);   /* no repo */
+	assert_null(o);
+	in.size_bytes = 0;
+	assert_int_equal(compose_pvc(&in, &o), -EINVAL);
+	assert_int_equal(compose_auth_secret(&in, "", &o), -EINVAL);
+	json_object_put(mc);
+	json_object_put(ic);
+}
+
+static void yaml_is(const char *json, const char *want)
+{
+	json_object *o = parse(json);
+	struct buf b;
+	buf_init(&b, 4096);
+	assert_int_equal(compose_emit_yaml(o, &b), 0);
+	assert_string_equal(buf_str(&b), want);
+	buf_cleanup(&b);
+	json_object_put(o);
+}
+
+static void test_yaml_emitter(void **state)
+{
+	(void)state;
+	yaml_is("{\"b\":1,\"a\":\"x\"}", "a: x\nb: 1\n");
+	/* strings a parser would read as something else are quoted */
+	yaml_is("{\"a\":\"true\",\"b\":\"123\",\"c\":\"\",\"d\":\"a: b\",\"e\":\"#x\",\"f\":\"1e3\"}",
+		"a: \"true\"\nb: \"123\"\nc: \"\"\nd: \"a: b\"\ne: \"#x\"\nf: \"1e3\"\n");
+	yaml_is("{\"l\":[\"--x=1\",{\"k\":\"v\",\"j\":[]}],\"m\":{},\"n\":null,\"t\":false}",
+		"l:\n- --x=1\n- j: []\n  k: v\nm: {}\n\"n\": null\nt: false\n");
+	yaml_is("{\"s\":\"line1\\nline2\",\"u\":\"a\\\"q\"}", "s: \"line1\\nline2\"\nu: \"a\\\"q\"\n");
+	yaml_is("{\"x\":{\"y\":{\"z\":[[1,2]]}}}", "x:\n  \"y\":\n    z:\n    - - 1\n      - 2\n");
+}
+
+static void test_canonical_json(void **state)
+{
+	(void)state;
+	json_object *o = parse("{\"b\":[2,{\"d\":1,\"c\":\"/\"}],\"a\":true}");
+	struct buf b;
+	buf_init(&b, 4096);
+	assert_int_equal(compose_canonical_json(o, &b), 0);
+	assert_string_equal(buf_str(&b), "{\"a\":true,\"b\":[2,{\"c\":\"/\",\"d\":1}]}");
+	buf_cleanup(&b);
+	/* a capped buffer reports the overflow */
+	buf_init(&b, 8);
+	assert_int_equal(compose_canonical_json(o, &b), -E2BIG);
+	buf_cleanup(&b);
+	json_object_put(o);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_local_basic),
+		cmocka_unit_test(test_remote_full),
+		cmocka_unit_test(test_job_argv_no_shell),
+		cmocka_unit_test(test_hash),
+		cmocka_unit_test(test_size_from_download),
+		cmocka_unit_test(test_invalid_input),
+		cmocka_unit_test(test_yaml_emitter),
+		cmocka_unit_test(test_canonical_json),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
