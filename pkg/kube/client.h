@@ -24,6 +24,7 @@
 #include "kube/resource.h"
 
 struct kube_client;
+struct mclock;
 
 /* Called after every HTTP exchange (for metrics and request counting);
  * verb is "GET", "LIST", "WATCH", "CREATE", "UPDATE", "PATCH", "DELETE";
@@ -38,13 +39,23 @@ struct kube_client_opts {
 	const char *user_agent;   /* default "modelcache-operator/VERSION" */
 	kube_request_hook hook;
 	void *hook_ctx;
+	/* Tests: the clock of the token bucket and the sleep used for rate
+	 * limiting and retry delays (NULL = system clock / nanosleep). */
+	const struct mclock *clock;
+	void (*sleep_ms)(void *ctx, uint64_t ms);
+	void *sleep_ctx;
 };
 
+/* The client takes its own reference on cfg (kube_config_ref). Retries:
+ * 5xx and connection failures are retried for idempotent verbs only; 429 is
+ * retried for every verb (the API server rejected it before processing);
+ * a 401 drops a cached exec/token-file credential and is retried once. */
 int kube_client_new(const struct kube_config *cfg, const struct kube_client_opts *opts,
 		    struct kube_client **out, struct kube_error *err);
 void kube_client_free(struct kube_client *c);
 /* The server URL (borrowed) - useful in messages; never contains credentials. */
 const char *kube_client_server(const struct kube_client *c);
+const struct kube_config *kube_client_config(const struct kube_client *c);
 
 int kube_get(struct kube_client *c, const struct kube_resource *r, const char *ns,
 	     const char *name, json_object **out, struct kube_error *err);
