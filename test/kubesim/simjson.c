@@ -1,0 +1,53 @@
+#include "simjson.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+
+json_object *sj_get(json_object *o, const char *key)
+{
+	json_object *v = NULL;
+	if (!o || !json_object_is_type(o, json_type_object))
+		return NULL;
+	if (!json_object_object_get_ex(o, key, &v))
+		return NULL;
+	return v;
+}
+
+const char *sj_str(json_object *o, ...)
+{
+	va_list ap;
+	va_start(ap, o);
+	const char *k;
+	while (o && (k = va_arg(ap, const char *)) != NULL)
+		o = sj_get(o, k);
+	va_end(ap);
+	if (!o || !json_object_is_type(o, json_type_string))
+		return NULL;
+	return json_object_get_string(o);
+}
+
+int sj_bool(json_object *o, const char *key)
+{
+	json_object *v = sj_get(o, key);
+	return v && json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
+}
+
+json_object *sj_meta(json_object *o)
+{
+	json_object *m = sj_get(o, "metadata");
+	if (!m || !json_object_is_type(m, json_type_object)) {
+		m = json_object_new_object();
+		json_object_object_add(o, "metadata", m);
+	}
+	return m;
+}
+
+json_object *sj_copy(json_object *o)
+{
+	json_object *c = NULL;
+	if (!o)
+		return NULL;
+	if (json_object_deep_copy(o, &c, NULL) != 0)
+		abort();
+	return c;
+}

@@ -1,0 +1,20 @@
+/* Small json-c accessors shared by the kubesim modules. All returned
+ * pointers are borrowed unless the name says copy. */
+#ifndef KUBESIM_SIMJSON_H
+#define KUBESIM_SIMJSON_H
+
+#include <json-c/json.h>
+
+/* Member of an object, NULL when absent or when o is not an object. */
+json_object *sj_get(json_object *o, const char *key);
+/* String at a path of keys ending with NULL: sj_str(o, "metadata", "name", NULL).
+ * NULL when any step is missing or the leaf is not a string. */
+const char *sj_str(json_object *o, ...) __attribute__((sentinel));
+/* 1 when o[key] is boolean true. */
+int sj_bool(json_object *o, const char *key);
+/* o.metadata, created (as {}) when missing. */
+json_object *sj_meta(json_object *o);
+/* Deep copy (NULL in => NULL out); caller puts. */
+json_object *sj_copy(json_object *o);
+
+#endif
