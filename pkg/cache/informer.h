@@ -29,9 +29,8 @@ struct informer_handler {
 	void *ctx;
 };
 
-/* Takes ownership of the transport (freed with the informer through
- * reflector_kube_transport_free when kube_transport is true). */
-int informer_new(const struct reflector_transport *t, bool kube_transport,
+/* owns_transport: t->release(t->tctx) is called when the informer is freed. */
+int informer_new(const struct reflector_transport *t, bool owns_transport,
 		 const struct reflector_opts *o, struct informer **out);
 /* Before start (custom indexes). */
 struct store *informer_store(struct informer *inf);

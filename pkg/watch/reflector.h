@@ -35,6 +35,8 @@ struct reflector_transport {
 			   struct kube_error *err);
 	/* Synchronous: no callback runs after it returns. */
 	void (*watch_stop)(void *tctx, void *handle);
+	/* Frees tctx (may be NULL); called by whoever owns the transport. */
+	void (*release)(void *tctx);
 	void *tctx;
 };
 
@@ -88,7 +90,7 @@ void reflector_stats(struct reflector *r, struct reflector_stats *out);
 void reflector_kick(struct reflector *r);
 
 /* The real transport over a kube client and the watch mux. The context is
- * allocated here (copies selectors); free with reflector_kube_transport_free. */
+ * allocated here (copies selectors); out->release frees it. */
 struct reflector_kube_opts {
 	const struct kube_resource *resource;
 	const char *ns;               /* NULL = all namespaces */
@@ -98,6 +100,5 @@ struct reflector_kube_opts {
 };
 int reflector_kube_transport(struct kube_client *c, struct kube_watch_mux *mux,
 			     const struct reflector_kube_opts *o, struct reflector_transport *out);
-void reflector_kube_transport_free(struct reflector_transport *t);
 
 #endif
