@@ -15,6 +15,7 @@
 #include "compose/compose.h"
 #include "compose/emit.h"
 #include "compose/jpath.h"
+#include "compose/yamlload.h"
 #include "util/buf.h"
 #include "util/mem.h"
 #include "util/names.h"
@@ -293,6 +294,65 @@ static void test_canonical_json(void **state)
 	json_object_put(o);
 }
 
+static void test_yaml_load(void **state)
+{
+	(void)state;
+	const char *y =
+		"# two documents\n"
+		"apiVersion: modelcache.dev/v1alpha1\n"
+		"kind: ModelCache\n"
+		"metadata: {name: qwen, namespace: ml-team}\n"
+		"spec:\n"
+		"  size: 20Gi\n"
+		"  huggingFace:\n"
+		"    repo: Qwen/Qwen3-0.6B\n"
+		"    include: [\"*.json\", '*.safetensors']\n"
+		"  precheck: {safetyFactor: \"1.0\", other: 1.5, n: 3, t: true, z: ~, s: 'true'}\n"
+		"---\n"
+		"---\n"
+		"kind: InferenceCluster\n";
+	json_object *docs = NULL;
+	char *err = NULL;
+	assert_int_equal(compose_yaml_load(y, strlen(y), &docs, &err), 0);
+	assert_int_equal(json_object_array_length(docs), 2);   /* the empty document is dropped */
+	json_object *mc = json_object_array_get_idx(docs, 0);
+	assert_string_equal(jpath_str(mc, "metadata.name"), "qwen");
+	assert_string_equal(jpath_str(mc, "spec.size"), "20Gi");
+	json_object *inc = jpath_get(mc, "spec.huggingFace.include");
+	assert_int_equal(json_object_array_length(inc), 2);
+	assert_string_equal(json_object_get_string(json_object_array_get_idx(inc, 1)), "*.safetensors");
+	assert_string_equal(jpath_str(mc, "spec.precheck.safetyFactor"), "1.0");
+	assert_true(json_object_is_type(jpath_get(mc, "spec.precheck.other"), json_type_double));
+	assert_int_equal(jpath_int_or(mc, "spec.precheck.n", 0), 3);
+	assert_true(json_object_get_boolean(jpath_get(mc, "spec.precheck.t")));
+	json_object *z = (json_object *)1;
+	assert_true(json_object_object_get_ex(jpath_get(mc, "spec.precheck"), "z", &z));
+	assert_null(z);   /* a null value */
+	assert_string_equal(jpath_str(mc, "spec.precheck.s"), "true");
+	assert_string_equal(jpath_str(json_object_array_get_idx(docs, 1), "kind"), "InferenceCluster");
+	json_object_put(docs);
+
+	const char *bad = "a: [1, 2\nb: 3\n";
+	assert_int_equal(compose_yaml_load(bad, strlen(bad), &docs, &err), -EINVAL);
+	assert_non_null(err);
+	assert_non_null(strstr(err, "line"));
+	free(err);
+	err = NULL;
+	const char *alias = "a: &x 1\nb: *x\n";
+	assert_int_equal(compose_yaml_load(alias, strlen(alias), &docs, &err), -EINVAL);
+	free(err);
+	/* what the emitter writes reads back to the same tree */
+	json_object *o = json_tokener_parse("{\"a\":[\"--x=1\",{\"k\":\"true\",\"j\":[]}],\"m\":{},\"s\":\"a: b\",\"i\":5}");
+	struct buf b;
+	buf_init(&b, 4096);
+	assert_int_equal(compose_emit_yaml(o, &b), 0);
+	assert_int_equal(compose_yaml_load(buf_str(&b), b.len, &docs, &err), 0);
+	assert_true(json_object_equal(o, json_object_array_get_idx(docs, 0)));
+	json_object_put(docs);
+	json_object_put(o);
+	buf_cleanup(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -304,6 +364,7 @@ int main(void)
 		cmocka_unit_test(test_invalid_input),
 		cmocka_unit_test(test_yaml_emitter),
 		cmocka_unit_test(test_canonical_json),
+		cmocka_unit_test(test_yaml_load),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
