@@ -15,6 +15,7 @@
 #include "compose/compose.h"
 #include "compose/emit.h"
 #include "compose/jpath.h"
+#include "compose/precheck.h"
 #include "compose/yamlload.h"
 #include "util/buf.h"
 #include "util/mem.h"
@@ -353,6 +354,57 @@ static void test_yaml_load(void **state)
 	buf_cleanup(&b);
 }
 
+static void test_precheck(void **state)
+{
+	(void)state;
+	json_object *mc = parse(MC_BASIC);
+	json_object *ic = parse("{\"metadata\":{\"name\":\"gpu-west\"},\"spec\":{\"gpus\":["
+				"{\"memory\":\"24Gi\",\"perNode\":2,\"nodes\":2},{\"memory\":\"16Gi\",\"perNode\":1,\"nodes\":1}]}}");
+	struct precheck_result r;
+	assert_int_equal(compose_precheck(mc, ic, 40 * GIB, &r), 0);
+	assert_int_equal(r.verdict, PRECHECK_FITS);
+	assert_int_equal(r.available_bytes, 48 * GIB);
+	assert_int_equal(compose_precheck(mc, ic, 50 * GIB, &r), 0);
+	assert_int_equal(r.verdict, PRECHECK_SKIP);
+	assert_int_equal(r.needed_bytes, 50 * GIB);
+	assert_string_equal(r.message, "model needs ~50.0 GiB of GPU memory for weights; the largest node in gpu-west "
+				       "has 48 GiB (2 x 24 GiB)");
+	/* safety factor */
+	json_object *pc = parse("{\"safetyFactor\":\"1.25\"}");
+	json_object_object_add(jpath_get(mc, "spec"), "precheck", pc);
+	assert_int_equal(compose_precheck(mc, ic, 40 * GIB, &r), 0);
+	assert_int_equal(r.verdict, PRECHECK_SKIP);   /* 50 > 48 */
+	/* bypasses */
+	assert_int_equal(compose_precheck(mc, ic, 0, &r), 0);
+	assert_int_equal(r.verdict, PRECHECK_BYPASS);
+	assert_string_equal(r.bypass_reason, "size_unknown");
+	json_object *meta = jpath_get(mc, "metadata");
+	json_object *ann = parse("{\"modelcache.dev/multi-node-sharded\":\"true\"}");
+	json_object_object_add(meta, "annotations", ann);
+	assert_int_equal(compose_precheck(mc, ic, 400 * GIB, &r), 0);
+	assert_int_equal(r.verdict, PRECHECK_BYPASS);
+	assert_string_equal(r.bypass_reason, "multi_node_sharded");
+	assert_int_equal(compose_precheck(mc, ic, 4 * GIB, &r), 0);
+	assert_int_equal(r.verdict, PRECHECK_FITS);   /* no bypass needed */
+	json_object_object_add(pc, "vram", json_object_new_string("Disabled"));
+	assert_int_equal(compose_precheck(mc, ic, 400 * GIB, &r), 0);
+	assert_string_equal(r.bypass_reason, "disabled");
+	json_object_object_del(pc, "vram");
+	json_object_object_del(meta, "annotations");
+	/* status.gpuPools wins over spec.gpus; unknown memory fails open */
+	json_object *st = parse("{\"gpuPools\":[{\"product\":\"x\",\"memoryBytes\":0,\"perNode\":8,\"nodes\":1}]}");
+	json_object_object_add(ic, "status", st);
+	assert_int_equal(compose_precheck(mc, ic, 400 * GIB, &r), 0);
+	assert_int_equal(r.verdict, PRECHECK_BYPASS);
+	assert_string_equal(r.bypass_reason, "gpu_inventory_unknown");
+	json_object_object_del(ic, "status");
+	json_object_object_del(ic, "spec");
+	assert_int_equal(compose_precheck(mc, ic, 400 * GIB, &r), 0);
+	assert_string_equal(r.bypass_reason, "gpu_inventory_unknown");
+	json_object_put(mc);
+	json_object_put(ic);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -365,6 +417,7 @@ int main(void)
 		cmocka_unit_test(test_yaml_emitter),
 		cmocka_unit_test(test_canonical_json),
 		cmocka_unit_test(test_yaml_load),
+		cmocka_unit_test(test_precheck),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
