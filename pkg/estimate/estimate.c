@@ -1,0 +1,427 @@
+/* Top level: list, select, classify, read headers, price (DESIGN.md 5). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "estimate/classify.h"
+#include "estimate/config.h"
+#include "estimate/estimate.h"
+#include "estimate/gguf.h"
+#include "estimate/safetensors.h"
+#include "estimate/source.h"
+#include "util/mem.h"
+
+#define MODEL_INDEX_MAX (1u << 20)
+#define ST_INDEX_MAX (16u << 20)
+
+void estimate_result_init(struct estimate_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->format = "unknown";
+	r->method = "unknown";
+	r->strategy = "siblings_byte_sum";
+}
+
+void estimate_result_cleanup(struct estimate_result *r)
+{
+	for (size_t i = 0; i < r->nfiles; i++)
+		free(r->files[i].path);
+	free(r->files);
+	free(r->note);
+	free(r->commit);
+	memset(r, 0, sizeof(*r));
+}
+
+static void add_file(struct estimate_result *r, const struct est_file_entry *f, int64_t wb,
+		     const char *role)
+{
+	if (r->nfiles % 16 == 0)
+		r->files = xrealloc(r->files, (r->nfiles + 16) * sizeof(*r->files));
+	struct estimate_file *e = &r->files[r->nfiles++];
+	e->path = xstrdup(f->path);
+	e->size = f->size;
+	e->weight_bytes = wb;
+	e->role = role;
+}
+
+static void set_method(struct estimate_result *r, const char *m)
+{
+	snprintf(r->method_buf, sizeof(r->method_buf), "%s", m && *m ? m : "unknown");
+	r->method = r->method_buf;
+}
+
+static const char *method_from_dtype(const char *dt)
+{
+	if (strcmp(dt, "BF16") == 0) return "bf16";
+	if (strcmp(dt, "F16") == 0) return "fp16";
+	if (strcmp(dt, "F32") == 0) return "fp32";
+	if (strncmp(dt, "F8_", 3) == 0) return "fp8";
+	if (strcmp(dt, "F4") == 0) return "mxfp4";
+	return "unknown";
+}
+
+/* Method from quantization_config (AWQ, GPTQ, ...) */
+static const char *method_from_quant(const struct model_arch *a, const char *json)
+{
+	const char *m = a->quant_method;
+	if (!*m)
+		return NULL;
+	if (strcmp(m, "awq") == 0 || strcmp(m, "gptq") == 0 || strcmp(m, "bitsandbytes") == 0 ||
+	    strcmp(m, "hqq") == 0 || strcmp(m, "fp8") == 0 || strcmp(m, "mxfp4") == 0)
+		return m;
+	if (strcmp(m, "compressed-tensors") == 0 || strcmp(m, "modelopt") == 0) {
+		if (json && (strstr(json, "nvfp4") || strstr(json, "NVFP4")))
+			return "nvfp4";
+		if (strcmp(m, "modelopt") == 0 && json && strstr(json, "FP8"))
+			return "fp8";
+		return strcmp(m, "modelopt") == 0 ? "unknown" : "compressed-tensors";
+	}
+	if (strcmp(m, "gptq_marlin") == 0 || strcmp(m, "marlin") == 0)
+		return "gptq";
+	if (strcmp(m, "awq_marlin") == 0)
+		return "awq";
+	return NULL;
+}
+
+static const struct est_file_entry *find_file(const struct est_file_entry *f, size_t n,
+					      const char *path, size_t *idx)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(f[i].path, path) == 0) {
+			if (idx)
+				*idx = i;
+			return &f[i];
+		}
+	return NULL;
+}
+
+/* Keep only the shards a model.safetensors.index.json names (when present
+ * and readable): stray *.safetensors beside them do not load. */
+static void apply_st_index(struct est_repo *repo, const struct est_file_entry *f, size_t n,
+			   const bool *sel, struct est_pick *pk)
+{
+	size_t ix;
+	const struct est_file_entry *e = find_file(f, n, "model.safetensors.index.json", &ix);
+	if (!e || !sel[ix])
+		return;
+	char *txt = NULL;
+	size_t len;
+	if (est_repo_read_small(repo, e->path, e->size, ST_INDEX_MAX, &txt, &len) < 0)
+		return;
+	json_tokener *tok = json_tokener_new_ex(8);
+	json_object *root = tok ? json_tokener_parse_ex(tok, txt, (int)len) : NULL, *wm;
+	if (root && json_object_object_get_ex(root, "weight_map", &wm) &&
+	    json_object_is_type(wm, json_type_object)) {
+		size_t keep = 0;
+		for (size_t k = 0; k < pk->nweights; k++) {
+			const char *p = f[pk->weights[k]].path;
+			bool named = strchr(p, '/') != NULL;   /* subfolders: not governed */
+			json_object_object_foreach(wm, tensor, shard) {
+				(void)tensor;
+				if (!named && json_object_is_type(shard, json_type_string) &&
+				    strcmp(json_object_get_string(shard), p) == 0)
+					named = true;
+			}
+			if (named)
+				pk->weights[keep++] = pk->weights[k];
+		}
+		if (keep > 0)
+			pk->nweights = keep;
+	}
+	json_object_put(root);
+	if (tok)
+		json_tokener_free(tok);
+	free(txt);
+}
+
+/* Hub's safetensors.parameters {dtype: count} x dtype size, capped by the
+ * files' sizes (a hint, never more than what is downloaded). */
+static int64_t dtype_count_bytes(json_object *info, int64_t cap)
+{
+	json_object *st, *params;
+	if (!info || !json_object_object_get_ex(info, "safetensors", &st) ||
+	    !json_object_object_get_ex(st, "parameters", &params) ||
+	    !json_object_is_type(params, json_type_object))
+		return -1;
+	int64_t total = 0;
+	json_object_object_foreach(params, dt, cnt) {
+		int bits = safetensors_dtype_bits(dt);
+		int64_t c = json_object_get_int64(cnt);
+		if (bits == 0 || c < 0 || c > ((int64_t)1 << 50))
+			continue;
+		total += c * bits / 8;
+	}
+	if (total <= 0)
+		return -1;
+	return total < cap ? total : cap;
+}
+
+static int price_safetensors(struct est_repo *repo, const struct est_file_entry *f,
+			     const size_t *idx, size_t n, const char *role,
+			     const struct model_arch *arch, struct estimate_result *r,
+			     char *main_dtype, size_t dtcap, char **why_out)
+{
+	uint64_t best = 0;
+	int64_t params = 0;
+	struct { char name[12]; uint64_t bytes; } dts[SAFETENSORS_MAX_DTYPES];
+	size_t ndts = 0;
+	for (size_t k = 0; k < n; k++) {
+		const struct est_file_entry *e = &f[idx[k]];
+		struct est_source s;
+		struct safetensors_summary sum;
+		const char *why = NULL;
+		est_repo_source(repo, e->path, e->size, &s);
+		int rc = safetensors_read(&s, &sum, &why);
+		if (rc < 0) {
+			if (why_out)
+				*why_out = xasprintf("%s: %s", e->path, why ? why : "unreadable header");
+			return rc;
+		}
+		add_file(r, e, (int64_t)sum.data_bytes, role);
+		r->weight_bytes += (int64_t)sum.data_bytes;
+		int bits = arch && arch->quant_bits > 0 ? arch->quant_bits : 4;
+		params += (int64_t)sum.elements + (int64_t)sum.packed_i32_elements * (32 / bits);
+		for (size_t d = 0; d < sum.ndtypes; d++) {
+			size_t j;
+			for (j = 0; j < ndts; j++)
+				if (strcmp(dts[j].name, sum.dtypes[d].name) == 0)
+					break;
+			if (j == ndts) {
+				if (ndts == SAFETENSORS_MAX_DTYPES)
+					continue;
+				memcpy(dts[j].name, sum.dtypes[d].name, sizeof(dts[j].name));
+				dts[j].bytes = 0;
+				ndts++;
+			}
+			dts[j].bytes += sum.dtypes[d].bytes;
+		}
+	}
+	for (size_t j = 0; j < ndts; j++)
+		if (dts[j].bytes > best) {
+			best = dts[j].bytes;
+			snprintf(main_dtype, dtcap, "%s", dts[j].name);
+		}
+	r->parameters += params;
+	return 0;
+}
+
+static int price_gguf(struct est_repo *repo, const struct est_file_entry *f, const size_t *idx,
+		      size_t n, const char *role, struct estimate_result *r,
+		      struct gguf_summary *first, char **why_out)
+{
+	for (size_t k = 0; k < n; k++) {
+		const struct est_file_entry *e = &f[idx[k]];
+		struct est_source s;
+		struct gguf_summary *g = xmalloc(sizeof(*g));
+		const char *why = NULL;
+		est_repo_source(repo, e->path, e->size, &s);
+		int rc = gguf_read(&s, g, &why);
+		if (rc < 0) {
+			if (why_out)
+				*why_out = xasprintf("%s: %s", e->path, why ? why : "unreadable header");
+			free(g);
+			return rc;
+		}
+		add_file(r, e, (int64_t)g->data_bytes, role);
+		r->weight_bytes += (int64_t)g->data_bytes;
+		if (strcmp(role, "weights") == 0) {
+			r->parameters += (int64_t)g->elements;
+			/* shard 1 carries the metadata */
+			if (first && (k == 0 || !first->arch.known))
+				if (g->arch.known || k == 0)
+					*first = *g;
+		} else {
+			r->projector_bytes += (int64_t)g->data_bytes;
+		}
+		free(g);
+	}
+	return 0;
+}
+
+static void fallback_sum(const struct est_file_entry *f, const size_t *idx, size_t n,
+			 const char *role, struct estimate_result *r)
+{
+	for (size_t k = 0; k < n; k++) {
+		add_file(r, &f[idx[k]], f[idx[k]].size, role);
+		r->weight_bytes += f[idx[k]].size;
+	}
+}
+
+static void reset_priced(struct estimate_result *r)
+{
+	for (size_t i = 0; i < r->nfiles; i++)
+		free(r->files[i].path);
+	r->nfiles = 0;
+	r->weight_bytes = 0;
+	r->projector_bytes = 0;
+	r->parameters = 0;
+}
+
+int estimate_from_repo(struct est_repo *repo, const char *const *include, size_t ninclude,
+		       const char *const *exclude, size_t nexclude, struct estimate_result *r,
+		       char **errmsg)
+{
+	struct est_file_entry *f = NULL;
+	size_t n = 0;
+	bool *sel = NULL;
+	char *cfg = NULL, *mi = NULL, *why = NULL;
+	struct est_pick pk = {0};
+	int rc;
+	estimate_result_init(r);
+	if (errmsg)
+		*errmsg = NULL;
+	rc = repo->ops->list(repo->ctx, &f, &n, errmsg);
+	if (rc < 0)
+		return rc;
+	if (repo->commit)
+		r->commit = xstrdup(repo->commit);
+	sel = xcalloc(n ? n : 1, sizeof(*sel));
+	size_t nsel = 0;
+	for (size_t i = 0; i < n; i++)
+		nsel += sel[i] = estimate_path_selected(f[i].path, include, ninclude, exclude, nexclude);
+	if (nsel == 0) {
+		if (errmsg)
+			*errmsg = xstrdup(n ? "no file matches the include/exclude patterns"
+					    : "the repository has no files");
+		rc = ESTIMATE_ERR_NOT_FOUND;
+		goto out;
+	}
+	/* config.json / model_index.json at the root (read even when the
+	 * patterns leave them out: they describe the model, cost nothing) */
+	size_t ix;
+	const struct est_file_entry *e;
+	if ((e = find_file(f, n, "config.json", &ix)) != NULL &&
+	    est_repo_read_small(repo, e->path, e->size, MODEL_CONFIG_MAX_BYTES, &cfg, NULL) == 0)
+		model_config_parse(cfg, strlen(cfg), &r->arch);
+	if ((e = find_file(f, n, "model_index.json", &ix)) != NULL && sel[ix])
+		est_repo_read_small(repo, e->path, e->size, MODEL_INDEX_MAX, &mi, NULL);
+
+	classify_pick(f, n, sel, mi, &pk);
+	r->download_bytes = pk.download_bytes;
+	r->format = est_format_name(pk.format);
+	if (pk.note)
+		r->note = xstrdup(pk.note);
+	char dtype[12] = "";
+	json_object *info = repo->ops->info ? repo->ops->info(repo->ctx) : NULL;
+
+	switch (pk.format) {
+	case EST_FMT_SAFETENSORS: {
+		apply_st_index(repo, f, n, sel, &pk);
+		rc = price_safetensors(repo, f, pk.weights, pk.nweights, "weights", &r->arch, r, dtype,
+				       sizeof(dtype), &why);
+		const char *qm = method_from_quant(&r->arch, cfg);
+		set_method(r, qm ? qm : method_from_dtype(dtype));
+		if (rc == 0) {
+			r->strategy = "safetensors_header_exact";
+			break;
+		}
+		reset_priced(r);
+		int64_t cap = 0;
+		for (size_t k = 0; k < pk.nweights; k++)
+			cap += f[pk.weights[k]].size;
+		int64_t b = dtype_count_bytes(info, cap);
+		fallback_sum(f, pk.weights, pk.nweights, "weights", r);
+		if (b > 0) {
+			r->weight_bytes = b;
+			r->strategy = "safetensors_dtype_count";
+		} else {
+			r->strategy = "siblings_byte_sum";
+			r->used_fallback = true;
+		}
+		free(r->note);
+		r->note = xasprintf("headers unreadable (%s); priced by %s", why, r->strategy);
+		rc = 0;
+		break;
+	}
+	case EST_FMT_GGUF: {
+		struct gguf_summary *g = xcalloc(1, sizeof(*g));
+		rc = price_gguf(repo, f, pk.weights, pk.nweights, "weights", r, g, &why);
+		if (rc == 0)
+			rc = price_gguf(repo, f, pk.projectors, pk.nprojectors, "projector", r, NULL, &why);
+		if (rc == 0) {
+			r->strategy = "gguf_header_exact";
+			set_method(r, gguf_main_type(g));
+			if (!r->arch.known && g->arch.known)
+				r->arch = g->arch;
+		} else {
+			reset_priced(r);
+			fallback_sum(f, pk.weights, pk.nweights, "weights", r);
+			int64_t w = r->weight_bytes;
+			fallback_sum(f, pk.projectors, pk.nprojectors, "projector", r);
+			r->projector_bytes = r->weight_bytes - w;
+			r->strategy = "gguf_variant_max";
+			set_method(r, pk.tag);
+			char *old = r->note;
+			r->note = xasprintf("%s%sheaders unreadable (%s); priced by file size",
+					    old ? old : "", old ? "; " : "", why);
+			free(old);
+			rc = 0;
+		}
+		free(g);
+		break;
+	}
+	case EST_FMT_DIFFUSION:
+		rc = price_safetensors(repo, f, pk.weights, pk.nweights, "component", NULL, r, dtype,
+				       sizeof(dtype), &why);
+		set_method(r, method_from_dtype(dtype));
+		if (rc == 0) {
+			/* .bin components cannot be read: their size is their cost */
+			r->strategy = "diffusion_component_sum";
+			break;
+		}
+		reset_priced(r);
+		fallback_sum(f, pk.weights, pk.nweights, "component", r);
+		r->strategy = "siblings_byte_sum";
+		r->used_fallback = true;
+		rc = 0;
+		break;
+	case EST_FMT_BIN:
+		fallback_sum(f, pk.weights, pk.nweights, "weights", r);
+		set_method(r, method_from_quant(&r->arch, cfg) ? method_from_quant(&r->arch, cfg)
+			   : r->arch.dtype_bytes == 4 ? "fp32"
+			   : strstr(r->arch.dtype, "bfloat") ? "bf16"
+			   : r->arch.dtype_bytes == 2 ? "fp16" : "unknown");
+		r->strategy = "siblings_byte_sum";
+		r->used_fallback = true;
+		break;
+	default: {
+		/* nothing we know loads: every selected file is the price */
+		size_t *all = xcalloc(n ? n : 1, sizeof(*all));
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++)
+			if (sel[i])
+				all[k++] = i;
+		fallback_sum(f, all, k, "weights", r);
+		free(all);
+		r->strategy = "siblings_byte_sum";
+		r->used_fallback = true;
+		break;
+	}
+	}
+	if (r->strategy && strcmp(r->strategy, "siblings_byte_sum") == 0)
+		r->used_fallback = true;
+out:
+	est_pick_cleanup(&pk);
+	free(sel);
+	free(cfg);
+	free(mi);
+	free(why);
+	return rc;
+}
+
+int estimate_repo(struct hub_client *hub, const char *repo, const char *revision,
+		  const char *const *include, size_t ninclude, const char *const *exclude,
+		  size_t nexclude, struct estimate_result *out, char **errmsg)
+{
+	struct est_repo *r = NULL;
+	estimate_result_init(out);
+	int rc = est_repo_hub_new(hub, repo, revision, &r, errmsg);
+	if (rc < 0)
+		return rc;
+	rc = estimate_from_repo(r, include, ninclude, exclude, nexclude, out, errmsg);
+	est_repo_free(r);
+	return rc;
+}

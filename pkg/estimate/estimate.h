@@ -1,0 +1,96 @@
+/* Model memory estimation (DESIGN.md section 5): what a Hugging Face repo
+ * costs to download and to hold in GPU memory, whether it fits, and where.
+ *
+ * This header is the public API used by the ModelCache precheck, the
+ * ModelDeployment placement and `kubectl modelcache estimate`. It pulls in
+ * the pieces (architecture, KV cache, fit, placement); the readers
+ * (safetensors.h, gguf.h, config.h, ...) are internal to pkg/estimate.
+ *
+ *   struct estimate_result r; char *msg = NULL;
+ *   int rc = estimate_repo(hub, "Qwen/Qwen3-0.6B", "main", inc, ninc, exc, nexc, &r, &msg);
+ *   if (rc == ESTIMATE_ERR_NOT_FOUND) ...   // msg says which
+ *   ... r.weight_bytes, r.download_bytes, r.strategy ...
+ *   estimate_result_cleanup(&r); free(msg);
+ *
+ * Nothing here trusts the Hub's hints: weight bytes come from the headers of
+ * the files that will actually load (safetensors / GGUF), with file sizes as
+ * the fallback. Every reader bounds lengths by the bytes available and caps
+ * its allocations. Thread-safety: functions are reentrant (no global state);
+ * one estimate_result belongs to one thread at a time. */
+#ifndef MC_ESTIMATE_ESTIMATE_H
+#define MC_ESTIMATE_ESTIMATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "estimate/arch.h"
+#include "estimate/fit.h"
+#include "estimate/kv.h"
+#include "estimate/place.h"
+
+struct hub_client;   /* pkg/hub/hub.h */
+struct est_repo;     /* estimate/source.h: a listing + ranged reads */
+
+/* Error kinds returned (negated) by estimate_repo / estimate_from_repo. */
+enum estimate_err {
+	ESTIMATE_OK = 0,
+	ESTIMATE_ERR_OTHER = -1,        /* network, I/O, nothing priceable */
+	ESTIMATE_ERR_AUTH = -3,         /* 401/403: gated or private repo */
+	ESTIMATE_ERR_NOT_FOUND = -4,    /* repo, revision or file does not exist */
+	ESTIMATE_ERR_INVALID = -22,     /* bad arguments, hostile/corrupt headers everywhere */
+};
+
+/* One file that was priced. */
+struct estimate_file {
+	char *path;             /* repo-relative */
+	int64_t size;           /* bytes on the Hub / on disk */
+	int64_t weight_bytes;   /* tensor bytes from its header (size when not read) */
+	const char *role;       /* static: "weights", "projector", "component", "config" */
+};
+
+struct estimate_result {
+	int64_t weight_bytes;   /* bytes the engine loads: sum of tensor bytes */
+	int64_t download_bytes; /* bytes the hydrator downloads (after include/exclude) */
+	int64_t parameters;     /* parameter count (0 unknown); packed int4 unpacked */
+	int64_t projector_bytes;/* part of weight_bytes that is an mmproj projector */
+	const char *format;     /* static: safetensors | gguf | diffusion | bin | unknown */
+	const char *method;     /* awq, gptq, bitsandbytes, hqq, compressed-tensors, nvfp4,
+	                         * mxfp4, fp8, bf16, fp16, fp32, a GGUF tag (Q4_K_M), unknown;
+	                         * points into the result or static storage */
+	const char *strategy;   /* static: safetensors_header_exact | gguf_header_exact |
+	                         * diffusion_component_sum | safetensors_dtype_count |
+	                         * gguf_variant_max | siblings_byte_sum */
+	bool used_fallback;     /* only the last resort (siblings_byte_sum) worked */
+	struct estimate_file *files;   /* the files priced */
+	size_t nfiles;
+	char *note;             /* NULL or e.g. "heaviest of 3 GGUF quants priced: Q8_0" */
+	char *commit;           /* resolved commit (Hub), NULL if unknown */
+	struct model_arch arch; /* from config.json / GGUF metadata; arch.known says if any */
+	char method_buf[32];
+};
+
+void estimate_result_init(struct estimate_result *r);
+void estimate_result_cleanup(struct estimate_result *r);
+
+/* Estimate a Hub repo. revision NULL => "main". include/exclude are the
+ * hydrator's globs (fnmatch, '*' also crosses '/', a pattern ending in '/'
+ * matches the folder). Returns 0 or an enum estimate_err; on failure
+ * *errmsg (when errmsg != NULL) is a one-line reason you free(). */
+int estimate_repo(struct hub_client *hub, const char *repo, const char *revision,
+		  const char *const *include, size_t ninclude,
+		  const char *const *exclude, size_t nexclude,
+		  struct estimate_result *out, char **errmsg);
+
+/* The same over any struct est_repo (a local directory, a Hub repo). */
+int estimate_from_repo(struct est_repo *repo,
+		       const char *const *include, size_t ninclude,
+		       const char *const *exclude, size_t nexclude,
+		       struct estimate_result *out, char **errmsg);
+
+/* Hydrator glob semantics (huggingface_hub filter_repo_objects). */
+bool estimate_glob_match(const char *pattern, const char *path);
+bool estimate_path_selected(const char *path, const char *const *include, size_t ninclude,
+			    const char *const *exclude, size_t nexclude);
+
+#endif

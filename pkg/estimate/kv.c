@@ -1,0 +1,100 @@
+/* KV cache sizing. Rules (DESIGN.md 5.4), checked against the engines:
+ * vLLM FullAttentionSpec page size = 2 x block x kv_heads x head_size x dtype;
+ * SlidingWindowSpec keeps window + batch tokens; MLAAttentionSpec one latent
+ * (kv_lora_rank + qk_rope_head_dim) per token; llama.cpp llama_kv_cache
+ * likewise, with the SWA cache sized n_swa + n_ubatch. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "estimate/kv.h"
+
+static const struct kv_dtype table[] = {
+	{"fp16", 2000}, {"float16", 2000}, {"f16", 2000}, {"half", 2000},
+	{"bf16", 2000}, {"bfloat16", 2000},
+	{"fp32", 4000}, {"float32", 4000}, {"f32", 4000},
+	{"fp8", 1000}, {"fp8_e4m3", 1000}, {"fp8_e5m2", 1000}, {"fp8_inc", 1000},
+	{"q8_0", 1062}, /* 34 B / 32 */
+	{"q5_1", 750},  /* 24 / 32 */
+	{"q5_0", 687},  /* 22 / 32 */
+	{"q4_1", 625},  /* 20 / 32 */
+	{"q4_0", 562},  /* 18 / 32 */
+	{"iq4_nl", 562},
+};
+
+int kv_dtype_parse(const char *s, const struct model_arch *a, struct kv_dtype *out)
+{
+	if (s == NULL || *s == 0 || strcasecmp(s, "auto") == 0) {
+		/* engines serve fp32 checkpoints in 16 bit (vLLM dtype=auto) */
+		out->name = a && a->dtype_bytes == 2 && strstr(a->dtype, "bf") ? "bf16" : "fp16";
+		out->milli_bytes = 2000;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (strcasecmp(table[i].name, s) == 0) {
+			*out = table[i];
+			return 0;
+		}
+	return -EINVAL;
+}
+
+static int64_t bytes_of(int64_t elements, const struct kv_dtype *dt)
+{
+	/* exact for 16/32/8-bit; block types rounded up */
+	return (elements * dt->milli_bytes + 999) / 1000;
+}
+
+static int64_t v_dim(const struct model_arch *a)
+{
+	return a->v_head_dim > 0 ? a->v_head_dim : a->head_dim;
+}
+
+/* Elements per token of ONE attention layer with a growing cache. */
+static int64_t layer_elements(const struct model_arch *a, int64_t attn_layers)
+{
+	if (a->kv_lora_rank > 0)
+		return a->kv_lora_rank + a->qk_rope_head_dim;
+	int64_t kvh = a->kv_heads;
+	if (a->kv_heads_sum > 0 && attn_layers > 0)
+		kvh = a->kv_heads_sum / attn_layers;   /* per-layer counts: mean */
+	return kvh * (a->head_dim + v_dim(a));
+}
+
+static int64_t attention_layers(const struct model_arch *a)
+{
+	int64_t n = a->layers - a->recurrent_layers;
+	return n > 0 ? n : 0;
+}
+
+int64_t kv_bytes_per_token(const struct model_arch *a, const struct kv_dtype *dt)
+{
+	int64_t attn = attention_layers(a);
+	int64_t full = attn - (a->sliding_window > 0 ? a->swa_layers : 0);
+	if (full < 0)
+		full = 0;
+	return bytes_of(full * layer_elements(a, attn), dt);
+}
+
+int64_t kv_cache_bytes(const struct model_arch *a, const struct kv_dtype *dt, int64_t context,
+		       int64_t sequences, int64_t batch)
+{
+	if (context < 0)
+		context = 0;
+	if (sequences < 1)
+		sequences = 1;
+	if (batch <= 0)
+		batch = 512;
+	int64_t attn = attention_layers(a);
+	int64_t swa = a->sliding_window > 0 ? a->swa_layers : 0;
+	if (swa > attn)
+		swa = attn;
+	int64_t per_layer = layer_elements(a, attn);
+	int64_t swa_tokens = a->sliding_window + batch;
+	if (swa_tokens > context)
+		swa_tokens = context;
+	int64_t elements = (attn - swa) * per_layer * context + swa * per_layer * swa_tokens;
+	int64_t bytes = bytes_of(elements, dt);
+	bytes += a->recurrent_layers * a->recurrent_state_bytes;
+	return bytes * sequences;
+}
