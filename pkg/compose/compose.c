@@ -283,6 +283,8 @@ int compose_job(const struct compose_input *in, json_object **out)
 				    labels_for(in->mc), &meta);
 	json_object *ann = json_object_new_object();
 	put_str(ann, COMPOSE_ANN_ATTEMPT, attempt);
+	if (in->retry && *in->retry)
+		put_str(ann, COMPOSE_ANN_RETRY, in->retry);
 	json_object_object_add(meta, "annotations", ann);
 
 	json_object *args = json_object_new_array();

@@ -44,6 +44,8 @@ struct compose_input {
 	const char *hf_endpoint;    /* NULL/"" = no HF_ENDPOINT env */
 	bool with_auth;             /* the token Secret copy exists: Job env HF_TOKEN from it */
 	unsigned attempt;           /* annotation modelcache.dev/attempt on the Job; 0 => 1 */
+	const char *retry;          /* the ModelCache's modelcache.dev/retry value, copied onto the
+	                             * Job (a new value => a new Job); NULL = none */
 };
 
 /* Is the cluster the one the operator runs in (spec.connection.local)? */

@@ -128,7 +128,7 @@ static void test_remote_full(void **state)
 	json_object *mc = parse(MC_FULL), *ic = parse(IC_REMOTE);
 	struct compose_input in = {.mc = mc, .ic = ic, .size_bytes = 20 * GIB,
 				   .hydrator_image = "modelcache-operator:dev", .hf_endpoint = "http://127.0.0.1:8081",
-				   .with_auth = true, .attempt = 2};
+				   .with_auth = true, .attempt = 2, .retry = "after-fix-1"};
 	json_object *ns = NULL, *pvc = NULL, *sec = NULL, *job = NULL;
 	assert_int_equal(compose_namespace(&in, &ns), 0);
 	assert_non_null(ns);
@@ -148,6 +148,7 @@ static void test_remote_full(void **state)
 	assert_string_equal(jpath_str(json_object_array_get_idx(env, 1), "value"), "http://127.0.0.1:8081");
 	assert_string_equal(jpath_str(sec, "data.HF_TOKEN"), "aGZfc2VjcmV0");
 	assert_string_equal(jpath_annotation(job, COMPOSE_ANN_ATTEMPT), "2");
+	assert_string_equal(jpath_annotation(job, COMPOSE_ANN_RETRY), "after-fix-1");
 	json_object *objs[] = {ns, pvc, sec, job};
 	check_golden("remote-full", objs, 4);
 	json_object_put(ns);
