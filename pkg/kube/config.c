@@ -1101,6 +1101,9 @@ static int exec_run(struct kube_config *c, struct exec_plugin *x, char **errmsg)
 		goto out;
 	}
 	int64_t exp_ns = 0;
+	/* int64 nanoseconds end in 2262: anything later is "never expires" */
+	if (exp && strlen(exp) >= 4 && atoi(exp) >= 2262)
+		exp = NULL;
 	if (exp && exp[0] && rfc3339_parse(exp, &exp_ns) < 0) {
 		rc = fail(errmsg, "%s: plugin output status.expirationTimestamp \"%s\" is not RFC 3339", x->where, exp);
 		goto out;
