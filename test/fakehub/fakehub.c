@@ -1,0 +1,694 @@
+/* fakehub: a Hugging Face Hub simulator for tests and benchmarks.
+ *
+ *   fakehub --port 0 --port-file PATH --root DIR [--address 127.0.0.1]
+ *           [--fault-cut-after-bytes N] [--fault-429-rate R] [--fault-retry-after S]
+ *           [--fault-corrupt PATH-GLOB] [--request-log FILE] [--seed N]
+ *
+ * Serves DIR/<org>/<name>/ (see repo.h) with the Hub's endpoints:
+ *   GET /api/models/{repo}[/revision/{rev}][?blobs=true]
+ *   GET /api/models/{repo}/tree/{rev}[/{path}][?recursive=true]
+ *   HEAD|GET /{repo}/resolve/{rev}/{path}   (302 to /lfs/<sha256> for LFS files)
+ *   HEAD|GET /lfs/<sha256>
+ * with Range, ETag, X-Repo-Commit, X-Linked-Size, X-Linked-Etag. Gated repos
+ * answer 401 without the bearer token and 403 with a wrong one.
+ *
+ * Faults:
+ *   --fault-cut-after-bytes N  after N file-body bytes in total the transfer
+ *                              in flight is cut (connection closed) and every
+ *                              later file transfer is cut right after its
+ *                              headers: a link that died. Restart fakehub
+ *                              without the flag to "repair" it.
+ *   --fault-429-rate R         answer a fraction R (0..1) of requests 429 with
+ *                              Retry-After: S (--fault-retry-after, default 1).
+ *   --fault-corrupt GLOB       file bodies whose repo path (or org/name/path)
+ *                              matches GLOB (fnmatch) are served with one byte
+ *                              flipped; the metadata keeps the true hashes.
+ * --request-log FILE appends one line per request:
+ *   METHOD PATH?QUERY CODE BODY_BYTES_SENT
+ * One lws event loop; SIGINT/SIGTERM stop it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+
+#include "repo.h"
+#include "util/mem.h"
+
+#define CHUNK (256u * 1024u)
+#define URI_MAX 4096
+
+static struct {
+	const char *root;
+	const char *address;
+	int port;
+	const char *port_file;
+	int64_t cut_after;       /* -1: off */
+	int64_t body_sent;       /* file-body bytes sent in total */
+	bool dead;               /* the cut happened */
+	double rate429;
+	int retry_after;
+	const char *corrupt;
+	FILE *log;
+	uint64_t rng;
+	volatile sig_atomic_t stop;
+	struct lws_context *ctx;
+} g = {.cut_after = -1, .retry_after = 1, .rng = 42, .address = "127.0.0.1"};
+
+struct pss {
+	char method[8];
+	char uri[URI_MAX];       /* PATH?QUERY as logged */
+	int status;
+	bool head;
+	/* body: a file range or a memory buffer */
+	int fd;
+	uint64_t off, end;       /* [off, end) still to send */
+	bool is_file;
+	int64_t corrupt_at;      /* file offset of the flipped byte, -1 none */
+	char *mem;
+	size_t mem_len, mem_off;
+	uint64_t sent;
+	unsigned char *buf;      /* LWS_PRE + CHUNK */
+	bool logged;
+};
+
+static double rnd(void)
+{
+	uint64_t x = g.rng;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	g.rng = x;
+	return (double)(x >> 11) / (double)(1ull << 53);
+}
+
+static void log_req(struct pss *p)
+{
+	if (p->logged)
+		return;
+	p->logged = true;
+	if (!g.log)
+		return;
+	fprintf(g.log, "%s %s %d %" PRIu64 "\n", p->method, p->uri, p->status, p->sent);
+	fflush(g.log);
+}
+
+static void pss_reset(struct pss *p)
+{
+	if (p->fd > 0)
+		close(p->fd);
+	free(p->mem);
+	free(p->buf);
+	memset(p, 0, sizeof(*p));
+	p->fd = -1;
+	p->corrupt_at = -1;
+}
+
+/* ------------------------------------------------------------------ responses */
+
+struct hdr {
+	const char *name;   /* "x-repo-commit:" */
+	char value[160];
+};
+
+static int send_headers(struct lws *wsi, int status, const char *ctype, int64_t len,
+			const struct hdr *h, size_t nh)
+{
+	unsigned char buf[LWS_PRE + 4096], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+	if (lws_add_http_common_headers(wsi, (unsigned)status, ctype,
+					len < 0 ? LWS_ILLEGAL_HTTP_CONTENT_LEN : (lws_filepos_t)len, &p, end))
+		return -1;
+	for (size_t i = 0; i < nh; i++)
+		if (h[i].value[0] &&
+		    lws_add_http_header_by_name(wsi, (const unsigned char *)h[i].name,
+						(const unsigned char *)h[i].value, (int)strlen(h[i].value), &p, end))
+			return -1;
+	if (lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	return 0;
+}
+
+/* Finish a transaction: 0 keep-alive, -1 close. */
+static int complete(struct lws *wsi, struct pss *p)
+{
+	log_req(p);
+	char method[8];
+	memcpy(method, p->method, sizeof(method));
+	pss_reset(p);
+	memcpy(p->method, method, sizeof(method));
+	p->logged = true;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* A memory body (JSON or error). Takes ownership of body. */
+static int respond_mem(struct lws *wsi, struct pss *p, int status, const char *ctype, char *body,
+		       const struct hdr *h, size_t nh)
+{
+	size_t len = body ? strlen(body) : 0;
+	p->status = status;
+	if (send_headers(wsi, status, ctype, (int64_t)len, h, nh)) {
+		free(body);
+		return -1;
+	}
+	if (p->head || len == 0) {
+		free(body);
+		return complete(wsi, p);
+	}
+	p->mem = body;
+	p->mem_len = len;
+	p->mem_off = 0;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static int respond_json(struct lws *wsi, struct pss *p, int status, json_object *j,
+			const struct hdr *h, size_t nh)
+{
+	char *s = xstrdup(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(j);
+	return respond_mem(wsi, p, status, "application/json", s, h, nh);
+}
+
+static int respond_error(struct lws *wsi, struct pss *p, int status, const char *code, const char *msg)
+{
+	struct hdr h[3] = {{"x-error-code:", ""}, {"x-error-message:", ""}, {"www-authenticate:", ""}};
+	snprintf(h[0].value, sizeof(h[0].value), "%s", code);
+	snprintf(h[1].value, sizeof(h[1].value), "%s", msg);
+	if (status == 401)
+		snprintf(h[2].value, sizeof(h[2].value), "Bearer realm=\"Authentication required\"");
+	json_object *j = json_object_new_object();
+	json_object_object_add(j, "error", json_object_new_string(msg));
+	return respond_json(wsi, p, status, j, h, 3);
+}
+
+static bool corrupt_match(const char *repo_id, const char *path)
+{
+	if (!g.corrupt)
+		return false;
+	if (fnmatch(g.corrupt, path, 0) == 0)
+		return true;
+	char *full = xasprintf("%s/%s", repo_id, path);
+	bool m = fnmatch(g.corrupt, full, 0) == 0;
+	free(full);
+	return m;
+}
+
+/* Range: "bytes=a-b" | "bytes=a-" | "bytes=-n". 0 ok (sets [*s,*e)), 1 no
+ * range, -1 unsatisfiable. */
+static int parse_range(const char *h, uint64_t size, uint64_t *s, uint64_t *e)
+{
+	if (!h || !*h)
+		return 1;
+	if (strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
+		return 1;   /* unsupported forms: whole body, like many servers */
+	const char *p = h + 6;
+	char *end;
+	if (*p == '-') {
+		unsigned long long n = strtoull(p + 1, &end, 10);
+		if (end == p + 1 || n == 0)
+			return -1;
+		*s = n >= size ? 0 : size - n;
+		*e = size;
+		return size ? 0 : -1;
+	}
+	unsigned long long a = strtoull(p, &end, 10);
+	if (end == p || *end != '-')
+		return 1;
+	p = end + 1;
+	unsigned long long b = size ? size - 1 : 0;
+	if (*p) {
+		b = strtoull(p, &end, 10);
+		if (*end)
+			return 1;
+		if (b >= size)
+			b = size ? size - 1 : 0;
+	}
+	if (a >= size || b < a)
+		return -1;
+	*s = a;
+	*e = (uint64_t)b + 1;
+	return 0;
+}
+
+static int serve_file(struct lws *wsi, struct pss *p, const char *abs, uint64_t size,
+		      const char *etag, const char *commit, bool corrupt)
+{
+	char range[128] = "";
+	lws_hdr_copy(wsi, range, sizeof(range), WSI_TOKEN_HTTP_RANGE);
+	uint64_t s = 0, e = size;
+	int rr = parse_range(range, size, &s, &e);
+	struct hdr h[4] = {{"etag:", ""}, {"x-repo-commit:", ""}, {"accept-ranges:", "bytes"},
+			   {"content-range:", ""}};
+	snprintf(h[0].value, sizeof(h[0].value), "\"%s\"", etag);
+	snprintf(h[1].value, sizeof(h[1].value), "%s", commit ? commit : "");
+	if (rr < 0) {
+		snprintf(h[3].value, sizeof(h[3].value), "bytes */%" PRIu64, size);
+		p->status = 416;
+		if (send_headers(wsi, 416, "text/plain", 0, h, 4))
+			return -1;
+		return complete(wsi, p);
+	}
+	int status = rr == 0 ? 206 : 200;
+	if (rr == 0)
+		snprintf(h[3].value, sizeof(h[3].value), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, s, e - 1, size);
+	int fd = -1;
+	if (!p->head) {
+		fd = open(abs, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return respond_error(wsi, p, 404, "EntryNotFound", "file vanished");
+	}
+	p->status = status;
+	if (send_headers(wsi, status, "application/octet-stream", (int64_t)(e - s), h, 4)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (p->head || e == s) {
+		if (fd >= 0)
+			close(fd);
+		return complete(wsi, p);
+	}
+	p->fd = fd;
+	p->is_file = true;
+	p->off = s;
+	p->end = e;
+	p->corrupt_at = corrupt ? (int64_t)(size / 2) : -1;
+	p->buf = xmalloc(LWS_PRE + CHUNK);
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ routing */
+
+static char *query_get(struct lws *wsi, const char *name, char *out, size_t cap)
+{
+	char frag[512];
+	size_t nl = strlen(name);
+	for (int i = 0; i < 32; i++) {
+		int n = lws_hdr_copy_fragment(wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i);
+		if (n < 0)
+			break;
+		if (strncmp(frag, name, nl) == 0 && frag[nl] == '=') {
+			snprintf(out, cap, "%s", frag + nl + 1);
+			return out;
+		}
+	}
+	return NULL;
+}
+
+static bool query_true(struct lws *wsi, const char *name)
+{
+	char v[16];
+	return query_get(wsi, name, v, sizeof(v)) && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
+}
+
+/* Split "org/name/rest" -> id "org/name" and rest (may be ""). */
+static int split_repo(const char *s, char *id, size_t idcap, const char **rest)
+{
+	const char *a = strchr(s, '/');
+	if (!a)
+		return -1;
+	const char *b = strchr(a + 1, '/');
+	size_t n = b ? (size_t)(b - s) : strlen(s);
+	if (n + 1 > idcap)
+		return -1;
+	memcpy(id, s, n);
+	id[n] = '\0';
+	*rest = b ? b + 1 : "";
+	return 0;
+}
+
+static int load_repo(struct lws *wsi, struct pss *p, const char *id, struct fh_repo *r)
+{
+	int rc = fh_repo_load(g.root, id, r);
+	if (rc == -ENOENT || rc == -EINVAL)
+		return respond_error(wsi, p, 404, "RepoNotFound", "Repository not found"), 1;
+	if (rc < 0)
+		return respond_error(wsi, p, 500, "Internal", "cannot read the repository"), 1;
+	char auth[1024] = "";
+	lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION);
+	int a = fh_repo_check_auth(r, auth);
+	if (a) {
+		fh_repo_cleanup(r);
+		respond_error(wsi, p, a, a == 401 ? "GatedRepo" : "Forbidden",
+			      a == 401 ? "Access to this repository is restricted: authentication required"
+				       : "Access to this repository is restricted: invalid token");
+		return 1;
+	}
+	return 0;
+}
+
+/* /api/models/{org}/{name}[/revision/{rev}] | /tree/{rev}[/{path}] */
+static int route_api(struct lws *wsi, struct pss *p, const char *rest)
+{
+	char id[256];
+	const char *tail;
+	struct fh_repo r;
+	if (split_repo(rest, id, sizeof(id), &tail) < 0)
+		return respond_error(wsi, p, 404, "RepoNotFound", "Repository not found");
+	if (load_repo(wsi, p, id, &r))
+		return 0;
+	int ret;
+	char commit[41];
+	if (!*tail || strncmp(tail, "revision/", 9) == 0) {
+		const char *rev = *tail ? tail + 9 : "main";
+		if (fh_repo_resolve(&r, rev, commit) < 0) {
+			ret = respond_error(wsi, p, 404, "RevisionNotFound", "Invalid rev id");
+		} else {
+			json_object *j = fh_repo_info(&r, commit, query_true(wsi, "blobs"));
+			ret = respond_json(wsi, p, 200, j, NULL, 0);
+		}
+	} else if (strncmp(tail, "tree/", 5) == 0) {
+		char rev[128];
+		const char *slash = strchr(tail + 5, '/');
+		size_t n = slash ? (size_t)(slash - tail - 5) : strlen(tail + 5);
+		snprintf(rev, sizeof(rev), "%.*s", (int)(n < sizeof(rev) - 1 ? n : sizeof(rev) - 1), tail + 5);
+		const char *path = slash ? slash + 1 : "";
+		if (fh_repo_resolve(&r, rev, commit) < 0) {
+			ret = respond_error(wsi, p, 404, "RevisionNotFound", "Invalid rev id");
+		} else {
+			json_object *j = fh_repo_tree(&r, path, query_true(wsi, "recursive"));
+			if (path[0] && json_object_array_length(j) == 0) {
+				json_object_put(j);
+				ret = respond_error(wsi, p, 404, "EntryNotFound", "path not found");
+			} else {
+				ret = respond_json(wsi, p, 200, j, NULL, 0);
+			}
+		}
+	} else {
+		ret = respond_error(wsi, p, 404, "NotFound", "unknown endpoint");
+	}
+	fh_repo_cleanup(&r);
+	return ret;
+}
+
+/* /{org}/{name}/resolve/{rev}/{path} */
+static int route_resolve(struct lws *wsi, struct pss *p, const char *uri)
+{
+	char id[256];
+	const char *tail;
+	struct fh_repo r;
+	if (split_repo(uri, id, sizeof(id), &tail) < 0 || strncmp(tail, "resolve/", 8) != 0)
+		return respond_error(wsi, p, 404, "NotFound", "unknown endpoint");
+	if (load_repo(wsi, p, id, &r))
+		return 0;
+	const char *revp = tail + 8, *slash = strchr(revp, '/');
+	char rev[128], commit[41];
+	int ret;
+	if (!slash) {
+		ret = respond_error(wsi, p, 404, "EntryNotFound", "no file path");
+		goto out;
+	}
+	snprintf(rev, sizeof(rev), "%.*s", (int)((size_t)(slash - revp) < sizeof(rev) - 1 ? (size_t)(slash - revp) : sizeof(rev) - 1), revp);
+	if (fh_repo_resolve(&r, rev, commit) < 0) {
+		ret = respond_error(wsi, p, 404, "RevisionNotFound", "Invalid rev id");
+		goto out;
+	}
+	const struct fh_file *f = fh_repo_find(&r, slash + 1);
+	if (!f) {
+		ret = respond_error(wsi, p, 404, "EntryNotFound", "Entry not found");
+		goto out;
+	}
+	if (f->lfs) {
+		struct hdr h[5] = {{"location:", ""}, {"x-linked-size:", ""}, {"x-linked-etag:", ""},
+				   {"x-repo-commit:", ""}, {"etag:", ""}};
+		snprintf(h[0].value, sizeof(h[0].value), "/lfs/%s", f->sha256);
+		snprintf(h[1].value, sizeof(h[1].value), "%" PRId64, f->size);
+		snprintf(h[2].value, sizeof(h[2].value), "\"%s\"", f->sha256);
+		snprintf(h[3].value, sizeof(h[3].value), "%s", commit);
+		snprintf(h[4].value, sizeof(h[4].value), "\"%s\"", f->blob);
+		p->status = 302;
+		if (send_headers(wsi, 302, "text/plain", 0, h, 5))
+			ret = -1;
+		else
+			ret = complete(wsi, p);
+		goto out;
+	}
+	ret = serve_file(wsi, p, f->abs, (uint64_t)f->size, f->blob, commit, corrupt_match(id, f->path));
+out:
+	fh_repo_cleanup(&r);
+	return ret;
+}
+
+static int route_lfs(struct lws *wsi, struct pss *p, const char *sha)
+{
+	int64_t size = 0;
+	const char *abs = fh_lfs_lookup(sha, &size);
+	struct stat st;
+	if (!abs || stat(abs, &st) != 0 || st.st_size != size)
+		return respond_error(wsi, p, 404, "EntryNotFound", "unknown LFS object");
+	/* the repo path, for --fault-corrupt */
+	size_t rl = strlen(g.root);
+	const char *rel = strncmp(abs, g.root, rl) == 0 && abs[rl] == '/' ? abs + rl + 1 : abs;
+	char id[256];
+	const char *path = "";
+	bool corrupt = false;
+	if (split_repo(rel, id, sizeof(id), &path) == 0)
+		corrupt = corrupt_match(id, path);
+	return serve_file(wsi, p, abs, (uint64_t)size, sha, NULL, corrupt);
+}
+
+static int on_http(struct lws *wsi, struct pss *p, const char *in)
+{
+	pss_reset(p);
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0) {
+		strcpy(p->method, "GET");
+	} else if (lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0) {
+		strcpy(p->method, "HEAD");
+		p->head = true;
+	} else {
+		strcpy(p->method, "OTHER");
+	}
+	char q[1024] = "";
+	lws_hdr_copy(wsi, q, sizeof(q), WSI_TOKEN_HTTP_URI_ARGS);
+	snprintf(p->uri, sizeof(p->uri), "%s%s%s", in, q[0] ? "?" : "", q);
+
+	if (strcmp(p->method, "OTHER") == 0)
+		return respond_error(wsi, p, 405, "MethodNotAllowed", "only GET and HEAD");
+	if (g.rate429 > 0 && rnd() < g.rate429) {
+		struct hdr h[1] = {{"retry-after:", ""}};
+		snprintf(h[0].value, sizeof(h[0].value), "%d", g.retry_after);
+		json_object *j = json_object_new_object();
+		json_object_object_add(j, "error", json_object_new_string("Too Many Requests"));
+		return respond_json(wsi, p, 429, j, h, 1);
+	}
+	const char *u = in;
+	while (*u == '/')
+		u++;
+	if (strncmp(u, "api/models/", 11) == 0)
+		return route_api(wsi, p, u + 11);
+	if (strncmp(u, "lfs/", 4) == 0)
+		return route_lfs(wsi, p, u + 4);
+	if (strcmp(u, "healthz") == 0)
+		return respond_mem(wsi, p, 200, "text/plain", xstrdup("ok\n"), NULL, 0);
+	return route_resolve(wsi, p, u);
+}
+
+static int on_writable(struct lws *wsi, struct pss *p)
+{
+	if (p->mem) {
+		size_t n = p->mem_len - p->mem_off;
+		if (n > CHUNK)
+			n = CHUNK;
+		if (!p->buf)
+			p->buf = xmalloc(LWS_PRE + CHUNK);
+		memcpy(p->buf + LWS_PRE, p->mem + p->mem_off, n);
+		bool last = p->mem_off + n == p->mem_len;
+		if (lws_write(wsi, p->buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
+			return -1;
+		p->mem_off += n;
+		p->sent += n;
+		if (last)
+			return complete(wsi, p);
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	if (!p->is_file)
+		return 0;
+	uint64_t n = p->end - p->off;
+	if (n > CHUNK)
+		n = CHUNK;
+	bool cut = false;
+	if (g.cut_after >= 0) {
+		if (g.dead) {
+			n = 0;
+			cut = true;
+		} else if (g.body_sent + (int64_t)n >= g.cut_after) {
+			n = (uint64_t)(g.cut_after - g.body_sent);
+			cut = true;
+		}
+	}
+	if (n > 0) {
+		ssize_t r = pread(p->fd, p->buf + LWS_PRE, (size_t)n, (off_t)p->off);
+		if (r <= 0)
+			return -1;
+		n = (uint64_t)r;
+		if (p->corrupt_at >= 0 && (uint64_t)p->corrupt_at >= p->off && (uint64_t)p->corrupt_at < p->off + n)
+			p->buf[LWS_PRE + (uint64_t)p->corrupt_at - p->off] ^= 0xff;
+		bool last = !cut && p->off + n == p->end;
+		if (lws_write(wsi, p->buf + LWS_PRE, (size_t)n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
+			return -1;
+		p->off += n;
+		p->sent += n;
+		g.body_sent += (int64_t)n;
+	}
+	if (cut) {
+		g.dead = true;
+		log_req(p);
+		return -1;   /* close mid-body */
+	}
+	if (p->off == p->end)
+		return complete(wsi, p);
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct pss *p = user;
+	switch (reason) {
+	case LWS_CALLBACK_HTTP_BIND_PROTOCOL:
+		if (p) {
+			memset(p, 0, sizeof(*p));
+			p->fd = -1;
+			p->logged = true;
+		}
+		break;
+	case LWS_CALLBACK_HTTP:
+		return on_http(wsi, p, in ? (const char *)in : "/");
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return on_writable(wsi, p);
+	case LWS_CALLBACK_CLOSED_HTTP:
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+		if (p) {
+			if (!p->logged && p->method[0])
+				log_req(p);
+			pss_reset(p);
+			p->logged = true;
+		}
+		break;
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols protocols[] = {
+	{"http", callback, sizeof(struct pss), 0, 0, NULL, 0},
+	{NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	g.stop = 1;
+	if (g.ctx)
+		lws_cancel_service(g.ctx);
+}
+
+static int usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: fakehub --root DIR [--port N] [--port-file PATH] [--address ADDR]\n"
+		"               [--fault-cut-after-bytes N] [--fault-429-rate R] [--fault-retry-after S]\n"
+		"               [--fault-corrupt PATH-GLOB] [--request-log FILE] [--seed N]\n"
+		"Serves DIR/<org>/<name>/ like the Hugging Face Hub (see test/fakehub/fakehub.c).\n");
+	return f == stdout ? 0 : 2;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"root", required_argument, NULL, 'r'},
+		{"port", required_argument, NULL, 'p'},
+		{"port-file", required_argument, NULL, 'f'},
+		{"address", required_argument, NULL, 'a'},
+		{"fault-cut-after-bytes", required_argument, NULL, 'c'},
+		{"fault-429-rate", required_argument, NULL, 'q'},
+		{"fault-retry-after", required_argument, NULL, 'R'},
+		{"fault-corrupt", required_argument, NULL, 'x'},
+		{"request-log", required_argument, NULL, 'l'},
+		{"seed", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r': g.root = optarg; break;
+		case 'p': g.port = atoi(optarg); break;
+		case 'f': g.port_file = optarg; break;
+		case 'a': g.address = optarg; break;
+		case 'c': g.cut_after = strtoll(optarg, NULL, 10); break;
+		case 'q': g.rate429 = strtod(optarg, NULL); break;
+		case 'R': g.retry_after = atoi(optarg); break;
+		case 'x': g.corrupt = optarg; break;
+		case 'l':
+			g.log = fopen(optarg, "a");
+			if (!g.log) {
+				fprintf(stderr, "fakehub: %s: %s\n", optarg, strerror(errno));
+				return 1;
+			}
+			break;
+		case 's': g.rng = strtoull(optarg, NULL, 10) | 1; break;
+		case 'h': return usage(stdout);
+		default: return usage(stderr);
+		}
+	}
+	if (!g.root || optind != argc)
+		return usage(stderr);
+	char *root = realpath(g.root, NULL);
+	if (!root) {
+		fprintf(stderr, "fakehub: --root %s: %s\n", g.root, strerror(errno));
+		return 1;
+	}
+	g.root = root;
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	lws_set_log_level(LLL_ERR, NULL);
+
+	struct lws_context_creation_info info;
+	memset(&info, 0, sizeof(info));
+	info.port = g.port;
+	info.iface = g.address;
+	info.protocols = protocols;
+	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+	info.max_http_header_data = 8192;
+	g.ctx = lws_create_context(&info);
+	if (!g.ctx) {
+		fprintf(stderr, "fakehub: cannot listen on %s:%d\n", g.address, g.port);
+		free(root);
+		return 1;
+	}
+	struct lws_vhost *vh = lws_get_vhost_by_name(g.ctx, "default");
+	int port = vh ? lws_get_vhost_listen_port(vh) : g.port;
+	if (g.port_file) {
+		char *tmp = xasprintf("%s.tmp", g.port_file);
+		FILE *f = fopen(tmp, "w");
+		if (!f || fprintf(f, "%d\n", port) < 0 || fclose(f) != 0 || rename(tmp, g.port_file) != 0) {
+			fprintf(stderr, "fakehub: cannot write %s\n", g.port_file);
+			free(tmp);
+			lws_context_destroy(g.ctx);
+			return 1;
+		}
+		free(tmp);
+	}
+	fprintf(stderr, "fakehub: serving %s on http://%s:%d\n", g.root, g.address, port);
+	while (!g.stop)
+		if (lws_service(g.ctx, 0) < 0)
+			break;
+	lws_context_destroy(g.ctx);
+	if (g.log)
+		fclose(g.log);
+	free(root);
+	return 0;
+}

@@ -1,0 +1,73 @@
+/* fakehub repositories: a folder DIR/<org>/<name>/ holding the files of the
+ * default revision, plus an optional .fakehub.json. Everything the Hub
+ * reports about the files (sizes, LFS sha256, git blob ids, the commit, the
+ * safetensors parameter counts, the gguf summary) is computed here from the
+ * files. Dot-files and dot-directories are never repository files.
+ *
+ * Hashes are cached per absolute path, size and mtime, so a large fixture is
+ * hashed once per process, not per request. Not thread-safe (fakehub serves
+ * from one lws loop). */
+#ifndef FAKEHUB_REPO_H
+#define FAKEHUB_REPO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#define FH_LFS_THRESHOLD (1u << 20)   /* larger files live in LFS */
+
+struct fh_file {
+	char *path;        /* repo-relative, '/'-separated */
+	char *abs;         /* absolute path on disk; NULL for injected entries */
+	int64_t size;
+	int64_t mtime_ns;
+	bool lfs;
+	char sha256[65];   /* content sha256 (LFS oid) */
+	char blob[41];     /* git blob sha1: of the content, or of the LFS pointer */
+	int pointer_size;  /* LFS pointer file size */
+};
+
+struct fh_repo {
+	char *id;          /* org/name */
+	char *dir;
+	struct fh_file *files;
+	size_t nfiles;
+	char commit[41];   /* of the default revision */
+	int64_t last_mtime_ns;
+	json_object *meta; /* .fakehub.json or NULL */
+};
+
+/* Is this file stored in LFS (size > 1 MiB or a weight extension)? */
+bool fh_is_lfs_name(const char *path, int64_t size);
+
+/* Load DIR/<id>: scan, hash (cached), compute the commit. id must be
+ * "org/name" of safe segments. 0, -ENOENT (no such repo), -EINVAL (bad id),
+ * -EIO. */
+int fh_repo_load(const char *root, const char *id, struct fh_repo *out);
+void fh_repo_cleanup(struct fh_repo *r);
+
+/* Resolve a revision: "main", the commit, an alias in .fakehub.json
+ * "revisions" or an alias's commit. Writes the commit (41 bytes) or returns
+ * -ENOENT. */
+int fh_repo_resolve(const struct fh_repo *r, const char *rev, char commit[41]);
+
+/* Gate: 0 allowed, 401 (no token) or 403 (wrong token). auth is the
+ * Authorization header value or NULL. */
+int fh_repo_check_auth(const struct fh_repo *r, const char *auth);
+
+const struct fh_file *fh_repo_find(const struct fh_repo *r, const char *path);
+/* A file by LFS sha256 across the cache of everything hashed so far:
+ * the absolute path (borrowed) and size, or NULL. */
+const char *fh_lfs_lookup(const char *sha256, int64_t *size);
+
+/* Model info (GET /api/models/{id}[/revision/{rev}]); yours to put. */
+json_object *fh_repo_info(const struct fh_repo *r, const char *commit, bool blobs);
+/* Tree listing under `path` ("" = root), recursive or one level. */
+json_object *fh_repo_tree(const struct fh_repo *r, const char *path, bool recursive);
+
+/* Header readers used for the info (exposed for tests). */
+int fh_safetensors_counts(const char *abs, json_object *per_dtype, int64_t *total);
+int fh_gguf_summary(const char *abs, json_object **out);
+
+#endif
