@@ -22,6 +22,7 @@ struct operator_options {
 	const char *hydrator_image;            /* --hydrator-image */
 	int webhook_port;                      /* --webhook-port, default 9443; 0 disables */
 	const char *webhook_cert_dir;          /* --webhook-cert-dir */
+	const char *default_cache_size;        /* --default-cache-size, default "100Gi" (PVC size when the estimate fails) */
 	const char *identity;                  /* leader identity: $POD_NAME or hostname_pid */
 	int ic_recheck_seconds;                /* InferenceCluster re-check period (30) */
 	int resync_seconds;                    /* informer resync period (default 30) */
