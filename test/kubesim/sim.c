@@ -334,7 +334,7 @@ static void commit(struct sim *s, const struct rtype *rt, const char *type, cons
 	snprintf(e->type, sizeof(e->type), "%s", type);
 	e->gr = gr_key(rt->group, rt->plural);
 	e->ns = xstrdup(rt->namespaced && ns ? ns : "");
-	e->json = xstrdup(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN));
+	e->json = xstrdup(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 
 	json_object *b = bucket(s, rt);
 	char *k = obj_key(rt->namespaced ? ns : "", name);
@@ -1519,6 +1519,14 @@ int sim_watch_next(struct sim_watch *w, int timeout_ms, char **type, char **json
 	}
 	pthread_mutex_unlock(&s->mu);
 	return rc;
+}
+
+uint64_t sim_watch_pos(struct sim_watch *w)
+{
+	pthread_mutex_lock(&w->s->mu);
+	uint64_t p = w->pos;
+	pthread_mutex_unlock(&w->s->mu);
+	return p;
 }
 
 void sim_watch_close(struct sim_watch *w)

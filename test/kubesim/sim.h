@@ -177,6 +177,8 @@ int sim_watch_open(struct sim *s, const char *group, const char *resource, const
  * -410 when the cursor fell behind a compaction, -ECANCELED when the sim is
  * shutting down. */
 int sim_watch_next(struct sim_watch *w, int timeout_ms, char **type, char **json, uint64_t *rv);
+/* The resourceVersion the cursor has reached (for bookmarks). */
+uint64_t sim_watch_pos(struct sim_watch *w);
 void sim_watch_close(struct sim_watch *w);
 /* Wake every waiting watch (shutdown). */
 void sim_shutdown(struct sim *s);

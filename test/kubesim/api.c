@@ -1,0 +1,1341 @@
+#include "api.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "labelsel.h"
+#include "simjson.h"
+#include "table.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "yaml2json.h"
+
+#define WATCH_DEFAULT_TIMEOUT_S 1800
+#define BOOKMARK_EVERY_MS 10000
+
+struct api {
+	struct api_opts o;
+	struct sim *sim;
+	FILE *log;
+	pthread_mutex_t log_mu;
+	unsigned int seed;
+	pthread_mutex_t seed_mu;
+};
+
+/* ---------------------------------------------------------------- small helpers */
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static char *urldecode(const char *s, size_t n, int plus_is_space)
+{
+	char *out = xmalloc(n + 1), *o = out;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+			*o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+			i += 2;
+		} else if (plus_is_space && s[i] == '+') {
+			*o++ = ' ';
+		} else {
+			*o++ = s[i];
+		}
+	}
+	*o = 0;
+	return out;
+}
+
+/* Decoded value of a query parameter (malloc'd) or NULL. */
+static char *qparam(const char *query, const char *key)
+{
+	size_t kl = strlen(key);
+	const char *p = query;
+	while (p && *p) {
+		const char *amp = strchr(p, '&');
+		size_t len = amp ? (size_t)(amp - p) : strlen(p);
+		if (len >= kl && strncmp(p, key, kl) == 0 && (len == kl || p[kl] == '=')) {
+			if (len == kl)
+				return xstrdup("");
+			return urldecode(p + kl + 1, len - kl - 1, 1);
+		}
+		p = amp ? amp + 1 : NULL;
+	}
+	return NULL;
+}
+
+static int qbool(const char *query, const char *key)
+{
+	char *v = qparam(query, key);
+	int b = v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || v[0] == 0);
+	free(v);
+	return b;
+}
+
+static void request_log(struct api *a, struct http_req *r, int code)
+{
+	if (!a->log)
+		return;
+	pthread_mutex_lock(&a->log_mu);
+	fprintf(a->log, "%s %s%s%s %d\n", r->method, r->path, r->query[0] ? "?" : "", r->query, code);
+	fflush(a->log);
+	pthread_mutex_unlock(&a->log_mu);
+}
+
+static const char *to_json(json_object *o)
+{
+	return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+static void respond_json(struct api *a, struct http_req *r, int code, json_object *o, const char *extra)
+{
+	const char *s = to_json(o);
+	request_log(a, r, code);
+	http_respond(r, code, "application/json", s, strlen(s), extra);
+}
+
+static json_object *status_obj(int code, const char *reason, const char *message, const char *name,
+			       const char *group, const char *kind, json_object *causes /* taken */)
+{
+	json_object *st = json_object_new_object();
+	json_object_object_add(st, "kind", json_object_new_string("Status"));
+	json_object_object_add(st, "apiVersion", json_object_new_string("v1"));
+	json_object_object_add(st, "metadata", json_object_new_object());
+	json_object_object_add(st, "status", json_object_new_string(code < 300 ? "Success" : "Failure"));
+	if (message)
+		json_object_object_add(st, "message", json_object_new_string(message));
+	if (reason && *reason)
+		json_object_object_add(st, "reason", json_object_new_string(reason));
+	if (name || kind || causes) {
+		json_object *d = json_object_new_object();
+		if (name)
+			json_object_object_add(d, "name", json_object_new_string(name));
+		if (group && *group)
+			json_object_object_add(d, "group", json_object_new_string(group));
+		if (kind)
+			json_object_object_add(d, "kind", json_object_new_string(kind));
+		if (causes)
+			json_object_object_add(d, "causes", causes);
+		json_object_object_add(st, "details", d);
+	}
+	json_object_object_add(st, "code", json_object_new_int(code));
+	return st;
+}
+
+static void respond_status(struct api *a, struct http_req *r, int code, const char *reason, const char *message,
+			   const char *name, const char *group, const char *kind, json_object *causes,
+			   const char *extra)
+{
+	json_object *st = status_obj(code, reason, message, name, group, kind, causes);
+	respond_json(a, r, code, st, extra);
+	json_object_put(st);
+}
+
+static void respond_err(struct api *a, struct http_req *r, struct sim_err *e, const char *name,
+			const char *group, const char *plural)
+{
+	json_object *causes = e->causes;
+	e->causes = NULL;
+	respond_status(a, r, e->code ? e->code : 500, e->reason[0] ? e->reason : "InternalError", e->message, name,
+		       group, plural, causes, NULL);
+}
+
+static void respond_text(struct api *a, struct http_req *r, int code, const char *text)
+{
+	request_log(a, r, code);
+	http_respond(r, code, "text/plain; charset=utf-8", text, strlen(text), NULL);
+}
+
+/* ---------------------------------------------------------------- discovery */
+
+static json_object *resource_entries(json_object *d)
+{
+	json_object *arr = json_object_new_array();
+	int ns = sj_bool(d, "namespaced");
+	const char *res = sj_str(d, "resource", NULL), *kind = sj_str(d, "kind", NULL);
+	json_object *e = json_object_new_object();
+	json_object_object_add(e, "name", json_object_new_string(res));
+	json_object_object_add(e, "singularName", json_object_new_string(sj_str(d, "singular", NULL)));
+	json_object_object_add(e, "namespaced", json_object_new_boolean(ns));
+	json_object_object_add(e, "kind", json_object_new_string(kind));
+	const char *verbs[] = {"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"};
+	json_object *v = json_object_new_array();
+	for (size_t i = 0; i < 8; i++)
+		json_object_array_add(v, json_object_new_string(verbs[i]));
+	json_object_object_add(e, "verbs", v);
+	json_object *sn = sj_get(d, "shortNames");
+	if (sn && json_object_array_length(sn))
+		json_object_object_add(e, "shortNames", sj_copy(sn));
+	json_object *cat = sj_get(d, "categories");
+	if (cat && json_object_array_length(cat))
+		json_object_object_add(e, "categories", sj_copy(cat));
+	json_object_object_add(e, "storageVersionHash", json_object_new_string("kubesim0000="));
+	json_object_array_add(arr, e);
+	if (sj_bool(d, "status")) {
+		json_object *s = json_object_new_object();
+		char n[300];
+		snprintf(n, sizeof(n), "%s/status", res);
+		json_object_object_add(s, "name", json_object_new_string(n));
+		json_object_object_add(s, "singularName", json_object_new_string(""));
+		json_object_object_add(s, "namespaced", json_object_new_boolean(ns));
+		json_object_object_add(s, "kind", json_object_new_string(kind));
+		json_object *sv = json_object_new_array();
+		json_object_array_add(sv, json_object_new_string("get"));
+		json_object_array_add(sv, json_object_new_string("patch"));
+		json_object_array_add(sv, json_object_new_string("update"));
+		json_object_object_add(s, "verbs", sv);
+		json_object_array_add(arr, s);
+	}
+	if (sj_bool(d, "scale")) {
+		json_object *s = json_object_new_object();
+		char n[300];
+		snprintf(n, sizeof(n), "%s/scale", res);
+		json_object_object_add(s, "name", json_object_new_string(n));
+		json_object_object_add(s, "singularName", json_object_new_string(""));
+		json_object_object_add(s, "namespaced", json_object_new_boolean(ns));
+		json_object_object_add(s, "group", json_object_new_string("autoscaling"));
+		json_object_object_add(s, "version", json_object_new_string("v1"));
+		json_object_object_add(s, "kind", json_object_new_string("Scale"));
+		json_object *sv = json_object_new_array();
+		json_object_array_add(sv, json_object_new_string("get"));
+		json_object_array_add(sv, json_object_new_string("patch"));
+		json_object_array_add(sv, json_object_new_string("update"));
+		json_object_object_add(s, "verbs", sv);
+		json_object_array_add(arr, s);
+	}
+	return arr;
+}
+
+static void discovery_resources(struct api *a, struct http_req *r, const char *group, const char *version)
+{
+	json_object *all = sim_resources(a->sim);
+	json_object *list = json_object_new_object();
+	json_object *res = json_object_new_array();
+	int found = 0;
+	for (size_t i = 0; i < json_object_array_length(all); i++) {
+		json_object *d = json_object_array_get_idx(all, i);
+		if (strcmp(sj_str(d, "group", NULL), group) || strcmp(sj_str(d, "version", NULL), version))
+			continue;
+		found = 1;
+		json_object *ents = resource_entries(d);
+		for (size_t k = 0; k < json_object_array_length(ents); k++)
+			json_object_array_add(res, json_object_get(json_object_array_get_idx(ents, k)));
+		json_object_put(ents);
+	}
+	json_object_put(all);
+	if (!found) {
+		json_object_put(res);
+		json_object_put(list);
+		respond_status(a, r, 404, "NotFound", "the server could not find the requested resource", NULL, NULL,
+			       NULL, NULL, NULL);
+		return;
+	}
+	char gv[300];
+	snprintf(gv, sizeof(gv), "%s%s%s", group, group[0] ? "/" : "", version);
+	json_object_object_add(list, "kind", json_object_new_string("APIResourceList"));
+	json_object_object_add(list, "apiVersion", json_object_new_string("v1"));
+	json_object_object_add(list, "groupVersion", json_object_new_string(gv));
+	json_object_object_add(list, "resources", res);
+	respond_json(a, r, 200, list, NULL);
+	json_object_put(list);
+}
+
+/* {"name":g,"versions":[...],"preferredVersion":{...}} for every non-core group. */
+static json_object *api_groups(struct api *a, const char *only)
+{
+	json_object *all = sim_resources(a->sim);
+	json_object *groups = json_object_new_array();
+	for (size_t i = 0; i < json_object_array_length(all); i++) {
+		json_object *d = json_object_array_get_idx(all, i);
+		const char *g = sj_str(d, "group", NULL), *v = sj_str(d, "version", NULL);
+		if (!g[0] || (only && strcmp(g, only) != 0))
+			continue;
+		json_object *grp = NULL;
+		for (size_t k = 0; k < json_object_array_length(groups); k++)
+			if (strcmp(sj_str(json_object_array_get_idx(groups, k), "name", NULL), g) == 0)
+				grp = json_object_array_get_idx(groups, k);
+		if (!grp) {
+			grp = json_object_new_object();
+			json_object_object_add(grp, "name", json_object_new_string(g));
+			json_object_object_add(grp, "versions", json_object_new_array());
+			json_object_array_add(groups, grp);
+		}
+		json_object *vers = sj_get(grp, "versions");
+		int have = 0;
+		for (size_t k = 0; k < json_object_array_length(vers); k++)
+			if (strcmp(sj_str(json_object_array_get_idx(vers, k), "version", NULL), v) == 0)
+				have = 1;
+		if (!have) {
+			json_object *gv = json_object_new_object();
+			char s[300];
+			snprintf(s, sizeof(s), "%s/%s", g, v);
+			json_object_object_add(gv, "groupVersion", json_object_new_string(s));
+			json_object_object_add(gv, "version", json_object_new_string(v));
+			json_object_array_add(vers, gv);
+			if (!sj_get(grp, "preferredVersion") || sj_bool(d, "storageVersion"))
+				json_object_object_add(grp, "preferredVersion", sj_copy(gv));
+		}
+	}
+	json_object_put(all);
+	return groups;
+}
+
+static void discovery_groups(struct api *a, struct http_req *r)
+{
+	json_object *l = json_object_new_object();
+	json_object_object_add(l, "kind", json_object_new_string("APIGroupList"));
+	json_object_object_add(l, "apiVersion", json_object_new_string("v1"));
+	json_object_object_add(l, "groups", api_groups(a, NULL));
+	respond_json(a, r, 200, l, NULL);
+	json_object_put(l);
+}
+
+static void discovery_group(struct api *a, struct http_req *r, const char *group)
+{
+	json_object *gs = api_groups(a, group);
+	if (json_object_array_length(gs) == 0) {
+		json_object_put(gs);
+		respond_status(a, r, 404, "NotFound", "the server could not find the requested resource", NULL, NULL,
+			       NULL, NULL, NULL);
+		return;
+	}
+	json_object *g = json_object_get(json_object_array_get_idx(gs, 0));
+	json_object_put(gs);
+	json_object_object_add(g, "kind", json_object_new_string("APIGroup"));
+	json_object_object_add(g, "apiVersion", json_object_new_string("v1"));
+	respond_json(a, r, 200, g, NULL);
+	json_object_put(g);
+}
+
+static void version_info(struct api *a, struct http_req *r)
+{
+	json_object *v = json_object_new_object();
+	json_object_object_add(v, "major", json_object_new_string("1"));
+	json_object_object_add(v, "minor", json_object_new_string("32"));
+	json_object_object_add(v, "gitVersion", json_object_new_string("v1.32.0-kubesim"));
+	json_object_object_add(v, "gitCommit", json_object_new_string("0000000000000000000000000000000000000000"));
+	json_object_object_add(v, "gitTreeState", json_object_new_string("clean"));
+	json_object_object_add(v, "buildDate", json_object_new_string("2026-01-01T00:00:00Z"));
+	json_object_object_add(v, "goVersion", json_object_new_string("go1.23.0"));
+	json_object_object_add(v, "compiler", json_object_new_string("gc"));
+	json_object_object_add(v, "platform", json_object_new_string("linux/amd64"));
+	respond_json(a, r, 200, v, NULL);
+	json_object_put(v);
+}
+
+/* ---------------------------------------------------------------- openapi */
+
+/* /openapi/v3: the group-version index kubectl uses to discover that
+ * server-side field validation is supported; /openapi/v3/<gv>: a minimal
+ * document whose paths carry the fieldValidation parameter. */
+static void openapi_v3(struct api *a, struct http_req *r, const char *rest)
+{
+	json_object *all = sim_resources(a->sim);
+	if (!rest || !*rest) {
+		json_object *paths = json_object_new_object();
+		for (size_t i = 0; i < json_object_array_length(all); i++) {
+			json_object *d = json_object_array_get_idx(all, i);
+			const char *g = sj_str(d, "group", NULL), *v = sj_str(d, "version", NULL);
+			char key[300];
+			if (g[0])
+				snprintf(key, sizeof(key), "apis/%s/%s", g, v);
+			else
+				snprintf(key, sizeof(key), "api/%s", v);
+			if (sj_get(paths, key))
+				continue;
+			json_object *e = json_object_new_object();
+			char *url = xasprintf("/openapi/v3/%s?hash=%016llx", key,
+					      (unsigned long long)sim_current_rv(a->sim));
+			json_object_object_add(e, "serverRelativeURL", json_object_new_string(url));
+			free(url);
+			json_object_object_add(paths, key, e);
+		}
+		json_object *doc = json_object_new_object();
+		json_object_object_add(doc, "paths", paths);
+		respond_json(a, r, 200, doc, NULL);
+		json_object_put(doc);
+		json_object_put(all);
+		return;
+	}
+	/* rest: "api/v1" or "apis/g/v" */
+	const char *group = "", *version = NULL;
+	char buf[300];
+	snprintf(buf, sizeof(buf), "%s", rest);
+	if (strncmp(buf, "api/", 4) == 0) {
+		version = buf + 4;
+	} else if (strncmp(buf, "apis/", 5) == 0) {
+		char *sl = strchr(buf + 5, '/');
+		if (sl) {
+			*sl = 0;
+			group = buf + 5;
+			version = sl + 1;
+		}
+	}
+	if (!version) {
+		json_object_put(all);
+		respond_status(a, r, 404, "NotFound", "the server could not find the requested resource", NULL, NULL,
+			       NULL, NULL, NULL);
+		return;
+	}
+	json_object *paths = json_object_new_object();
+	json_object *schemas = json_object_new_object();
+	for (size_t i = 0; i < json_object_array_length(all); i++) {
+		json_object *d = json_object_array_get_idx(all, i);
+		if (strcmp(sj_str(d, "group", NULL), group) || strcmp(sj_str(d, "version", NULL), version))
+			continue;
+		const char *res = sj_str(d, "resource", NULL);
+		char p[512];
+		snprintf(p, sizeof(p), "/%s%s%s/%s/%s%s/{name}", group[0] ? "apis/" : "api", group,
+			 group[0] ? "" : "", version, sj_bool(d, "namespaced") ? "namespaces/{namespace}/" : "", res);
+		if (group[0])
+			snprintf(p, sizeof(p), "/apis/%s/%s/%s%s/{name}", group, version,
+				 sj_bool(d, "namespaced") ? "namespaces/{namespace}/" : "", res);
+		else
+			snprintf(p, sizeof(p), "/api/%s/%s%s/{name}", version,
+				 sj_bool(d, "namespaced") ? "namespaces/{namespace}/" : "", res);
+		json_object *gvk = json_object_new_object();
+		json_object_object_add(gvk, "group", json_object_new_string(group));
+		json_object_object_add(gvk, "version", json_object_new_string(version));
+		json_object_object_add(gvk, "kind", json_object_new_string(sj_str(d, "kind", NULL)));
+		json_object *params = json_object_new_array();
+		const char *pn[] = {"fieldValidation", "fieldManager", "dryRun", "force"};
+		for (size_t k = 0; k < 4; k++) {
+			json_object *prm = json_object_new_object();
+			json_object_object_add(prm, "name", json_object_new_string(pn[k]));
+			json_object_object_add(prm, "in", json_object_new_string("query"));
+			json_object *sch = json_object_new_object();
+			json_object_object_add(sch, "type", json_object_new_string(k == 3 ? "boolean" : "string"));
+			json_object_object_add(prm, "schema", sch);
+			json_object_object_add(prm, "uniqueItems", json_object_new_boolean(1));
+			json_object_array_add(params, prm);
+		}
+		json_object *item = json_object_new_object();
+		const char *ops[] = {"get", "put", "patch", "delete"};
+		for (size_t k = 0; k < 4; k++) {
+			json_object *op = json_object_new_object();
+			json_object *gvka = json_object_new_array();
+			json_object_array_add(gvka, sj_copy(gvk));
+			json_object_object_add(op, "x-kubernetes-group-version-kind", sj_copy(gvk));
+			json_object_object_add(op, "x-kubernetes-action", json_object_new_string(
+				k == 0 ? "get" : k == 1 ? "put" : k == 2 ? "patch" : "delete"));
+			json_object_put(gvka);
+			json_object_object_add(op, "parameters", sj_copy(params));
+			json_object_object_add(item, ops[k], op);
+		}
+		json_object_object_add(paths, p, item);
+		char sname[300];
+		snprintf(sname, sizeof(sname), "%s.%s.%s", group[0] ? group : "io.k8s.api.core", version,
+			 sj_str(d, "kind", NULL));
+		json_object *sch = json_object_new_object();
+		json_object_object_add(sch, "type", json_object_new_string("object"));
+		json_object_object_add(sch, "x-kubernetes-preserve-unknown-fields", json_object_new_boolean(1));
+		json_object *gvka = json_object_new_array();
+		json_object_array_add(gvka, gvk);
+		json_object_object_add(sch, "x-kubernetes-group-version-kind", gvka);
+		json_object_object_add(schemas, sname, sch);
+		json_object_put(params);
+	}
+	json_object_put(all);
+	json_object *doc = json_object_new_object();
+	json_object_object_add(doc, "openapi", json_object_new_string("3.0.0"));
+	json_object *info = json_object_new_object();
+	json_object_object_add(info, "title", json_object_new_string("Kubernetes"));
+	json_object_object_add(info, "version", json_object_new_string("v1.32.0"));
+	json_object_object_add(doc, "info", info);
+	json_object_object_add(doc, "paths", paths);
+	json_object *comp = json_object_new_object();
+	json_object_object_add(comp, "schemas", schemas);
+	json_object_object_add(doc, "components", comp);
+	respond_json(a, r, 200, doc, NULL);
+	json_object_put(doc);
+}
+
+/* ---------------------------------------------------------------- resources */
+
+struct target {
+	char *group, *version, *resource, *ns, *name, *sub;
+	json_object *desc;   /* sim_resource() entry */
+};
+
+static void target_free(struct target *t)
+{
+	free(t->group);
+	free(t->version);
+	free(t->resource);
+	free(t->ns);
+	free(t->name);
+	free(t->sub);
+	if (t->desc)
+		json_object_put(t->desc);
+}
+
+static int wants_table(struct http_req *r)
+{
+	return strstr(r->accept, "as=Table") != NULL;
+}
+
+static enum table_include table_include(struct http_req *r)
+{
+	char *v = qparam(r->query, "includeObject");
+	enum table_include inc = TABLE_INCLUDE_METADATA;
+	if (v && strcmp(v, "None") == 0)
+		inc = TABLE_INCLUDE_NONE;
+	else if (v && strcmp(v, "Object") == 0)
+		inc = TABLE_INCLUDE_OBJECT;
+	free(v);
+	return inc;
+}
+
+static int64_t now_s(void)
+{
+	return wall_ms() / 1000;
+}
+
+static void respond_object(struct api *a, struct http_req *r, struct target *t, int code, json_object *o)
+{
+	if (wants_table(r)) {
+		json_object *items = json_object_new_array();
+		json_object_array_add(items, json_object_get(o));
+		json_object *tab = table_build(t->desc, items, 1, table_include(r), now_s());
+		json_object_object_add(sj_get(tab, "metadata"), "resourceVersion",
+				       sj_copy(sj_get(sj_get(o, "metadata"), "resourceVersion")));
+		respond_json(a, r, code, tab, NULL);
+		json_object_put(tab);
+		json_object_put(items);
+		return;
+	}
+	respond_json(a, r, code, o, NULL);
+}
+
+static char *hex_encode(const char *s)
+{
+	size_t n = strlen(s);
+	char *o = xmalloc(2 * n + 1);
+	for (size_t i = 0; i < n; i++)
+		snprintf(o + 2 * i, 3, "%02x", (unsigned char)s[i]);
+	o[2 * n] = 0;
+	return o;
+}
+
+static char *hex_decode(const char *s)
+{
+	size_t n = strlen(s);
+	if (n % 2)
+		return NULL;
+	char *o = xmalloc(n / 2 + 1);
+	for (size_t i = 0; i < n / 2; i++) {
+		int h = hexval(s[2 * i]), l = hexval(s[2 * i + 1]);
+		if (h < 0 || l < 0) {
+			free(o);
+			return NULL;
+		}
+		o[i] = (char)(h * 16 + l);
+	}
+	o[n / 2] = 0;
+	return o;
+}
+
+static char *item_key(json_object *o)
+{
+	const char *ns = sj_str(o, "metadata", "namespace", NULL);
+	const char *n = sj_str(o, "metadata", "name", NULL);
+	return xasprintf("%s/%s", ns ? ns : "", n ? n : "");
+}
+
+static void do_list(struct api *a, struct http_req *r, struct target *t)
+{
+	char *ls = qparam(r->query, "labelSelector"), *fs = qparam(r->query, "fieldSelector");
+	char *limit_s = qparam(r->query, "limit"), *cont = qparam(r->query, "continue");
+	json_object *list = NULL;
+	struct sim_err e = {0};
+	char *start = NULL;
+	if (cont && *cont) {
+		/* token: hex("rv;ns/name") */
+		start = hex_decode(cont);
+		if (!start || !strchr(start, ';')) {
+			respond_status(a, r, 400, "BadRequest", "continue key is not valid", NULL, NULL, NULL, NULL,
+				       NULL);
+			goto out;
+		}
+	}
+	if (sim_list(a->sim, t->group, t->version, t->resource, t->ns, ls, fs, &list, &e) < 0) {
+		respond_err(a, r, &e, NULL, t->group, t->resource);
+		goto out;
+	}
+	long limit = limit_s ? atol(limit_s) : 0;
+	json_object *items = sj_get(list, "items");
+	if (start || limit > 0) {
+		const char *after = start ? strchr(start, ';') + 1 : NULL;
+		json_object *page = json_object_new_array();
+		size_t n = json_object_array_length(items), i = 0;
+		if (after)
+			while (i < n) {
+				char *k = item_key(json_object_array_get_idx(items, i));
+				int past = strcmp(k, after) > 0;
+				free(k);
+				if (past)
+					break;
+				i++;
+			}
+		size_t taken = 0;
+		for (; i < n && (limit <= 0 || taken < (size_t)limit); i++, taken++)
+			json_object_array_add(page, json_object_get(json_object_array_get_idx(items, i)));
+		if (i < n) {
+			json_object *last = json_object_array_get_idx(page, json_object_array_length(page) - 1);
+			char *k = item_key(last);
+			char *tok = xasprintf("%s;%s", sj_str(list, "metadata", "resourceVersion", NULL), k);
+			char *hex = hex_encode(tok);
+			json_object_object_add(sj_get(list, "metadata"), "continue", json_object_new_string(hex));
+			json_object_object_add(sj_get(list, "metadata"), "remainingItemCount",
+					       json_object_new_int64((int64_t)(n - i)));
+			free(hex);
+			free(tok);
+			free(k);
+		}
+		json_object_object_add(list, "items", page);
+		items = page;
+	}
+	if (wants_table(r)) {
+		json_object *tab = table_build(t->desc, items, 1, table_include(r), now_s());
+		json_object_object_add(tab, "metadata", sj_copy(sj_get(list, "metadata")));
+		respond_json(a, r, 200, tab, NULL);
+		json_object_put(tab);
+	} else {
+		respond_json(a, r, 200, list, NULL);
+	}
+out:
+	if (list)
+		json_object_put(list);
+	sim_err_cleanup(&e);
+	free(start);
+	free(ls);
+	free(fs);
+	free(limit_s);
+	free(cont);
+}
+
+static int write_event(struct http_req *r, const char *type, json_object *obj)
+{
+	json_object *ev = json_object_new_object();
+	json_object_object_add(ev, "type", json_object_new_string(type));
+	json_object_object_add(ev, "object", json_object_get(obj));
+	const char *s = to_json(ev);
+	size_t n = strlen(s);
+	char *line = xmalloc(n + 2);
+	memcpy(line, s, n);
+	line[n] = '\n';
+	line[n + 1] = 0;
+	int rc = http_stream_write(r, line, n + 1);
+	free(line);
+	json_object_put(ev);
+	return rc;
+}
+
+static json_object *bookmark(struct target *t, uint64_t rv, int initial_end)
+{
+	json_object *b = json_object_new_object();
+	char av[300], rvs[32];
+	snprintf(av, sizeof(av), "%s%s%s", t->group, t->group[0] ? "/" : "", t->version);
+	snprintf(rvs, sizeof(rvs), "%llu", (unsigned long long)rv);
+	json_object_object_add(b, "kind", json_object_new_string(sj_str(t->desc, "kind", NULL)));
+	json_object_object_add(b, "apiVersion", json_object_new_string(av));
+	json_object *m = json_object_new_object();
+	json_object_object_add(m, "resourceVersion", json_object_new_string(rvs));
+	if (initial_end) {
+		json_object *ann = json_object_new_object();
+		json_object_object_add(ann, "k8s.io/initial-events-end", json_object_new_string("true"));
+		json_object_object_add(m, "annotations", ann);
+	}
+	json_object_object_add(b, "metadata", m);
+	return b;
+}
+
+/* Object as the client asked for it (Table row or the object itself). */
+static json_object *present(struct http_req *r, struct target *t, json_object *o, int *first)
+{
+	char av[300];
+	snprintf(av, sizeof(av), "%s%s%s", t->group, t->group[0] ? "/" : "", t->version);
+	json_object_object_add(o, "apiVersion", json_object_new_string(av));
+	if (!wants_table(r))
+		return json_object_get(o);
+	json_object *items = json_object_new_array();
+	json_object_array_add(items, json_object_get(o));
+	json_object *tab = table_build(t->desc, items, *first, table_include(r), now_s());
+	json_object_object_add(sj_get(tab, "metadata"), "resourceVersion",
+			       sj_copy(sj_get(sj_get(o, "metadata"), "resourceVersion")));
+	*first = 0;
+	json_object_put(items);
+	return tab;
+}
+
+static void do_watch(struct api *a, struct http_req *r, struct target *t)
+{
+	char *ls = qparam(r->query, "labelSelector"), *fs = qparam(r->query, "fieldSelector");
+	char *rvq = qparam(r->query, "resourceVersion"), *to = qparam(r->query, "timeoutSeconds");
+	int bookmarks = qbool(r->query, "allowWatchBookmarks");
+	int send_initial = qbool(r->query, "sendInitialEvents");
+	struct labelsel *lsel = NULL;
+	struct fieldsel *fsel = NULL;
+	struct sim_watch *w = NULL;
+	json_object *initial = NULL;
+	char *perr = NULL;
+	int first = 1;
+	if (labelsel_parse(ls, &lsel, &perr) < 0 || fieldsel_parse(fs, &fsel, &perr) < 0) {
+		respond_status(a, r, 400, "BadRequest", perr, NULL, NULL, NULL, NULL, NULL);
+		goto out;
+	}
+	uint64_t from = 0;
+	int from_state = !rvq || !*rvq || strcmp(rvq, "0") == 0 || send_initial;
+	if (from_state) {
+		struct sim_err e = {0};
+		if (sim_list(a->sim, t->group, t->version, t->resource, t->ns, ls, fs, &initial, &e) < 0) {
+			respond_err(a, r, &e, NULL, t->group, t->resource);
+			sim_err_cleanup(&e);
+			goto out;
+		}
+		from = strtoull(sj_str(initial, "metadata", "resourceVersion", NULL), NULL, 10);
+	} else {
+		char *end = NULL;
+		from = strtoull(rvq, &end, 10);
+		if (!end || *end) {
+			char *m = xasprintf("Invalid value: \"%s\": resourceVersion must be a number", rvq);
+			respond_status(a, r, 400, "BadRequest", m, NULL, NULL, NULL, NULL, NULL);
+			free(m);
+			goto out;
+		}
+	}
+	int orc = sim_watch_open(a->sim, t->group, t->resource, t->ns, from, &w);
+	request_log(a, r, 200);
+	if (http_stream_begin(r, 200, "application/json") < 0)
+		goto out;
+	if (orc == -410) {
+		char *m = xasprintf("too old resource version: %llu (%llu)", (unsigned long long)from,
+				    (unsigned long long)sim_current_rv(a->sim));
+		json_object *st = status_obj(410, "Expired", m, NULL, NULL, NULL, NULL);
+		free(m);
+		write_event(r, "ERROR", st);
+		json_object_put(st);
+		http_stream_end(r, 0);
+		goto out;
+	}
+	if (initial) {
+		json_object *items = sj_get(initial, "items");
+		for (size_t i = 0; i < json_object_array_length(items); i++) {
+			json_object *p = present(r, t, json_object_array_get_idx(items, i), &first);
+			int wrc = write_event(r, "ADDED", p);
+			json_object_put(p);
+			if (wrc < 0)
+				goto out;
+		}
+		if (send_initial && bookmarks) {
+			json_object *b = bookmark(t, from, 1);
+			write_event(r, "BOOKMARK", b);
+			json_object_put(b);
+		}
+	}
+	long timeout_s = to ? atol(to) : WATCH_DEFAULT_TIMEOUT_S;
+	if (timeout_s <= 0)
+		timeout_s = WATCH_DEFAULT_TIMEOUT_S;
+	if (a->o.fault_watch_drop_s > 0 && a->o.fault_watch_drop_s < timeout_s)
+		timeout_s = a->o.fault_watch_drop_s;
+	uint64_t deadline = mono_ms() + (uint64_t)timeout_s * 1000;
+	uint64_t next_bm = mono_ms() + BOOKMARK_EVERY_MS;
+	for (;;) {
+		uint64_t now = mono_ms();
+		if (now >= deadline)
+			break;
+		int wait = (int)(deadline - now);
+		if (wait > 1000)
+			wait = 1000;
+		char *type = NULL, *json = NULL;
+		uint64_t rv = 0;
+		int rc = sim_watch_next(w, wait, &type, &json, &rv);
+		if (rc == -ECANCELED)
+			break;
+		if (rc == -410) {
+			char *m = xasprintf("too old resource version: %llu (%llu)", (unsigned long long)from,
+					    (unsigned long long)sim_current_rv(a->sim));
+			json_object *st = status_obj(410, "Expired", m, NULL, NULL, NULL, NULL);
+			free(m);
+			write_event(r, "ERROR", st);
+			json_object_put(st);
+			break;
+		}
+		if (rc == 0) {
+			json_object *o = json_tokener_parse(json);
+			int ok = o && labelsel_match(lsel, sj_get(sj_get(o, "metadata"), "labels")) &&
+				 fieldsel_match(fsel, o);
+			int wrc = 0;
+			if (ok) {
+				json_object *p = present(r, t, o, &first);
+				wrc = write_event(r, type, p);
+				json_object_put(p);
+			}
+			if (o)
+				json_object_put(o);
+			free(type);
+			free(json);
+			if (wrc < 0)
+				goto out;
+			continue;
+		}
+		if (!http_peer_alive(r))
+			goto out_closed;
+		if (bookmarks && mono_ms() >= next_bm) {
+			json_object *b = bookmark(t, sim_watch_pos(w), 0);
+			int wrc = write_event(r, "BOOKMARK", b);
+			json_object_put(b);
+			if (wrc < 0)
+				goto out;
+			next_bm = mono_ms() + BOOKMARK_EVERY_MS;
+		}
+	}
+	http_stream_end(r, a->o.fault_watch_drop_s > 0);
+	goto out;
+out_closed:
+	http_stream_end(r, 1);
+out:
+	sim_watch_close(w);
+	if (initial)
+		json_object_put(initial);
+	labelsel_free(lsel);
+	fieldsel_free(fsel);
+	free(perr);
+	free(ls);
+	free(fs);
+	free(rvq);
+	free(to);
+}
+
+static json_object *parse_body(struct http_req *r, int yaml_ok)
+{
+	json_object *o = NULL;
+	if (strstr(r->content_type, "protobuf") || strstr(r->content_type, "cbor"))
+		return NULL;
+	if (r->body_len) {
+		enum json_tokener_error je;
+		o = json_tokener_parse_verbose(r->body, &je);
+		if (!o && yaml_ok)
+			yaml_to_json(r->body, r->body_len, &o);
+	}
+	return o;
+}
+
+static void respond_bad_body(struct api *a, struct http_req *r)
+{
+	if (strstr(r->content_type, "protobuf") || strstr(r->content_type, "cbor")) {
+		char *m = xasprintf("the body of the request was in an unknown format - accepted media types include: "
+				    "application/json, application/yaml (got \"%s\")", r->content_type);
+		respond_status(a, r, 415, "UnsupportedMediaType", m, NULL, NULL, NULL, NULL, NULL);
+		free(m);
+		return;
+	}
+	respond_status(a, r, 400, "BadRequest", "the body of the request could not be decoded as JSON", NULL, NULL,
+		       NULL, NULL, NULL);
+}
+
+/* Scale subresource (Deployments and CRDs with a scale subresource). */
+static void do_scale(struct api *a, struct http_req *r, struct target *t)
+{
+	struct sim_err e = {0};
+	json_object *o = NULL, *body = NULL;
+	if (strcmp(r->method, "PUT") == 0 || strcmp(r->method, "PATCH") == 0) {
+		body = parse_body(r, 0);
+		if (!body) {
+			respond_bad_body(a, r);
+			goto out;
+		}
+		json_object *rep = sj_get(sj_get(body, "spec"), "replicas");
+		if (rep) {
+			json_object *patch = json_object_new_object(), *spec = json_object_new_object();
+			json_object_object_add(spec, "replicas", json_object_new_int64(json_object_get_int64(rep)));
+			json_object_object_add(patch, "spec", spec);
+			int rc = sim_patch(a->sim, t->group, t->version, t->resource, t->ns, t->name, NULL,
+					   SIM_PATCH_MERGE, patch, NULL, 0, NULL, &e);
+			json_object_put(patch);
+			if (rc < 0) {
+				respond_err(a, r, &e, t->name, t->group, t->resource);
+				goto out;
+			}
+		}
+	}
+	if (sim_get(a->sim, t->group, t->version, t->resource, t->ns, t->name, &o, &e) < 0) {
+		respond_err(a, r, &e, t->name, t->group, t->resource);
+		goto out;
+	}
+	json_object *sc = json_object_new_object();
+	json_object_object_add(sc, "kind", json_object_new_string("Scale"));
+	json_object_object_add(sc, "apiVersion", json_object_new_string("autoscaling/v1"));
+	json_object *m = json_object_new_object();
+	const char *keys[] = {"name", "namespace", "uid", "resourceVersion", "creationTimestamp"};
+	for (size_t i = 0; i < 5; i++) {
+		json_object *v = sj_get(sj_get(o, "metadata"), keys[i]);
+		if (v)
+			json_object_object_add(m, keys[i], sj_copy(v));
+	}
+	json_object_object_add(sc, "metadata", m);
+	json_object *spec = json_object_new_object(), *st = json_object_new_object();
+	json_object *rep = sj_get(sj_get(o, "spec"), "replicas");
+	json_object_object_add(spec, "replicas", json_object_new_int64(rep ? json_object_get_int64(rep) : 1));
+	json_object *srep = sj_get(sj_get(o, "status"), "replicas");
+	json_object_object_add(st, "replicas", json_object_new_int64(srep ? json_object_get_int64(srep) : 0));
+	json_object_object_add(sc, "spec", spec);
+	json_object_object_add(sc, "status", st);
+	respond_json(a, r, 200, sc, NULL);
+	json_object_put(sc);
+out:
+	if (o)
+		json_object_put(o);
+	if (body)
+		json_object_put(body);
+	sim_err_cleanup(&e);
+}
+
+static int patch_type(const char *ct, enum sim_patch_type *out)
+{
+	if (strncasecmp(ct, "application/merge-patch+json", 28) == 0)
+		*out = SIM_PATCH_MERGE;
+	else if (strncasecmp(ct, "application/json-patch+json", 27) == 0)
+		*out = SIM_PATCH_JSON;
+	else if (strncasecmp(ct, "application/strategic-merge-patch+json", 38) == 0)
+		*out = SIM_PATCH_STRATEGIC;
+	else if (strncasecmp(ct, "application/apply-patch+yaml", 28) == 0 ||
+		 strncasecmp(ct, "application/apply-patch+json", 28) == 0)
+		*out = SIM_PATCH_APPLY;
+	else
+		return -1;
+	return 0;
+}
+
+static void do_delete_collection(struct api *a, struct http_req *r, struct target *t)
+{
+	char *ls = qparam(r->query, "labelSelector"), *fs = qparam(r->query, "fieldSelector");
+	char *prop = qparam(r->query, "propagationPolicy");
+	json_object *list = NULL;
+	struct sim_err e = {0};
+	if (sim_list(a->sim, t->group, t->version, t->resource, t->ns, ls, fs, &list, &e) < 0) {
+		respond_err(a, r, &e, NULL, t->group, t->resource);
+		goto out;
+	}
+	json_object *items = sj_get(list, "items");
+	for (size_t i = 0; i < json_object_array_length(items); i++) {
+		json_object *o = json_object_array_get_idx(items, i);
+		struct sim_err de = {0};
+		sim_delete(a->sim, t->group, t->version, t->resource, sj_str(o, "metadata", "namespace", NULL),
+			   sj_str(o, "metadata", "name", NULL), prop, NULL, &de);
+		sim_err_cleanup(&de);
+	}
+	respond_json(a, r, 200, list, NULL);
+out:
+	if (list)
+		json_object_put(list);
+	sim_err_cleanup(&e);
+	free(ls);
+	free(fs);
+	free(prop);
+}
+
+static void do_resource(struct api *a, struct http_req *r, struct target *t, int watch)
+{
+	struct sim_err e = {0};
+	json_object *body = NULL, *out = NULL;
+	const char *m = r->method;
+	char *dry = qparam(r->query, "dryRun");
+	if (dry && *dry && strcmp(m, "GET") != 0) {
+		respond_status(a, r, 400, "BadRequest", "dryRun is not supported by kubesim", NULL, NULL, NULL, NULL,
+			       NULL);
+		goto out;
+	}
+	if (t->sub && strcmp(t->sub, "scale") == 0) {
+		if (!sj_bool(t->desc, "scale"))
+			respond_status(a, r, 404, "NotFound", "the server could not find the requested resource", NULL,
+				       NULL, NULL, NULL, NULL);
+		else
+			do_scale(a, r, t);
+		goto out;
+	}
+	if (t->sub && strcmp(t->sub, "status") != 0) {
+		respond_status(a, r, 404, "NotFound", "the server could not find the requested resource", NULL, NULL,
+			       NULL, NULL, NULL);
+		goto out;
+	}
+	if (t->sub && !sj_bool(t->desc, "status")) {
+		respond_status(a, r, 404, "NotFound", "the server could not find the requested resource", NULL, NULL,
+			       NULL, NULL, NULL);
+		goto out;
+	}
+	if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) {
+		if (!t->name) {
+			if (watch || qbool(r->query, "watch"))
+				do_watch(a, r, t);
+			else
+				do_list(a, r, t);
+			goto out;
+		}
+		if (sim_get(a->sim, t->group, t->version, t->resource, t->ns, t->name, &out, &e) < 0)
+			respond_err(a, r, &e, t->name, t->group, t->resource);
+		else
+			respond_object(a, r, t, 200, out);
+		goto out;
+	}
+	if (strcmp(m, "POST") == 0) {
+		if (t->name) {
+			respond_status(a, r, 405, "MethodNotAllowed", "the server does not allow this method on the requested resource",
+				       NULL, NULL, NULL, NULL, NULL);
+			goto out;
+		}
+		body = parse_body(r, 1);
+		if (!body) {
+			respond_bad_body(a, r);
+			goto out;
+		}
+		if (sim_create(a->sim, t->group, t->version, t->resource, t->ns, body, &out, &e) < 0)
+			respond_err(a, r, &e, sj_str(body, "metadata", "name", NULL), t->group, t->resource);
+		else
+			respond_object(a, r, t, 201, out);
+		goto out;
+	}
+	if (strcmp(m, "PUT") == 0) {
+		body = parse_body(r, 1);
+		if (!t->name || !body) {
+			respond_bad_body(a, r);
+			goto out;
+		}
+		const char *bn = sj_str(body, "metadata", "name", NULL);
+		if (bn && strcmp(bn, t->name) != 0) {
+			respond_status(a, r, 400, "BadRequest", "the name of the object does not match the name on the URL",
+				       t->name, t->group, t->resource, NULL, NULL);
+			goto out;
+		}
+		if (!bn)
+			json_object_object_add(sj_meta(body), "name", json_object_new_string(t->name));
+		int rc = t->sub ? sim_update_status(a->sim, t->group, t->version, t->resource, t->ns, body, &out, &e)
+				: sim_update(a->sim, t->group, t->version, t->resource, t->ns, body, &out, &e);
+		if (rc < 0)
+			respond_err(a, r, &e, t->name, t->group, t->resource);
+		else
+			respond_object(a, r, t, 200, out);
+		goto out;
+	}
+	if (strcmp(m, "PATCH") == 0) {
+		enum sim_patch_type pt;
+		if (!t->name) {
+			respond_status(a, r, 405, "MethodNotAllowed", "the server does not allow this method on the requested resource",
+				       NULL, NULL, NULL, NULL, NULL);
+			goto out;
+		}
+		if (patch_type(r->content_type, &pt) < 0) {
+			char *msg = xasprintf("the body of the request was in an unknown format - accepted media types include: "
+					      "application/json-patch+json, application/merge-patch+json, "
+					      "application/apply-patch+yaml (got \"%s\")", r->content_type);
+			respond_status(a, r, 415, "UnsupportedMediaType", msg, NULL, NULL, NULL, NULL, NULL);
+			free(msg);
+			goto out;
+		}
+		body = parse_body(r, pt == SIM_PATCH_APPLY);
+		if (!body) {
+			respond_bad_body(a, r);
+			goto out;
+		}
+		char *fm = qparam(r->query, "fieldManager");
+		int force = qbool(r->query, "force");
+		int rc = sim_patch(a->sim, t->group, t->version, t->resource, t->ns, t->name, t->sub, pt, body, fm,
+				   force, &out, &e);
+		free(fm);
+		if (rc < 0)
+			respond_err(a, r, &e, t->name, t->group, t->resource);
+		else
+			respond_object(a, r, t, 200, out);
+		goto out;
+	}
+	if (strcmp(m, "DELETE") == 0) {
+		if (!t->name) {
+			do_delete_collection(a, r, t);
+			goto out;
+		}
+		char *prop = qparam(r->query, "propagationPolicy");
+		body = parse_body(r, 0);
+		if (!prop && body) {
+			const char *bp = sj_str(body, "propagationPolicy", NULL);
+			if (bp)
+				prop = xstrdup(bp);
+			else if (sj_get(body, "orphanDependents") && sj_bool(body, "orphanDependents"))
+				prop = xstrdup("Orphan");
+		}
+		const char *pre_uid = sj_str(sj_get(body, "preconditions"), "uid", NULL);
+		const char *pre_rv = sj_str(sj_get(body, "preconditions"), "resourceVersion", NULL);
+		if (pre_uid || pre_rv) {
+			json_object *cur = NULL;
+			if (sim_get(a->sim, t->group, t->version, t->resource, t->ns, t->name, &cur, &e) < 0) {
+				respond_err(a, r, &e, t->name, t->group, t->resource);
+				free(prop);
+				goto out;
+			}
+			int bad = (pre_uid && strcmp(pre_uid, sj_str(cur, "metadata", "uid", NULL))) ||
+				  (pre_rv && strcmp(pre_rv, sj_str(cur, "metadata", "resourceVersion", NULL)));
+			json_object_put(cur);
+			if (bad) {
+				respond_status(a, r, 409, "Conflict", "Precondition failed: UID or resourceVersion mismatch",
+					       t->name, t->group, t->resource, NULL, NULL);
+				free(prop);
+				goto out;
+			}
+		}
+		int rc = sim_delete(a->sim, t->group, t->version, t->resource, t->ns, t->name, prop, &out, &e);
+		free(prop);
+		if (rc < 0)
+			respond_err(a, r, &e, t->name, t->group, t->resource);
+		else
+			respond_object(a, r, t, 200, out);
+		goto out;
+	}
+	respond_status(a, r, 405, "MethodNotAllowed", "the server does not allow this method on the requested resource",
+		       NULL, NULL, NULL, NULL, NULL);
+out:
+	free(dry);
+	if (body)
+		json_object_put(body);
+	if (out)
+		json_object_put(out);
+	sim_err_cleanup(&e);
+}
+
+/* ---------------------------------------------------------------- routing */
+
+#define MAX_SEGS 12
+
+static size_t split_path(const char *path, char *segs[MAX_SEGS])
+{
+	size_t n = 0;
+	const char *p = path;
+	while (*p) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		const char *b = p;
+		while (*p && *p != '/')
+			p++;
+		if (n == MAX_SEGS)
+			return MAX_SEGS + 1;
+		segs[n++] = urldecode(b, (size_t)(p - b), 0);
+	}
+	return n;
+}
+
+static int authenticated(struct api *a, struct http_req *r, int *anonymous)
+{
+	*anonymous = 0;
+	if (!a->o.token && !a->o.client_ca)
+		return 1;
+	if (a->o.client_ca && r->client_cert_ok)
+		return 1;
+	if (strncasecmp(r->authorization, "Bearer ", 7) == 0) {
+		if (a->o.token && strcmp(r->authorization + 7, a->o.token) == 0)
+			return 1;
+		return 0;
+	}
+	if (r->authorization[0])
+		return 0;
+	*anonymous = 1;
+	return 0;
+}
+
+static double rnd(struct api *a)
+{
+	pthread_mutex_lock(&a->seed_mu);
+	double d = (double)rand_r(&a->seed) / ((double)RAND_MAX + 1.0);
+	pthread_mutex_unlock(&a->seed_mu);
+	return d;
+}
+
+void api_handle(void *ctx, struct http_req *r)
+{
+	struct api *a = ctx;
+	char *segs[MAX_SEGS];
+	size_t n = 0;
+	struct target t = {0};
+	if (a->o.fault_latency_ms > 0)
+		usleep((useconds_t)a->o.fault_latency_ms * 1000);
+	int anonymous;
+	int public_path = strcmp(r->path, "/version") == 0 || strcmp(r->path, "/healthz") == 0 ||
+			  strcmp(r->path, "/livez") == 0 || strcmp(r->path, "/readyz") == 0;
+	if (!authenticated(a, r, &anonymous)) {
+		if (!anonymous) {
+			respond_status(a, r, 401, "Unauthorized", "Unauthorized", NULL, NULL, NULL, NULL, NULL);
+			return;
+		}
+		if (!public_path) {
+			char *m = xasprintf("forbidden: User \"system:anonymous\" cannot %s path \"%s\"", r->method,
+					    r->path);
+			respond_status(a, r, 403, "Forbidden", m, NULL, NULL, NULL, NULL, NULL);
+			free(m);
+			return;
+		}
+	}
+	if (a->o.fault_error_rate > 0 && !public_path && rnd(a) < a->o.fault_error_rate) {
+		if (rnd(a) < 0.5)
+			respond_status(a, r, 500, "InternalError", "Internal error occurred: injected fault (kubesim)",
+				       NULL, NULL, NULL, NULL, NULL);
+		else
+			respond_status(a, r, 429, "TooManyRequests", "Too many requests, please try again later (kubesim fault)",
+				       NULL, NULL, NULL, NULL, "Retry-After: 1\r\n");
+		return;
+	}
+	if (strcmp(r->path, "/version") == 0 || strcmp(r->path, "/version/") == 0) {
+		version_info(a, r);
+		return;
+	}
+	if (public_path) {
+		respond_text(a, r, 200, "ok");
+		return;
+	}
+	n = split_path(r->path, segs);
+	if (n > MAX_SEGS) {
+		respond_status(a, r, 404, "NotFound", "the server could not find the requested resource", NULL, NULL,
+			       NULL, NULL, NULL);
+		return;
+	}
+	size_t i = 0;
+	if (n >= 1 && strcmp(segs[0], "openapi") == 0) {
+		if (n >= 2 && strcmp(segs[1], "v3") == 0) {
+			const char *rest = strstr(r->path, "/openapi/v3");
+			rest += strlen("/openapi/v3");
+			while (*rest == '/')
+				rest++;
+			openapi_v3(a, r, rest);
+		} else {
+			respond_status(a, r, 404, "NotFound", "the server could not find the requested resource", NULL,
+				       NULL, NULL, NULL, NULL);
+		}
+		goto out;
+	}
+	if (n == 1 && strcmp(segs[0], "api") == 0) {
+		json_object *v = json_object_new_object();
+		json_object_object_add(v, "kind", json_object_new_string("APIVersions"));
+		json_object *vs = json_object_new_array();
+		json_object_array_add(vs, json_object_new_string("v1"));
+		json_object_object_add(v, "versions", vs);
+		json_object *cidrs = json_object_new_array(), *c = json_object_new_object();
+		json_object_object_add(c, "clientCIDR", json_object_new_string("0.0.0.0/0"));
+		json_object_object_add(c, "serverAddress", json_object_new_string("127.0.0.1"));
+		json_object_array_add(cidrs, c);
+		json_object_object_add(v, "serverAddressByClientCIDRs", cidrs);
+		respond_json(a, r, 200, v, NULL);
+		json_object_put(v);
+		goto out;
+	}
+	if (n == 1 && strcmp(segs[0], "apis") == 0) {
+		discovery_groups(a, r);
+		goto out;
+	}
+	if (n == 2 && strcmp(segs[0], "apis") == 0) {
+		discovery_group(a, r, segs[1]);
+		goto out;
+	}
+	if (n >= 2 && strcmp(segs[0], "api") == 0) {
+		t.group = xstrdup("");
+		t.version = xstrdup(segs[1]);
+		i = 2;
+	} else if (n >= 3 && strcmp(segs[0], "apis") == 0) {
+		t.group = xstrdup(segs[1]);
+		t.version = xstrdup(segs[2]);
+		i = 3;
+	} else {
+		respond_status(a, r, 404, "NotFound", "the server could not find the requested resource", NULL, NULL,
+			       NULL, NULL, NULL);
+		goto out;
+	}
+	if (i == n) {
+		discovery_resources(a, r, t.group, t.version);
+		goto out;
+	}
+	int watch = 0;
+	if (strcmp(segs[i], "watch") == 0) {
+		watch = 1;
+		i++;
+	}
+	size_t left = n - i;
+	if (left >= 3 && strcmp(segs[i], "namespaces") == 0 &&
+	    !(left == 3 && (strcmp(segs[i + 2], "status") == 0 || strcmp(segs[i + 2], "finalize") == 0))) {
+		t.ns = xstrdup(segs[i + 1]);
+		i += 2;
+		left -= 2;
+	}
+	if (left >= 1)
+		t.resource = xstrdup(segs[i]);
+	if (left >= 2)
+		t.name = xstrdup(segs[i + 1]);
+	if (left >= 3)
+		t.sub = xstrdup(segs[i + 2]);
+	if (left > 3 || !t.resource) {
+		respond_status(a, r, 404, "NotFound", "the server could not find the requested resource", NULL, NULL,
+			       NULL, NULL, NULL);
+		goto out;
+	}
+	t.desc = sim_resource(a->sim, t.group, t.version, t.resource);
+	if (!t.desc || (t.ns && !sj_bool(t.desc, "namespaced"))) {
+		respond_status(a, r, 404, "NotFound", "the server could not find the requested resource", NULL, NULL,
+			       NULL, NULL, NULL);
+		goto out;
+	}
+	if (t.name && !t.ns && sj_bool(t.desc, "namespaced")) {
+		respond_status(a, r, 404, "NotFound", "the server could not find the requested resource", NULL, NULL,
+			       NULL, NULL, NULL);
+		goto out;
+	}
+	if (!t.name && !t.ns && sj_bool(t.desc, "namespaced") && strcmp(r->method, "GET") != 0) {
+		respond_status(a, r, 405, "MethodNotAllowed", "the server does not allow this method on the requested resource",
+			       NULL, NULL, NULL, NULL, NULL);
+		goto out;
+	}
+	do_resource(a, r, &t, watch);
+out:
+	target_free(&t);
+	for (size_t k = 0; k < n && k < MAX_SEGS; k++)
+		free(segs[k]);
+}
+
+int api_new(const struct api_opts *o, struct api **out)
+{
+	struct api *a = xcalloc(1, sizeof(*a));
+	a->o = *o;
+	a->sim = o->sim;
+	pthread_mutex_init(&a->log_mu, NULL);
+	pthread_mutex_init(&a->seed_mu, NULL);
+	a->seed = (unsigned int)time(NULL) ^ (unsigned int)getpid();
+	if (o->request_log) {
+		a->log = fopen(o->request_log, "ae");
+		if (!a->log) {
+			int e = -errno;
+			api_free(a);
+			return e;
+		}
+	}
+	*out = a;
+	return 0;
+}
+
+void api_free(struct api *a)
+{
+	if (!a)
+		return;
+	if (a->log)
+		fclose(a->log);
+	pthread_mutex_destroy(&a->log_mu);
+	pthread_mutex_destroy(&a->seed_mu);
+	free(a);
+}
