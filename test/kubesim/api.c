@@ -149,8 +149,25 @@ static void respond_err(struct api *a, struct http_req *r, struct sim_err *e, co
 {
 	json_object *causes = e->causes;
 	e->causes = NULL;
+	/* like the apiserver: details.kind is the Kind for Invalid, the resource otherwise */
+	char *kind = NULL;
+	if (e->code == 422 && plural) {
+		json_object *all = sim_resources(a->sim);
+		for (size_t i = 0; i < json_object_array_length(all); i++) {
+			json_object *d = json_object_array_get_idx(all, i);
+			if (strcmp(sj_str(d, "resource", NULL), plural) == 0 &&
+			    strcmp(sj_str(d, "group", NULL), group ? group : "") == 0) {
+				kind = xstrdup(sj_str(d, "kind", NULL));
+				break;
+			}
+		}
+		json_object_put(all);
+		if (kind)
+			plural = kind;
+	}
 	respond_status(a, r, e->code ? e->code : 500, e->reason[0] ? e->reason : "InternalError", e->message, name,
 		       group, plural, causes, NULL);
+	free(kind);
 }
 
 static void respond_text(struct api *a, struct http_req *r, int code, const char *text)
