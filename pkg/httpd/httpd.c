@@ -9,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <libwebsockets.h>
 #include <openssl/ssl.h>
 
@@ -453,6 +457,32 @@ static int parse_listen(const char *s, char **iface, int *port)
 	return 0;
 }
 
+/* Can iface:port be bound? lws 4.1 leaks a little when its listener fails
+ * to bind, and cannot say why; probing first gives -EADDRINUSE cleanly. */
+static int probe_bind(const char *iface, int port)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICHOST };
+	struct addrinfo *res = NULL;
+	char ps[16];
+	int rc, fd, one = 1;
+
+	if (port == 0)
+		return 0;
+	snprintf(ps, sizeof(ps), "%d", port);
+	if (getaddrinfo(iface, ps, &hints, &res) != 0)
+		return 0;   /* not numeric (interface name): let lws decide */
+	rc = 0;
+	fd = socket(res->ai_family, SOCK_STREAM, 0);
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 && errno == EADDRINUSE)
+			rc = -EADDRINUSE;
+		close(fd);
+	}
+	freeaddrinfo(res);
+	return rc;
+}
+
 int httpd_new(const struct httpd_opts *o, struct httpd **out)
 {
 	struct lws_context_creation_info info;
@@ -471,6 +501,13 @@ int httpd_new(const struct httpd_opts *o, struct httpd **out)
 		return rc;
 	}
 	h->name = xstrdup(o->name ? o->name : "http");
+	rc = probe_bind(h->iface, h->port);
+	if (rc < 0) {
+		LOG_ERROR("http server could not listen: address in use", "server=%s listen=%s",
+			  h->name, o->listen);
+		httpd_free(h);
+		return rc;
+	}
 	h->cert = xstrdup(o->tls_cert_file);
 	h->key = xstrdup(o->tls_key_file);
 	h->max_body = o->max_body ? o->max_body : (1u << 20);

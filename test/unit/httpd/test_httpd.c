@@ -291,7 +291,7 @@ static void test_listen_syntax(void **state)
 	/* the same port again fails */
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", httpd_port(h));
 	o.listen = addr;
-	assert_true(httpd_new(&o, &h2) < 0);
+	assert_int_equal(httpd_new(&o, &h2), -EADDRINUSE);
 	assert_null(h2);
 	httpd_free(h);
 	httpd_free(NULL);
