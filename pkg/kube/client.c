@@ -24,6 +24,8 @@
 struct kube_client {
 	struct kube_config *cfg;
 	char *server;
+	char *url_base;            /* server, or https://<tls-server-name>:port */
+	struct curl_slist *connect_to;   /* tls-server-name:port -> real host:port */
 	char *user_agent;
 	double qps;
 	int burst;
@@ -75,6 +77,31 @@ int kube_client_new(const struct kube_config *cfg, const struct kube_client_opts
 	c->clock = opts->clock ? opts->clock : mclock_system();
 	c->sleep_ms = opts->sleep_ms;
 	c->sleep_ctx = opts->sleep_ctx;
+	c->url_base = xstrdup(c->server);
+	const char *tsn = kube_config_tls_server_name(cfg);
+	if (tsn && tsn[0] && strncmp(c->server, "https://", 8) == 0) {
+		/* Verify (and send SNI for) tls-server-name while connecting to the
+		 * server's address: address the URL to the name, route it with CONNECT_TO. */
+		const char *hp = c->server + 8;
+		size_t hl = strcspn(hp, "/");
+		char *hostport = xstrndup(hp, hl);
+		const char *colon;
+		if (hostport[0] == '[') {
+			const char *rb = strchr(hostport, ']');
+			colon = rb && rb[1] == ':' ? rb + 1 : NULL;
+		} else {
+			colon = strrchr(hostport, ':');
+		}
+		char *host = colon ? xstrndup(hostport, (size_t)(colon - hostport)) : xstrdup(hostport);
+		const char *port = colon ? colon + 1 : "443";
+		char *ct = xasprintf("%s:%s:%s:%s", tsn, port, host, port);
+		c->connect_to = curl_slist_append(NULL, ct);
+		free(c->url_base);
+		c->url_base = xasprintf("https://%s:%s%s", tsn, port, hp + hl);
+		free(ct);
+		free(host);
+		free(hostport);
+	}
 	pthread_mutex_init(&c->mu, NULL);
 	c->tokens = c->burst;
 	c->last_ns = mclock_mono_ns(c->clock);
@@ -90,6 +117,8 @@ void kube_client_free(struct kube_client *c)
 		curl_easy_cleanup(c->pool[i]);
 	pthread_mutex_destroy(&c->mu);
 	kube_config_free(c->cfg);
+	curl_slist_free_all(c->connect_to);
+	free(c->url_base);
 	free(c->server);
 	free(c->user_agent);
 	free(c);
@@ -200,9 +229,11 @@ int kube__easy_setup(struct kube_client *c, CURL *h, const char *method, const c
 		free(emsg);
 		return rc;
 	}
-	char *url = xasprintf("%s%s", c->server, path);
+	char *url = xasprintf("%s%s", c->url_base, path);
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	free(url);
+	if (c->connect_to)
+		curl_easy_setopt(h, CURLOPT_CONNECT_TO, c->connect_to);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	if (strcmp(method, "HEAD") == 0)

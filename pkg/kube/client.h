@@ -2,7 +2,9 @@
  *
  * One struct kube_client per cluster (API server + credentials). It is safe
  * to share between threads: every call uses its own easy handle from a pool
- * over one shared connection cache (HTTP/2 where the server offers it).
+ * (each pooled handle keeps its connections alive; HTTP/2 where the server
+ * offers it via ALPN). tls-server-name is honoured (SNI and verification use
+ * it while connecting to the server's address).
  * A client-side token bucket limits requests (qps/burst). Idempotent verbs
  * (GET, LIST, PUT with resourceVersion, DELETE, apply PATCH) are retried with
  * backoff on 429 (honouring Retry-After), 5xx and connection failures.

@@ -482,7 +482,7 @@ int ts_requests(const struct ts_server *s)
 static int run(const char *dir, const char *cmd)
 {
 	char full[4096];
-	snprintf(full, sizeof(full), "cd '%s' && %s >/dev/null 2>&1", dir, cmd);
+	snprintf(full, sizeof(full), "cd '%s' && { %s ; } >/dev/null 2>&1", dir, cmd);
 	int rc = system(full);
 	if (rc != 0)
 		fprintf(stderr, "testserver: failed: %s\n", cmd);

@@ -633,6 +633,22 @@ static void test_tls_client_cert(void **state)
 	assert_string_equal(R.cn[1], "tester");
 	kube_client_free(c);
 
+	/* tls-server-name: verified against that name while connecting to 127.0.0.1 */
+	char *cltsn = xasprintf("%s    tls-server-name: localhost\n", cl);
+	c = client_for(ts_url(s), cltsn, us, &o);
+	if (kube_get(c, &KUBE_RES_CONFIGMAPS, "ns1", "a", NULL, &e) != 0)
+		fail_msg("tls-server-name: %s", e.message);
+	assert_string_equal(R.cn[2], "tester");
+	kube_client_free(c);
+	free(cltsn);
+	cltsn = xasprintf("%s    tls-server-name: wrong.example\n", cl);
+	c = client_for(ts_url(s), cltsn, us, &o);
+	assert_int_equal(kube_get(c, &KUBE_RES_CONFIGMAPS, "ns1", "a", NULL, &e), -KUBE_ERR_UNAVAILABLE);
+	assert_non_null(strstr(e.message, ts_url(s)));   /* messages name the real server */
+	kube_error_clear(&e);
+	kube_client_free(c);
+	free(cltsn);
+
 	/* a server certificate from another CA is rejected */
 	char *other = path_in(certdir, "other-ca.crt");
 	char *other64 = ts_b64_file(other);
@@ -653,7 +669,7 @@ static void test_tls_client_cert(void **state)
 	assert_int_not_equal(kube_get(c, &KUBE_RES_CONFIGMAPS, "ns1", "a", NULL, &e), 0);
 	kube_error_clear(&e);
 	kube_client_free(c);
-	assert_int_equal(R.n, 2);   /* neither failed handshake reached the handler */
+	assert_int_equal(R.n, 3);   /* no failed handshake reached the handler */
 	ts_stop(s);
 
 	/* insecure-skip-tls-verify + bearer token against a server without client auth */
@@ -661,8 +677,8 @@ static void test_tls_client_cert(void **state)
 	assert_int_equal(ts_start(&tls, h_ok, NULL, &s), 0);
 	c = client_for(ts_url(s), "    insecure-skip-tls-verify: true\n", NULL, &o);
 	assert_int_equal(kube_get(c, &KUBE_RES_CONFIGMAPS, "ns1", "a", NULL, &e), 0);
-	assert_string_equal(R.auth[2], "Bearer sekret");
-	assert_string_equal(R.cn[2], "");
+	assert_string_equal(R.auth[3], "Bearer sekret");
+	assert_string_equal(R.cn[3], "");
 	kube_client_free(c);
 	/* without the CA and without insecure: the system roots do not know it */
 	c = client_for(ts_url(s), NULL, NULL, &o);
