@@ -11,6 +11,7 @@
 
 #include "labelsel.h"
 #include "simjson.h"
+#include "pb.h"
 #include "table.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -840,7 +841,12 @@ out:
 static json_object *parse_body(struct http_req *r, int yaml_ok)
 {
 	json_object *o = NULL;
-	if (strstr(r->content_type, "protobuf") || strstr(r->content_type, "cbor"))
+	if (strstr(r->content_type, "protobuf")) {
+		if (pb_decode_object((const unsigned char *)r->body, r->body_len, &o) < 0)
+			return NULL;
+		return o;
+	}
+	if (strstr(r->content_type, "cbor"))
 		return NULL;
 	if (r->body_len) {
 		enum json_tokener_error je;

@@ -727,8 +727,11 @@ static int do_create(struct sim *s, const struct rtype *rt, const char *ns, json
 	json_object_object_del(meta, "resourceVersion");
 	set_api_version(obj, rt);
 
-	if (strcmp(rt->group, "") == 0 && strcmp(rt->plural, "secrets") == 0)
+	if (strcmp(rt->group, "") == 0 && strcmp(rt->plural, "secrets") == 0) {
 		secret_string_data(obj);
+		if (!sj_str(obj, "type", NULL))
+			json_object_object_add(obj, "type", json_object_new_string("Opaque"));
+	}
 	if (strcmp(rt->group, "") == 0 && strcmp(rt->plural, "namespaces") == 0) {
 		json_object *labels = sj_get(meta, "labels");
 		if (!labels) {
