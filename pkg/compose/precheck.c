@@ -1,6 +1,7 @@
 #include "compose/precheck.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,14 +39,18 @@ static int64_t pool_gpu_bytes(json_object *pool)
 	return 0;
 }
 
-/* "24" or "23.5" (GiB) */
-static void gib(char *out, size_t n, int64_t bytes)
+/* "24", "23.5" or, below 1 GiB, three significant digits ("0.00195") */
+static void gib(char *out, size_t n, double bytes, bool whole_ok)
 {
-	double g = (double)bytes / GIB_D;
-	if (bytes % (1 << 30) == 0)
-		snprintf(out, n, "%.0f", g);
-	else
-		snprintf(out, n, "%.1f", g);
+	double g = bytes / GIB_D;
+	if (g >= 1 || g == 0) {
+		if (whole_ok && g == (double)(int64_t)g)
+			snprintf(out, n, "%.0f", g);
+		else
+			snprintf(out, n, "%.1f", g);
+	} else {
+		snprintf(out, n, "%.3g", g);
+	}
 }
 
 int compose_precheck(json_object *mc, json_object *ic, int64_t weight_bytes, struct precheck_result *out)
@@ -100,11 +105,12 @@ int compose_precheck(json_object *mc, json_object *ic, int64_t weight_bytes, str
 		return 0;
 	}
 	out->verdict = PRECHECK_SKIP;
-	char node[32], per[32];
-	gib(node, sizeof(node), out->available_bytes);
-	gib(per, sizeof(per), out->gpu_bytes);
+	char needs[32], node[32], per[32];
+	gib(needs, sizeof(needs), need, false);
+	gib(node, sizeof(node), (double)out->available_bytes, true);
+	gib(per, sizeof(per), (double)out->gpu_bytes, true);
 	snprintf(out->message, sizeof(out->message),
-		 "model needs ~%.1f GiB of GPU memory for weights; the largest node in %s has %s GiB (%d x %s GiB)",
-		 need / GIB_D, jpath_str_or(ic, "metadata.name", "?"), node, out->per_node, per);
+		 "model needs ~%s GiB of GPU memory for weights; the largest node in %s has %s GiB (%d x %s GiB)",
+		 needs, jpath_str_or(ic, "metadata.name", "?"), node, out->per_node, per);
 	return 0;
 }

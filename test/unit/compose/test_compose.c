@@ -370,6 +370,13 @@ static void test_precheck(void **state)
 	assert_int_equal(r.needed_bytes, 50 * GIB);
 	assert_string_equal(r.message, "model needs ~50.0 GiB of GPU memory for weights; the largest node in gpu-west "
 				       "has 48 GiB (2 x 24 GiB)");
+	/* below 1 GiB the numbers keep three significant digits */
+	json_object *tiny = parse("{\"metadata\":{\"name\":\"edge\"},\"spec\":{\"gpus\":[{\"memory\":\"2Mi\",\"perNode\":1}]}}");
+	assert_int_equal(compose_precheck(mc, tiny, 3410944, &r), 0);
+	assert_int_equal(r.verdict, PRECHECK_SKIP);
+	assert_string_equal(r.message, "model needs ~0.00318 GiB of GPU memory for weights; the largest node in edge "
+				       "has 0.00195 GiB (1 x 0.00195 GiB)");
+	json_object_put(tiny);
 	/* safety factor */
 	json_object *pc = parse("{\"safetyFactor\":\"1.25\"}");
 	json_object_object_add(jpath_get(mc, "spec"), "precheck", pc);
