@@ -31,6 +31,7 @@ struct kube_client {
 	int burst;
 	int timeout_s;
 	int max_retries;
+	size_t max_response;
 	kube_request_hook hook;
 	void *hook_ctx;
 	const struct mclock *clock;
@@ -72,6 +73,7 @@ int kube_client_new(const struct kube_config *cfg, const struct kube_client_opts
 	c->burst = opts->burst > 0 ? opts->burst : 30;
 	c->timeout_s = opts->timeout_s > 0 ? opts->timeout_s : 30;
 	c->max_retries = opts->max_retries < 0 ? 0 : opts->max_retries == 0 ? 5 : opts->max_retries;
+	c->max_response = opts->max_response_bytes ? opts->max_response_bytes : MAX_RESPONSE_BYTES;
 	c->hook = opts->hook;
 	c->hook_ctx = opts->hook_ctx;
 	c->clock = opts->clock ? opts->clock : mclock_system();
@@ -369,7 +371,7 @@ static int perform(struct kube_client *c, const struct request *rq, int *code, s
 	for (;;) {
 		struct resp r;
 		struct curl_slist *hl = NULL;
-		buf_init(&r.body, MAX_RESPONSE_BYTES);
+		buf_init(&r.body, c->max_response);
 		r.retry_after_s = 0;
 		kube__rate_wait(c);
 		CURL *h = pool_get(c);

@@ -39,6 +39,7 @@ struct kube_client_opts {
 	int timeout_s;            /* per request (not watches); <= 0: 30 */
 	int max_retries;          /* < 0: 0; default 0 => 5 */
 	const char *user_agent;   /* default "modelcache-operator/VERSION" */
+	size_t max_response_bytes; /* cap on one response body; 0: 256 MiB */
 	kube_request_hook hook;
 	void *hook_ctx;
 	/* Tests: the clock of the token bucket and the sleep used for rate

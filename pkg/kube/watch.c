@@ -156,6 +156,8 @@ static size_t on_write(char *p, size_t sz, size_t n, void *ud)
 		size_t k = (size_t)(nl - p);
 		int rc;
 		if (w->line.len == 0) {
+			if (k > w->line.max)
+				goto too_long;
 			rc = handle_line(w, p, k);
 		} else {
 			if (buf_append(&w->line, p, k) < 0)
@@ -173,8 +175,8 @@ static size_t on_write(char *p, size_t sz, size_t n, void *ud)
 	return total;
 too_long:
 	w->decode_failed = true;
-	snprintf(w->decode_msg, sizeof(w->decode_msg), "watch %s: event larger than %u bytes", w->resource,
-		 WATCH_LINE_MAX);
+	snprintf(w->decode_msg, sizeof(w->decode_msg), "watch %s: event larger than %zu bytes", w->resource,
+		 w->line.max);
 	return 0;
 }
 
@@ -334,7 +336,7 @@ int kube_watch_start(struct kube_watch_mux *m, struct kube_client *c, const stru
 	w->on_event = on_event;
 	w->on_done = on_done;
 	w->ctx = ctx;
-	buf_init(&w->line, WATCH_LINE_MAX);
+	buf_init(&w->line, o && o->max_event_bytes ? o->max_event_bytes : WATCH_LINE_MAX);
 	buf_init(&w->errbody, WATCH_ERRBODY_MAX);
 
 	struct buf b;

@@ -50,6 +50,7 @@ struct kube_watch_opts {
 	const char *resource_version;   /* watch from here */
 	bool allow_bookmarks;
 	int timeout_seconds;            /* server-side timeoutSeconds; 0 = server default */
+	size_t max_event_bytes;         /* cap on one event line; 0 = 32 MiB (larger: DecodeError) */
 };
 
 int kube_watch_start(struct kube_watch_mux *m, struct kube_client *c, const struct kube_resource *r,

@@ -45,6 +45,7 @@ struct ts_server {
 	pthread_mutex_t mu;
 	bool stopping;
 	int seq;
+	int nconns;
 	struct ts_conn *conns;
 };
 
@@ -379,6 +380,7 @@ static void *accept_main(void *arg)
 		pthread_mutex_lock(&s->mu);
 		c->next = s->conns;
 		s->conns = c;
+		s->nconns++;
 		pthread_mutex_unlock(&s->mu);
 		if (pthread_create(&c->th, NULL, conn_main, c) != 0)
 			abort();
@@ -466,6 +468,15 @@ int ts_port(const struct ts_server *s)
 const char *ts_url(const struct ts_server *s)
 {
 	return s->url;
+}
+
+int ts_connections(const struct ts_server *s)
+{
+	struct ts_server *m = (struct ts_server *)s;
+	pthread_mutex_lock(&m->mu);
+	int n = m->nconns;
+	pthread_mutex_unlock(&m->mu);
+	return n;
 }
 
 int ts_requests(const struct ts_server *s)

@@ -45,6 +45,7 @@ int ts_port(const struct ts_server *s);
 /* "http://127.0.0.1:PORT" or https; static per server, borrowed. */
 const char *ts_url(const struct ts_server *s);
 int ts_requests(const struct ts_server *s);   /* requests served so far */
+int ts_connections(const struct ts_server *s);   /* connections accepted so far */
 
 /* Responses. extra_headers: NULL or lines each ending in "\r\n". 0 or -1. */
 int ts_respond(struct ts_conn *c, int status, const char *extra_headers, const char *content_type,

@@ -551,6 +551,90 @@ static void h_ok(void *ctx, const struct ts_request *q, struct ts_conn *c)
 	ts_respond_json(c, 200, "{}");
 }
 
+struct worker {
+	struct kube_client *c;
+	int ok;
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	for (int i = 0; i < 20; i++) {
+		json_object *out = NULL;
+		struct kube_error e = { 0 };
+		if (kube_get(w->c, &KUBE_RES_CONFIGMAPS, "ns1", "a", &out, &e) == 0 && out)
+			w->ok++;
+		json_object_put(out);
+		kube_error_clear(&e);
+	}
+	return NULL;
+}
+
+/* One client shared by threads; connections are kept alive and reused. */
+static void test_shared_and_reuse(void **state)
+{
+	(void)state;
+	struct ts_server *s;
+	rec_reset(0);
+	assert_int_equal(ts_start(NULL, h_ok, NULL, &s), 0);
+	struct kube_client_opts o = { .qps = 1000, .burst = 1000 };
+	struct kube_client *c = client_for(ts_url(s), NULL, NULL, &o);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(kube_get(c, &KUBE_RES_CONFIGMAPS, "ns1", "a", NULL, NULL), 0);
+	assert_int_equal(ts_connections(s), 1);
+	enum { T = 4 };
+	pthread_t th[T];
+	struct worker ws[T];
+	for (int i = 0; i < T; i++) {
+		ws[i] = (struct worker){ .c = c };
+		assert_int_equal(pthread_create(&th[i], NULL, worker_main, &ws[i]), 0);
+	}
+	for (int i = 0; i < T; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(ws[i].ok, 20);
+	}
+	assert_int_equal(ts_requests(s), 5 + T * 20);
+	/* at most one connection per concurrent caller */
+	assert_in_range(ts_connections(s), 1, T + 1);
+	kube_client_free(c);
+	ts_stop(s);
+}
+
+static void h_big(void *ctx, const struct ts_request *q, struct ts_conn *c)
+{
+	(void)ctx;
+	record(q);
+	char *b = xmalloc(5000);
+	memset(b, 'x', 5000);
+	memcpy(b, "{\"a\":\"", 6);
+	memcpy(b + 4998, "\"}", 2);
+	ts_respond(c, 200, NULL, "application/json", b, 5000);
+	free(b);
+}
+
+static void test_response_cap(void **state)
+{
+	(void)state;
+	struct ts_server *s;
+	rec_reset(0);
+	assert_int_equal(ts_start(NULL, h_big, NULL, &s), 0);
+	struct kube_client_opts o = { .max_response_bytes = 4096 };
+	struct kube_client *c = client_for(ts_url(s), NULL, NULL, &o);
+	struct kube_error e = { 0 };
+	assert_int_equal(kube_get(c, &KUBE_RES_CONFIGMAPS, "ns1", "a", NULL, &e), -KUBE_ERR_DECODE);
+	assert_non_null(strstr(e.message, "response too large"));
+	assert_int_equal(R.n, 1);   /* not retried */
+	kube_error_clear(&e);
+	kube_client_free(c);
+	o.max_response_bytes = 8192;
+	c = client_for(ts_url(s), NULL, NULL, &o);
+	json_object *out = NULL;
+	assert_int_equal(kube_get(c, &KUBE_RES_CONFIGMAPS, "ns1", "a", &out, &e), 0);
+	json_object_put(out);
+	kube_client_free(c);
+	ts_stop(s);
+}
+
 static void test_rate_limit(void **state)
 {
 	(void)state;
@@ -787,6 +871,8 @@ int main(void)
 		cmocka_unit_test(test_retries),
 		cmocka_unit_test(test_status_errors),
 		cmocka_unit_test(test_rate_limit),
+		cmocka_unit_test(test_shared_and_reuse),
+		cmocka_unit_test(test_response_cap),
 		cmocka_unit_test(test_tls_client_cert),
 		cmocka_unit_test(test_exec_credentials),
 	};

@@ -187,6 +187,19 @@ static void h_watch(void *ctx, const struct ts_request *q, struct ts_conn *c)
 		}
 		ts_close_after(c);
 		break;
+	case 5: { /* a 3000-byte event over several chunks */
+		char *big = xmalloc(3100);
+		int k = snprintf(big, 3100, "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"");
+		memset(big + k, 'n', 3000 - (size_t)k);
+		strcpy(big + 3000, "\"}}}\n");
+		ts_begin_chunked(c, 200, NULL, "application/json");
+		ts_chunk_str(c, EV("ADDED", "a", "71"));
+		for (size_t off = 0; off < strlen(big); off += 1000)
+			ts_chunk(c, big + off, strlen(big) - off < 1000 ? strlen(big) - off : 1000);
+		ts_end_chunked(c);
+		free(big);
+		break;
+	}
 	case 4: /* garbage on the stream */
 		ts_begin_chunked(c, 200, NULL, "application/json");
 		ts_chunk_str(c, EV("ADDED", "a", "61"));
@@ -306,6 +319,27 @@ static void test_gone(void **state)
 	assert_true(sink_wait(&k, -1));
 	assert_int_equal(k.n, 1);
 	assert_int_equal(k.done_rc, -KUBE_ERR_DECODE);
+	kube_watch_stop(w);
+	sink_cleanup(&k);
+
+	/* an event over the cap ends the stream with a decode error; under it, it passes */
+	set_mode(5);
+	sink_init(&k);
+	o.max_event_bytes = 2048;
+	assert_int_equal(kube_watch_start(m, c, &KUBE_RES_CONFIGMAPS, "ns1", &o, on_event, on_done, &k, &w, NULL), 0);
+	assert_true(sink_wait(&k, -1));
+	assert_int_equal(k.n, 1);
+	assert_int_equal(k.done_rc, -KUBE_ERR_DECODE);
+	assert_string_equal(k.done_msg, "watch configmaps: event larger than 2048 bytes");
+	kube_watch_stop(w);
+	sink_cleanup(&k);
+	sink_init(&k);
+	o.max_event_bytes = 4096;
+	assert_int_equal(kube_watch_start(m, c, &KUBE_RES_CONFIGMAPS, "ns1", &o, on_event, on_done, &k, &w, NULL), 0);
+	assert_true(sink_wait(&k, -1));
+	assert_int_equal(k.n, 2);
+	assert_int_equal(k.done_rc, 0);
+	assert_int_equal(strlen(k.names[1]), 63);   /* truncated by the sink, not by the mux */
 	kube_watch_stop(w);
 	sink_cleanup(&k);
 
