@@ -11,16 +11,16 @@
 #include "estimate/kv.h"
 
 static const struct kv_dtype table[] = {
-	{"fp16", 2000}, {"float16", 2000}, {"f16", 2000}, {"half", 2000},
-	{"bf16", 2000}, {"bfloat16", 2000},
-	{"fp32", 4000}, {"float32", 4000}, {"f32", 4000},
-	{"fp8", 1000}, {"fp8_e4m3", 1000}, {"fp8_e5m2", 1000}, {"fp8_inc", 1000},
-	{"q8_0", 1062}, /* 34 B / 32 */
-	{"q5_1", 750},  /* 24 / 32 */
-	{"q5_0", 687},  /* 22 / 32 */
-	{"q4_1", 625},  /* 20 / 32 */
-	{"q4_0", 562},  /* 18 / 32 */
-	{"iq4_nl", 562},
+	{"fp16", 1, 2}, {"float16", 1, 2}, {"f16", 1, 2}, {"half", 1, 2},
+	{"bf16", 1, 2}, {"bfloat16", 1, 2},
+	{"fp32", 1, 4}, {"float32", 1, 4}, {"f32", 1, 4},
+	{"fp8", 1, 1}, {"fp8_e4m3", 1, 1}, {"fp8_e5m2", 1, 1}, {"fp8_inc", 1, 1},
+	{"q8_0", 32, 34},   /* ggml block sizes (ggml_types.c) */
+	{"q5_1", 32, 24},
+	{"q5_0", 32, 22},
+	{"q4_1", 32, 20},
+	{"q4_0", 32, 18},
+	{"iq4_nl", 32, 18},
 };
 
 int kv_dtype_parse(const char *s, const struct model_arch *a, struct kv_dtype *out)
@@ -28,7 +28,8 @@ int kv_dtype_parse(const char *s, const struct model_arch *a, struct kv_dtype *o
 	if (s == NULL || *s == 0 || strcasecmp(s, "auto") == 0) {
 		/* engines serve fp32 checkpoints in 16 bit (vLLM dtype=auto) */
 		out->name = a && a->dtype_bytes == 2 && strstr(a->dtype, "bf") ? "bf16" : "fp16";
-		out->milli_bytes = 2000;
+		out->block = 1;
+		out->block_bytes = 2;
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
@@ -41,8 +42,8 @@ int kv_dtype_parse(const char *s, const struct model_arch *a, struct kv_dtype *o
 
 static int64_t bytes_of(int64_t elements, const struct kv_dtype *dt)
 {
-	/* exact for 16/32/8-bit; block types rounded up */
-	return (elements * dt->milli_bytes + 999) / 1000;
+	/* whole blocks (llama.cpp rows are block multiples) */
+	return (elements + dt->block - 1) / dt->block * dt->block_bytes;
 }
 
 static int64_t v_dim(const struct model_arch *a)

@@ -12,11 +12,12 @@
 
 #include "estimate/arch.h"
 
-/* KV element size in 1/1000 bytes so that q8_0 (34/32 B) and q4_0 (18/32 B)
- * are exact enough: fp16/bf16 2000, fp8 1000, fp32 4000. */
+/* KV element size as block_bytes per block elements, so that quantized
+ * caches are exact: fp16/bf16 2/1, fp8 1/1, fp32 4/1, q8_0 34/32, q4_0 18/32. */
 struct kv_dtype {
 	const char *name;       /* static, canonical */
-	int64_t milli_bytes;
+	int64_t block;
+	int64_t block_bytes;
 };
 
 /* Parse a --kv-cache-dtype (vLLM: auto, fp8, fp8_e4m3, fp8_e5m2, bfloat16,

@@ -54,33 +54,32 @@ void est_source_mem(struct est_source *s, const void *data, size_t len)
 
 /* ---- repo plumbing ---- */
 
+struct repo_src {
+	struct est_repo *repo;
+	const char *path;
+};
+
+/* The context of an est_repo_source lives as long as the repo: a cell in a
+ * list the repo frees. */
+struct cell {
+	struct repo_src rs;
+	struct cell *next;
+};
+
 void est_repo_free(struct est_repo *r)
 {
 	if (r == NULL)
 		return;
 	if (r->ops != NULL && r->ops->free != NULL)
 		r->ops->free(r->ctx);
+	struct cell *c = r->priv_cells;
+	while (c != NULL) {
+		struct cell *n = c->next;
+		free(c);
+		c = n;
+	}
 	free(r);
 }
-
-struct repo_src {
-	struct est_repo *repo;
-	const char *path;
-};
-
-/* One est_source per file, but the per-file context must live as long as the
- * source: it is stored inside the source's own struct via a small heap cell
- * owned by the repo's scratch list. To keep ownership simple, the cell is
- * embedded: est_repo_source() fills s->ctx with a pointer to a cell that the
- * repo frees (see cells below). */
-struct cell {
-	struct repo_src rs;
-	struct cell *next;
-};
-
-struct repo_base {
-	struct cell *cells;
-};
 
 static int repo_src_read_at(void *ctx, uint64_t off, void *buf, size_t len, size_t *got)
 {
@@ -92,28 +91,17 @@ static int repo_src_read_at(void *ctx, uint64_t off, void *buf, size_t len, size
 	return rc;
 }
 
-/* Every repo ctx starts with a struct repo_base. */
 void est_repo_source(struct est_repo *r, const char *path, int64_t size, struct est_source *s)
 {
-	struct repo_base *b = r->ctx;
 	struct cell *c = xcalloc(1, sizeof(*c));
 	c->rs.repo = r;
 	c->rs.path = path;
-	c->next = b->cells;
-	b->cells = c;
+	c->next = r->priv_cells;
+	r->priv_cells = c;
 	memset(s, 0, sizeof(*s));
 	s->read_at = repo_src_read_at;
 	s->ctx = &c->rs;
 	s->size = size < 0 ? 0 : (uint64_t)size;
-}
-
-static void base_cleanup(struct repo_base *b)
-{
-	while (b->cells != NULL) {
-		struct cell *n = b->cells->next;
-		free(b->cells);
-		b->cells = n;
-	}
 }
 
 int est_repo_read_small(struct est_repo *r, const char *path, int64_t size, size_t max,
@@ -149,7 +137,6 @@ static void files_free(struct est_file_entry *f, size_t n)
 /* ---- local directory / files ---- */
 
 struct local_ctx {
-	struct repo_base base;
 	char *root;                 /* directory, or NULL for a file list */
 	struct est_file_entry *files;
 	size_t n, cap;
@@ -244,7 +231,6 @@ static json_object *no_info(void *ctx)
 static void local_free(void *ctx)
 {
 	struct local_ctx *c = ctx;
-	base_cleanup(&c->base);
 	files_free(c->files, c->n);
 	for (size_t i = 0; i < c->n; i++)
 		free(c->abs[i]);
@@ -260,7 +246,7 @@ static const struct est_repo_ops local_ops = {
 	.free = local_free,
 };
 
-static struct est_repo *repo_wrap(const struct est_repo_ops *ops, void *ctx)
+struct est_repo *est_repo_new(const struct est_repo_ops *ops, void *ctx)
 {
 	struct est_repo *r = xcalloc(1, sizeof(*r));
 	r->ops = ops;
@@ -286,7 +272,7 @@ int est_repo_dir_new(const char *dir, struct est_repo **out, char **errmsg)
 		local_free(c);
 		return ESTIMATE_ERR_OTHER;
 	}
-	*out = repo_wrap(&local_ops, c);
+	*out = est_repo_new(&local_ops, c);
 	return 0;
 }
 
@@ -310,14 +296,13 @@ int est_repo_files_new(const char *const *paths, size_t n, struct est_repo **out
 				clash = true;
 		local_add(c, clash ? paths[i] : base, paths[i], (int64_t)st.st_size);
 	}
-	*out = repo_wrap(&local_ops, c);
+	*out = est_repo_new(&local_ops, c);
 	return 0;
 }
 
 /* ---- Hub ---- */
 
 struct hub_ctx {
-	struct repo_base base;
 	struct hub_client *hub;
 	char *repo;
 	char *commit;
@@ -375,7 +360,6 @@ static json_object *hub_info(void *ctx)
 static void hub_free_ctx(void *ctx)
 {
 	struct hub_ctx *c = ctx;
-	base_cleanup(&c->base);
 	files_free(c->files, c->n);
 	json_object_put(c->info);
 	free(c->repo);
@@ -439,7 +423,7 @@ int est_repo_hub_new(struct hub_client *hub, const char *repo, const char *revis
 		c->files[c->n].size = sz;
 		c->n++;
 	}
-	struct est_repo *r = repo_wrap(&hub_ops, c);
+	struct est_repo *r = est_repo_new(&hub_ops, c);
 	r->commit = c->commit;
 	*out = r;
 	return 0;

@@ -57,7 +57,11 @@ struct est_repo {
 	const char *commit;     /* resolved commit if known (borrowed from ctx) */
 	uint64_t bytes_read;    /* total over every est_repo_source */
 	uint64_t reads;
+	void *priv_cells;       /* internal: per-source contexts, freed with the repo */
 };
+
+/* Wrap any implementation (ctx is passed to ops and freed by ops->free). */
+struct est_repo *est_repo_new(const struct est_repo_ops *ops, void *ctx);
 
 /* A local directory as a repo (hidden entries skipped; symlinked files are
  * read, as in the Hugging Face cache layout; symlinked directories are not
