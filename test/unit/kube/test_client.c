@@ -836,6 +836,20 @@ static void test_exec_credentials(void **state)
 	assert_string_equal(R.auth[1], "Bearer exec-token-2");
 	assert_int_equal(kube_config_exec_runs(kube_client_config(c)), 2);
 	kube_client_free(c);
+
+	/* a failing plugin: the request fails as a configuration error naming the field */
+	f = fopen(script, "w");
+	assert_non_null(f);
+	fprintf(f, "#!/bin/sh\nexit 4\n");
+	fclose(f);
+	c = client_for(ts_url(s), NULL, user, NULL);
+	rec_reset(0);
+	assert_int_equal(kube_get(c, &KUBE_RES_CONFIGMAPS, "ns1", "a", NULL, &e), -KUBE_ERR_CONFIG);
+	assert_non_null(strstr(e.message, "users[0].user.exec: "));
+	assert_non_null(strstr(e.message, "exited with status 4"));
+	assert_int_equal(R.n, 0);   /* nothing was sent without credentials */
+	kube_error_clear(&e);
+	kube_client_free(c);
 	ts_stop(s);
 	unlink(script);
 	unlink(count);

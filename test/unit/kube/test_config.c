@@ -311,6 +311,32 @@ static void test_kubeconfig_env_and_files(void **state)
 	assert_int_equal(kube_config_load(NULL, NULL, &c, &em), 0);
 	assert_string_equal(kube_config_server(c), "https://home:9");
 	kube_config_free(c);
+	/* nothing at all and not in a cluster: one error that says what was tried */
+	char *empty = in_dir("emptyhome");
+	mkdir(empty, 0700);
+	setenv("HOME", empty, 1);
+	unsetenv("KUBERNETES_SERVICE_HOST");
+	assert_int_not_equal(kube_config_load(NULL, NULL, &c, &em), 0);
+	assert_null(c);
+	assert_non_null(strstr(em, "no kubeconfig found (--kubeconfig, $KUBECONFIG, ~/.kube/config) and not in a cluster"));
+	assert_non_null(strstr(em, "KUBERNETES_SERVICE_HOST"));
+	free(em);
+	em = NULL;
+	free(empty);
+	/* a relative exec command is relative to the kubeconfig's directory */
+	write_file("rel.sh", "#!/bin/sh\necho '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
+			     "\"status\":{\"token\":\"relative-ok\"}}'\n");
+	char *rel = in_dir("rel.sh");
+	chmod(rel, 0755);
+	free(rel);
+	write_file("rel.yaml", "clusters:\n- name: c\n  cluster: {server: 'https://a:1'}\n"
+			       "users:\n- name: u\n  user:\n    exec: {apiVersion: client.authentication.k8s.io/v1, command: ./rel.sh}\n"
+			       "contexts:\n- name: a\n  context: {cluster: c, user: u}\ncurrent-context: a\n");
+	char *relcfg = in_dir("rel.yaml");
+	assert_int_equal(kube_config_load(relcfg, NULL, &c, &em), 0);
+	get_token(c, "relative-ok");
+	kube_config_free(c);
+	free(relcfg);
 	if (oldhome)
 		setenv("HOME", oldhome, 1);
 	free(oldhome);
