@@ -116,6 +116,9 @@ int rfc3339_parse(const char *s, int64_t *unix_ns)
 	if (*p)
 		return -EINVAL;
 	int64_t sec = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se - offset;
+	/* Unix nanoseconds in int64 cover 1677-09-21 .. 2262-04-11. */
+	if (sec > INT64_MAX / 1000000000 - 1 || sec < INT64_MIN / 1000000000 + 1)
+		return -ERANGE;
 	*unix_ns = sec * 1000000000 + frac_ns;
 	return 0;
 }

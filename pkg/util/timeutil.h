@@ -13,7 +13,8 @@ void rfc3339_format(int64_t unix_sec, char *out);
 /* metav1.MicroTime: microsecond precision. out >= RFC3339_MICRO_LEN + 1. */
 void rfc3339_format_micro(int64_t unix_ns, char *out);
 /* Accepts "Z" or "+hh:mm"/"-hh:mm" offsets and any fraction; -EINVAL on
- * anything else. Result: Unix nanoseconds. */
+ * anything else, -ERANGE outside what int64 nanoseconds hold (years
+ * 1678..2261). Result: Unix nanoseconds. */
 int rfc3339_parse(const char *s, int64_t *unix_ns);
 
 #endif

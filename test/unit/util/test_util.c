@@ -184,6 +184,10 @@ static void times(void **state)
 	assert_int_equal(rfc3339_parse("2026-11-23T00:00:00.5Z", &ns), 0);
 	assert_int_equal(ns, 1795392000LL * 1000000000LL + 500000000);
 	assert_int_equal(rfc3339_parse("2024-02-29T12:00:00Z", &ns), 0);
+	assert_int_equal(rfc3339_parse("2999-01-01T00:00:00Z", &ns), -ERANGE);
+	assert_int_equal(rfc3339_parse("1000-01-01T00:00:00Z", &ns), -ERANGE);
+	assert_int_equal(rfc3339_parse("2262-01-01T00:00:00Z", &ns), 0);
+	assert_true(ns > 0);
 	const char *bad[] = {"", "2026-13-01T00:00:00Z", "2026-11-23 00:00:00", "2026-11-23T00:00:00",
 			     "2026-11-23T00:00:00Zjunk", "2026-11-32T00:00:00Z", "2026-11-23T24:00:00Z",
 			     "2026-11-23T00:00:00.Z", "2026-11-23T00:00:00+1:00"};
