@@ -1025,6 +1025,11 @@ static int exec_run(struct kube_config *c, struct exec_plugin *x, char **errmsg)
 	fa_init = true;
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
+#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 34)
+	/* the plugin gets stdin (/dev/null), stdout (the pipe) and stderr only:
+	 * none of the operator's sockets or files */
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+#endif
 	x->runs++;
 	int e = posix_spawnp(&pid, x->argv[0], &fa, NULL, x->argv, env);
 	close(pfd[1]);

@@ -419,9 +419,10 @@ static void write_plugin(const char *api, const char *expiry)
 		"n=$(cat '%s' 2>/dev/null || echo 0); n=$((n+1)); echo $n > '%s'\n"
 		"printf '%%s' \"$KUBERNETES_EXEC_INFO\" > '%s'\n"
 		"echo \"$# $1 $2 $MY_VAR\" > '%s'\n"
+		"ls -l /proc/$$/fd/ > '%s.fds'\n"
 		"if [ \"$FAIL\" = 1 ]; then echo oops >&2; exit 3; fi\n"
 		"printf '{\"apiVersion\":\"%s\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"tok-%%s\"%s%s%s}}' $n\n",
-		count, count, info, args, api, expiry ? ",\"expirationTimestamp\":\"" : "", expiry ? expiry : "",
+		count, count, info, args, args, api, expiry ? ",\"expirationTimestamp\":\"" : "", expiry ? expiry : "",
 		expiry ? "\"" : "");
 	write_file("plugin.sh", script);
 	char *p = in_dir("plugin.sh");
@@ -481,6 +482,13 @@ static void test_exec_plugin(void **state)
 	mclock_fake_init(&fk, t0);
 	kube_config_set_clock(c, &fk.base);
 
+	/* a descriptor of ours without O_CLOEXEC must not reach the plugin */
+	char *marker = in_dir("leak-marker");
+	FILE *mf = fopen(marker, "w");
+	assert_non_null(mf);
+	int mfd = dup(fileno(mf));   /* dup() clears FD_CLOEXEC */
+	assert_true(mfd > 2);
+
 	/* called once while the credential is valid */
 	get_token(c, "tok-1");
 	get_token(c, "tok-1");
@@ -507,6 +515,18 @@ static void test_exec_plugin(void **state)
 	assert_non_null(fgets(buf, sizeof(buf), f));
 	fclose(f);
 	assert_string_equal(buf, "2 --flag two words my-value\n");
+	char *fds = xasprintf("%s.fds", args);
+	f = fopen(fds, "r");
+	assert_non_null(f);
+	size_t fn = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[fn] = '\0';
+	fclose(f);
+	assert_non_null(strstr(buf, "plugin.args"));   /* the listing is real */
+	assert_null(strstr(buf, "leak-marker"));
+	close(mfd);
+	fclose(mf);
+	free(marker);
+	free(fds);
 	f = fopen(info, "r");
 	assert_non_null(f);
 	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
