@@ -75,6 +75,8 @@ int mgr_new(const struct operator_options *o, struct manager **out, char **errms
 	int rc = kube_config_load(o->kubeconfig, NULL, &m->cfg, errmsg);
 	if (rc)
 		goto fail;
+	if (!m->o.leader_election_namespace)
+		m->o.leader_election_namespace = kube_config_namespace(m->cfg);
 	struct kube_client_opts co = {.qps = o->qps, .burst = o->burst, .hook = cp_request_hook};
 	struct kube_error err = {0};
 	rc = kube_client_new(m->cfg, &co, &m->client, &err);

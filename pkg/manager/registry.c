@@ -78,6 +78,14 @@ int registry_new(const struct registry_opts *o, struct registry **out)
 	return 0;
 }
 
+void registry_set_failure_hook(struct registry *r, registry_failure_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&r->mu);
+	r->on_failure = fn;
+	r->failure_ctx = ctx;
+	pthread_mutex_unlock(&r->mu);
+}
+
 static void cluster_destroy(struct cluster *c)
 {
 	/* informers first: their watches use the client */

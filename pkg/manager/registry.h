@@ -44,6 +44,8 @@ struct registry_opts {
 };
 
 int registry_new(const struct registry_opts *o, struct registry **out);
+/* Set (before clusters exist) the hook called when a watch fails. */
+void registry_set_failure_hook(struct registry *r, registry_failure_fn fn, void *ctx);
 void registry_free(struct registry *r);      /* stops every cluster */
 
 /* Create or rebuild cluster `name`: takes cfg (kube_config_free'd by the

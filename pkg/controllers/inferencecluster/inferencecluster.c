@@ -1,0 +1,484 @@
+/* InferenceCluster reconciler. Key: the InferenceCluster's name. */
+#include "controllers/inferencecluster/inferencecluster.h"
+
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "controller/apply.h"
+#include "util/clock.h"
+#include "util/digest.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "util/quantity.h"
+
+#define MANAGED_BY "app.kubernetes.io/managed-by=modelcache-operator"
+#define KUBECONFIG_MAX (1u << 20)
+
+struct icc {
+	struct manager *m;
+	struct ctrl *c;
+	struct informer *ics;
+	struct informer *secrets;
+	uint64_t recheck_ms;
+};
+
+/* ---- GPU pools ---- */
+static const char *label_of(json_object *obj, const char *k)
+{
+	json_object *md, *l, *v;
+	if (json_object_object_get_ex(obj, "metadata", &md) && json_object_object_get_ex(md, "labels", &l) &&
+	    json_object_object_get_ex(l, k, &v))
+		return json_object_get_string(v);
+	return NULL;
+}
+
+static int64_t parse_int(const char *s, int64_t def)
+{
+	if (!s || !*s)
+		return def;
+	char *end;
+	long long v = strtoll(s, &end, 10);
+	return (*end || v < 0) ? def : (int64_t)v;
+}
+
+struct pool {
+	char product[128];
+	int64_t mem, per_node, nodes;
+	bool unified;
+};
+
+static int pool_cmp(const void *a, const void *b)
+{
+	const struct pool *x = a, *y = b;
+	int c = strcmp(x->product, y->product);
+	if (c)
+		return c;
+	if (x->mem != y->mem)
+		return x->mem < y->mem ? -1 : 1;
+	if (x->per_node != y->per_node)
+		return x->per_node < y->per_node ? -1 : 1;
+	return 0;
+}
+
+static json_object *pools_json(struct pool *p, size_t n, const char *source)
+{
+	qsort(p, n, sizeof(*p), pool_cmp);
+	json_object *arr = json_object_new_array();
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "product", json_object_new_string(p[i].product));
+		json_object_object_add(o, "memoryBytes", json_object_new_int64(p[i].mem));
+		json_object_object_add(o, "perNode", json_object_new_int64(p[i].per_node));
+		json_object_object_add(o, "nodes", json_object_new_int64(p[i].nodes));
+		json_object_object_add(o, "unifiedMemory", json_object_new_boolean(p[i].unified));
+		json_object_object_add(o, "source", json_object_new_string(source));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+json_object *ic_pools_from_nodes(json_object *nodes)
+{
+	size_t n = nodes ? json_object_array_length(nodes) : 0, np = 0;
+	struct pool *p = xcalloc(n + 1, sizeof(*p));
+	for (size_t i = 0; i < n; i++) {
+		json_object *node = json_object_array_get_idx(nodes, i);
+		const char *product = label_of(node, "nvidia.com/gpu.product");
+		int64_t mem_mib = parse_int(label_of(node, "nvidia.com/gpu.memory"), 0);
+		int64_t count = parse_int(label_of(node, "nvidia.com/gpu.count"), -1);
+		if (count < 0) {
+			json_object *st, *alloc, *g;
+			count = 0;
+			if (json_object_object_get_ex(node, "status", &st) &&
+			    json_object_object_get_ex(st, "allocatable", &alloc) &&
+			    json_object_object_get_ex(alloc, "nvidia.com/gpu", &g)) {
+				struct quantity q;
+				if (quantity_parse(json_object_get_string(g), &q) == 0)
+					count = quantity_value(&q);
+			}
+		}
+		if (count <= 0)
+			continue;   /* not a GPU node */
+		struct pool key = {.mem = mem_mib * 1024 * 1024, .per_node = count, .nodes = 1};
+		snprintf(key.product, sizeof key.product, "%s", product && *product ? product : "unknown");
+		size_t j;
+		for (j = 0; j < np; j++)
+			if (pool_cmp(&p[j], &key) == 0)
+				break;
+		if (j < np)
+			p[j].nodes++;
+		else
+			p[np++] = key;
+	}
+	json_object *arr = pools_json(p, np, "NodeLabels");
+	free(p);
+	return arr;
+}
+
+json_object *ic_pools_from_spec(json_object *gpus)
+{
+	size_t n = gpus ? json_object_array_length(gpus) : 0;
+	struct pool *p = xcalloc(n + 1, sizeof(*p));
+	for (size_t i = 0; i < n; i++) {
+		json_object *g = json_object_array_get_idx(gpus, i), *v;
+		if (!json_object_object_get_ex(g, "product", &v)) {
+			free(p);
+			return NULL;
+		}
+		snprintf(p[i].product, sizeof p[i].product, "%s", json_object_get_string(v));
+		if (!json_object_object_get_ex(g, "memory", &v) ||
+		    quantity_parse_bytes(json_object_get_string(v), &p[i].mem) != 0) {
+			free(p);
+			return NULL;
+		}
+		p[i].per_node = json_object_object_get_ex(g, "perNode", &v) ? json_object_get_int64(v) : 1;
+		p[i].nodes = json_object_object_get_ex(g, "nodes", &v) ? json_object_get_int64(v) : 1;
+		p[i].unified = json_object_object_get_ex(g, "unifiedMemory", &v) && json_object_get_boolean(v);
+	}
+	json_object *arr = pools_json(p, n, "Spec");
+	free(p);
+	return arr;
+}
+
+/* ---- connection ---- */
+static char *b64_decode(const char *in, size_t *outlen)
+{
+	size_t n = strlen(in);
+	if (n == 0 || n > KUBECONFIG_MAX * 2 || n % 4)
+		return NULL;
+	unsigned char *out = xmalloc(n / 4 * 3 + 1);
+	int l = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
+	if (l < 0) {
+		free(out);
+		return NULL;
+	}
+	if (n >= 1 && in[n - 1] == '=')
+		l--;
+	if (n >= 2 && in[n - 2] == '=')
+		l--;
+	out[l] = 0;
+	*outlen = (size_t)l;
+	return (char *)out;
+}
+
+struct conn {
+	const char *status;    /* True / False */
+	const char *reason;
+	char message[1024];
+};
+
+/* Build the registry entry for ic; fills c on failure (KubeconfigInvalid). */
+static int ensure_cluster(struct icc *x, const struct api_inferencecluster *ic, struct conn *c)
+{
+	struct registry *reg = mgr_clusters(x->m);
+	char *errmsg = NULL;
+	int rc;
+	if (ic->connection == API_CONN_LOCAL) {
+		struct kube_config *cfg = kube_config_ref((struct kube_config *)mgr_config(x->m));
+		rc = registry_ensure(reg, ic->meta.name, cfg, "local", true, NULL, NULL, &errmsg);
+	} else {
+		char skey[512];
+		snprintf(skey, sizeof skey, "%s/%s", ic->kubeconfig_namespace, ic->kubeconfig_name);
+		json_object *secret = NULL, *data, *val;
+		if (informer_get(x->secrets, skey, &secret) != 0) {
+			snprintf(c->message, sizeof c->message, "Secret %s not found", skey);
+			goto invalid;
+		}
+		if (!json_object_object_get_ex(secret, "data", &data) ||
+		    !json_object_object_get_ex(data, ic->kubeconfig_key, &val)) {
+			snprintf(c->message, sizeof c->message, "Secret %s has no key \"%s\"", skey, ic->kubeconfig_key);
+			json_object_put(secret);
+			goto invalid;
+		}
+		size_t len = 0;
+		char *bytes = b64_decode(json_object_get_string(val), &len);
+		char hash[SHA256_HEX_LEN + 1];
+		sha256_hex_str(json_object_get_string(val), hash);
+		json_object_put(secret);
+		if (!bytes) {
+			snprintf(c->message, sizeof c->message, "Secret %s key \"%s\": not valid base64", skey,
+				 ic->kubeconfig_key);
+			goto invalid;
+		}
+		struct kube_config *cfg = NULL;
+		rc = kube_config_from_bytes(bytes, len, NULL, false, &cfg, &errmsg);
+		free_secret(bytes);
+		if (rc) {
+			snprintf(c->message, sizeof c->message, "Secret %s key \"%s\": %s", skey, ic->kubeconfig_key,
+				 errmsg ? errmsg : "invalid kubeconfig");
+			free(errmsg);
+			goto invalid;
+		}
+		rc = registry_ensure(reg, ic->meta.name, cfg, hash, false, ic->namespace, NULL, &errmsg);
+	}
+	if (rc) {
+		snprintf(c->message, sizeof c->message, "cannot build a client: %s", errmsg ? errmsg : "error");
+		free(errmsg);
+		goto invalid;
+	}
+	return 0;
+invalid:
+	c->status = "False";
+	c->reason = "KubeconfigInvalid";
+	registry_remove(reg, ic->meta.name);
+	return -1;
+}
+
+static void check_connection(struct cluster *cl, struct conn *c, char **version)
+{
+	struct kube_error err = {0};
+	char *v = NULL;
+	int rc = kube_server_version(cluster_client(cl), &v, &err);
+	if (rc == 0) {
+		c->status = "True";
+		c->reason = "Connected";
+		snprintf(c->message, sizeof c->message, "Connected to %s (%s)", kube_client_server(cluster_client(cl)), v);
+		*version = v;
+	} else {
+		c->status = "False";
+		c->reason = (rc == -KUBE_ERR_UNAUTHORIZED || rc == -KUBE_ERR_FORBIDDEN) ? "Unauthorized" : "Unreachable";
+		snprintf(c->message, sizeof c->message, "GET %s/version: %s", kube_client_server(cluster_client(cl)),
+			 err.message ? err.message : kube_reason_str(-rc));
+	}
+	kube_error_clear(&err);
+}
+
+static int ensure_namespace(struct cluster *cl, char *msg, size_t n)
+{
+	const char *ns = cluster_target_namespace(cl);
+	if (!ns)
+		return 0;
+	struct kube_error err = {0};
+	int rc = kube_get(cluster_client(cl), &KUBE_RES_NAMESPACES, NULL, ns, NULL, &err);
+	if (rc == -KUBE_ERR_NOT_FOUND) {
+		kube_error_clear(&err);
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "apiVersion", json_object_new_string("v1"));
+		json_object_object_add(o, "kind", json_object_new_string("Namespace"));
+		json_object *md = json_object_new_object();
+		json_object_object_add(md, "name", json_object_new_string(ns));
+		json_object *labels = json_object_new_object();
+		json_object_object_add(labels, "app.kubernetes.io/managed-by", json_object_new_string("modelcache-operator"));
+		json_object_object_add(md, "labels", labels);
+		json_object_object_add(o, "metadata", md);
+		rc = kube_create(cluster_client(cl), &KUBE_RES_NAMESPACES, NULL, o, NULL, &err);
+		json_object_put(o);
+		if (rc == -KUBE_ERR_ALREADY_EXISTS)
+			rc = 0;
+		if (rc == 0)
+			LOG_INFO("namespace created", "cluster=%s namespace=%s", cluster_name(cl), ns);
+	}
+	if (rc)
+		snprintf(msg, n, "namespace %s: %s", ns, err.message ? err.message : kube_reason_str(-rc));
+	kube_error_clear(&err);
+	return rc;
+}
+
+static json_object *cache_summary(const struct api_inferencecluster *ic, struct informer *pvcs)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "storageClassName", json_object_new_string(ic->storage_class));
+	if (ic->capacity_bytes >= 0)
+		json_object_object_add(o, "capacityBytes", json_object_new_int64(ic->capacity_bytes));
+	int64_t used = 0, count = 0;
+	if (pvcs) {
+		json_object *all = informer_list(pvcs);
+		for (size_t i = 0; i < json_object_array_length(all); i++) {
+			json_object *p = json_object_array_get_idx(all, i);
+			json_object *q = api_path(p, "spec.resources.requests.storage");
+			int64_t b = 0;
+			if (q && quantity_parse_bytes(json_object_get_string(q), &b) == 0)
+				used += b;
+			count++;
+		}
+		json_object_put(all);
+	}
+	json_object_object_add(o, "usedBytes", json_object_new_int64(used));
+	json_object_object_add(o, "caches", json_object_new_int64(count));
+	return o;
+}
+
+static void set_cond(json_object *status, const char *type, const char *st, const char *reason, const char *msg,
+		     int64_t gen)
+{
+	struct api_condition c = {type, st, reason, msg, gen};
+	api_condition_set(status, &c, mclock_wall_ns(mclock_system()) / 1000000000);
+}
+
+static const char *connected_str(json_object *status)
+{
+	const char *s = api_condition_status(status, "Connected");
+	return s ? s : "Unknown";
+}
+
+static int reconcile(void *ctx, const char *key, struct ctrl_result *res)
+{
+	struct icc *x = ctx;
+	json_object *ic_obj = NULL, *status = NULL;
+	struct cluster *cl = NULL;
+	char *version = NULL;
+	int rc = 0;
+	if (informer_get(x->ics, key, &ic_obj) != 0) {
+		registry_remove(mgr_clusters(x->m), key);
+		LOG_INFO("inferencecluster gone, cluster stopped", "cluster=%s", key);
+		return 0;
+	}
+	struct api_inferencecluster ic;
+	char *vmsg = NULL;
+	json_object *old_status = NULL;
+	json_object_object_get_ex(ic_obj, "status", &old_status);
+	if (old_status)
+		json_object_deep_copy(old_status, &status, NULL);
+	else
+		status = json_object_new_object();
+	int64_t gen = 0;
+	{
+		struct api_meta meta;
+		if (api_meta_from_json(ic_obj, &meta) == 0)
+			gen = meta.generation;
+	}
+	json_object_object_add(status, "observedGeneration", json_object_new_int64(gen));
+	if (api_inferencecluster_from_json(ic_obj, &ic, &vmsg) != 0) {
+		set_cond(status, "Valid", "False", "Invalid", vmsg ? vmsg : "invalid spec", gen);
+		set_cond(status, "Connected", "Unknown", "Invalid", "the spec is invalid", gen);
+		set_cond(status, "Ready", "False", "Invalid", vmsg ? vmsg : "invalid spec", gen);
+		free(vmsg);
+		registry_remove(mgr_clusters(x->m), key);
+		res->kind = CTRL_TERMINAL;
+		snprintf(res->message, sizeof res->message, "invalid InferenceCluster");
+		goto write;
+	}
+	api_condition_remove(status, "Valid");
+	struct conn c = {0};
+	if (ensure_cluster(x, &ic, &c) == 0) {
+		cl = registry_acquire(mgr_clusters(x->m), key);
+		if (cl)
+			check_connection(cl, &c, &version);
+	}
+	bool connected = c.status && strcmp(c.status, "True") == 0;
+	if (cl)
+		cluster_set_connected(cl, connected);
+	set_cond(status, "Connected", c.status ? c.status : "Unknown", c.reason ? c.reason : "Unknown", c.message, gen);
+	const char *ready_reason = c.reason ? c.reason : "Unknown";
+	char ready_msg[1024];
+	snprintf(ready_msg, sizeof ready_msg, "%s", c.message);
+	bool ready = connected;
+	if (connected) {
+		json_object_object_add(status, "version", json_object_new_string(version));
+		char nsmsg[512] = "";
+		if (ensure_namespace(cl, nsmsg, sizeof nsmsg) != 0) {
+			ready = false;
+			ready_reason = "NamespaceFailed";
+			snprintf(ready_msg, sizeof ready_msg, "%s", nsmsg);
+		}
+		json_object *pools = NULL;
+		if (ic.ngpus > 0) {
+			pools = ic_pools_from_spec(api_path(ic_obj, "spec.gpus"));
+		} else {
+			struct informer *nodes = cluster_informer(cl, &KUBE_RES_NODES, NULL, NULL);
+			if (nodes && informer_has_synced(nodes)) {
+				json_object *all = informer_list(nodes);
+				pools = ic_pools_from_nodes(all);
+				json_object_put(all);
+			} else if (!json_object_object_get_ex(status, "gpuPools", NULL)) {
+				ready = false;
+				ready_reason = "Discovering";
+				snprintf(ready_msg, sizeof ready_msg, "listing Nodes");
+			}
+			if (!pools)
+				res->kind = CTRL_REQUEUE_AFTER, res->requeue_after_ms = 500;
+		}
+		if (pools)
+			json_object_object_add(status, "gpuPools", pools);
+		struct informer *pvcs = cluster_informer(cl, &KUBE_RES_PVCS, NULL, MANAGED_BY);
+		if (pvcs && informer_has_synced(pvcs))
+			json_object_object_add(status, "cache", cache_summary(&ic, pvcs));
+		else if (!json_object_object_get_ex(status, "cache", NULL))
+			json_object_object_add(status, "cache", cache_summary(&ic, NULL));
+	}
+	if (ready) {
+		json_object *pools = NULL;
+		json_object_object_get_ex(status, "gpuPools", &pools);
+		size_t np = pools ? json_object_array_length(pools) : 0;
+		snprintf(ready_msg, sizeof ready_msg, "%zu GPU pool%s", np, np == 1 ? "" : "s");
+		ready_reason = "Ready";
+	}
+	set_cond(status, "Ready", ready ? "True" : "False", ready_reason, ready_msg, gen);
+	if (res->kind == CTRL_DONE) {
+		res->kind = CTRL_REQUEUE_AFTER;
+		res->requeue_after_ms = x->recheck_ms;
+	}
+write:;
+	struct kube_error err = {0};
+	bool updated = false;
+	rc = ctrl_update_status_if_changed(mgr_client(x->m), &KUBE_RES_INFERENCECLUSTERS, ic_obj, status, &updated, &err);
+	if (rc) {
+		res->kind = CTRL_ERROR;
+		snprintf(res->message, sizeof res->message, "status update: %s",
+			 err.message ? err.message : kube_reason_str(-rc));
+		kube_error_clear(&err);
+	} else if (updated) {
+		LOG_INFO("status updated", "cluster=%s connected=%s", key, connected_str(status));
+	}
+	cluster_release(cl);
+	free(version);
+	json_object_put(status);
+	json_object_put(ic_obj);
+	return rc;
+}
+
+/* ---- setup ---- */
+static void enqueue_all(struct icc *x)
+{
+	size_t n;
+	char **keys = store_keys(informer_store(x->ics), &n);
+	for (size_t i = 0; i < n; i++)
+		ctrl_enqueue(x->c, keys[i]);
+	store_keys_free(keys, n);
+}
+
+/* A Secret changed: re-check every InferenceCluster (a handful). */
+static void secret_add(void *ctx, json_object *o) { (void)o; enqueue_all(ctx); }
+static void secret_upd(void *ctx, json_object *o, json_object *n)
+{
+	if (o != n)   /* not a resync */
+		enqueue_all(ctx);
+}
+static void secret_del(void *ctx, json_object *o) { (void)o; enqueue_all(ctx); }
+
+static void on_cluster_failure(void *ctx, const char *cluster, const char *reason)
+{
+	struct icc *x = ctx;
+	LOG_DEBUG("watch failure, re-checking the cluster", "cluster=%s reason=%s", cluster, reason);
+	ctrl_enqueue(x->c, cluster);
+}
+
+int inferencecluster_controller_setup(struct manager *m, const struct operator_options *o)
+{
+	static struct icc x;   /* lives as long as the process */
+	x.m = m;
+	x.recheck_ms = (uint64_t)(o->ic_recheck_seconds > 0 ? o->ic_recheck_seconds : 30) * 1000;
+	struct ctrl_opts co = {.name = "inferencecluster", .workers = o->workers, .reconcile = reconcile, .ctx = &x};
+	int rc = ctrl_new(&co, &x.c);
+	if (rc)
+		return rc;
+	mgr_add_controller(m, x.c);
+	x.ics = mgr_informer(m, &KUBE_RES_INFERENCECLUSTERS, NULL, NULL);
+	x.secrets = mgr_informer(m, &KUBE_RES_SECRETS, NULL, NULL);
+	if (!x.ics || !x.secrets)
+		return -ENOMEM;
+	struct informer_handler h;
+	ctrl_handler_for_self(x.c, &h);
+	informer_add_handler(x.ics, &h);
+	struct informer_handler sh = {.on_add = secret_add, .on_update = secret_upd, .on_delete = secret_del, .ctx = &x};
+	informer_add_handler(x.secrets, &sh);
+	struct registry *reg = mgr_clusters(m);
+	registry_set_failure_hook(reg, on_cluster_failure, &x);
+	registry_add_cluster_self_watch(reg, &KUBE_RES_NODES, NULL, x.c);
+	registry_add_cluster_self_watch(reg, &KUBE_RES_PVCS, MANAGED_BY, x.c);
+	return 0;
+}
