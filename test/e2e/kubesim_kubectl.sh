@@ -1,0 +1,277 @@
+#!/usr/bin/env bash
+# kubesim against the real kubectl (issue 3 "must show"):
+#   1. HTTPS + bearer token: 401/403, apply -f crds/ and examples/, api-resources
+#      short names, printer columns, get -w, patch --subresource=status,
+#      apply --server-side (+ conflict), delete waiting on a finalizer,
+#      wait --for=condition, --chunk-size, -l selectors, 422 naming the field,
+#      request-log format, SIGTERM exits 0.
+#   2. HTTPS + client certificate: the same kubectl path authenticates with the
+#      generated cert; no cert => 403; a compacted watch => ERROR 410 Expired.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+mc_init
+
+SRC=$MC_SOURCE_DIR
+TOKEN=e2e-$RANDOM-token
+
+check() { # check "what" cmd... : fail with the message unless cmd succeeds
+	local what=$1
+	shift
+	"$@" >/dev/null 2>&1 || mc_fail "$what"
+}
+
+# CRDs: the project's when present, else a ModelCache CRD of the same shape.
+CRD_DIR=$SRC/crds
+if ! ls "$CRD_DIR"/*.yaml >/dev/null 2>&1; then
+	CRD_DIR=$MC_TMP/crds
+	mkdir -p "$CRD_DIR"
+	cat >"$CRD_DIR/modelcaches.yaml" <<'YAML'
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: modelcaches.modelcache.dev
+spec:
+  group: modelcache.dev
+  names: {kind: ModelCache, listKind: ModelCacheList, plural: modelcaches, singular: modelcache, shortNames: [mc], categories: [modelcache]}
+  scope: Namespaced
+  versions:
+  - name: v1alpha1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    additionalPrinterColumns:
+    - {name: Source, type: string, jsonPath: .spec.huggingFace.repo}
+    - {name: Ready, type: string, jsonPath: .status.summary.ready}
+    - {name: Status, type: string, jsonPath: '.status.conditions[?(@.type=="ArtifactReady")].reason'}
+    - {name: Size, type: string, jsonPath: .spec.size}
+    - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            required: [source]
+            properties:
+              source: {type: string, enum: [HuggingFace]}
+              size: {type: string}
+              huggingFace:
+                type: object
+                required: [repo]
+                properties:
+                  repo: {type: string}
+                  revision: {type: string, default: main}
+          status:
+            type: object
+            x-kubernetes-preserve-unknown-fields: true
+YAML
+fi
+
+# ------------------------------------------------------------------ part 1
+RLOG=$MC_TMP/requests-token.txt
+mc_start_kubesim tok --tls --token "$TOKEN" --request-log "$RLOG"
+K() { mc_kubectl tok "$@"; }
+URL=$KS_tok_URL
+CA=$MC_TMP/ca.crt
+sed -n 's/^ *certificate-authority-data: //p' "$KS_tok_KUBECONFIG" | base64 -d >"$CA"
+
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" -H "Authorization: Bearer wrong" "$URL/api/v1/namespaces")
+[ "$code" = 401 ] || mc_fail "wrong token: want 401, got $code"
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" "$URL/api/v1/namespaces")
+[ "$code" = 403 ] || mc_fail "anonymous: want 403, got $code"
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" -H "Authorization: Bearer $TOKEN" "$URL/api/v1/namespaces")
+[ "$code" = 200 ] || mc_fail "good token: want 200, got $code"
+mc_log "auth: 401 wrong token, 403 anonymous, 200 with the token"
+
+K apply -f "$CRD_DIR" >/dev/null || mc_fail "kubectl apply -f $CRD_DIR"
+mc_wait 10 "modelcaches served" K get modelcaches
+ar=$(K api-resources --api-group=modelcache.dev)
+echo "$ar" | grep -Eq '^modelcaches +mc +modelcache.dev/v1alpha1 +true +ModelCache' ||
+	mc_fail "api-resources does not show modelcaches with short name mc: $ar"
+for crd in "$CRD_DIR"/*.yaml; do
+	kind=$(sed -n 's/^ *kind: *\([A-Za-z]*\).*/\1/p' "$crd" | sed -n 2p)
+	short=$(grep -o 'shortNames: *\[[a-z, ]*\]' "$crd" | head -1 | sed 's/.*\[\([a-z]*\).*/\1/')
+	if [ -n "$short" ] && [ -n "$kind" ]; then
+		echo "$ar" | grep -Eq " $short +modelcache.dev/v1alpha1 +(true|false) +$kind\$" ||
+			mc_fail "api-resources lacks $kind with short name $short"
+	fi
+done
+mc_log "api-resources shows the kinds with short names"
+
+if ls "$SRC"/examples/*.yaml >/dev/null 2>&1; then
+	K apply -f "$SRC/examples/" >"$MC_TMP/examples.out" 2>&1 || mc_fail "kubectl apply -f examples/: $(cat "$MC_TMP/examples.out")"
+	mc_log "applied examples/ ($(grep -c . "$MC_TMP/examples.out") objects)"
+fi
+
+K create namespace e2e >/dev/null
+cat >"$MC_TMP/mc.yaml" <<'YAML'
+apiVersion: modelcache.dev/v1alpha1
+kind: ModelCache
+metadata:
+  name: qwen
+  namespace: e2e
+  labels: {team: a}
+spec:
+  source: HuggingFace
+  size: 20Gi
+  huggingFace: {repo: Qwen/Qwen3-0.6B}
+YAML
+K apply -f "$MC_TMP/mc.yaml" >/dev/null
+[ "$(K get mc qwen -n e2e -o jsonpath='{.spec.huggingFace.revision}')" = main ] || mc_fail "schema default revision=main not applied"
+
+# printer columns: the header is NAME + the CRD's columns, the row has the repo
+cols=$(K get crd modelcaches.modelcache.dev -o json | python3 -c '
+import json, sys
+v = json.load(sys.stdin)["spec"]["versions"][0]
+print(" ".join(c["name"].upper() for c in v.get("additionalPrinterColumns", []) if not c.get("priority")))')
+header=$(K get mc -n e2e | head -1 | tr -s ' ')
+[ "$header" = "NAME $cols" ] || mc_fail "get mc header '$header' != 'NAME $cols'"
+K get mc -n e2e | grep -q '^qwen  *Qwen/Qwen3-0.6B' || mc_fail "get mc row lacks the repo column"
+mc_log "get mc columns: $header"
+
+# get -w sees a status update made with patch --subresource=status
+K get mc -n e2e -w --output-watch-events >"$MC_TMP/watch.out" 2>&1 &
+WPID=$!
+MC_PIDS+=("$WPID")
+mc_wait 10 "get -w printed the initial row" grep -q qwen "$MC_TMP/watch.out"
+gen1=$(K get mc qwen -n e2e -o jsonpath='{.metadata.generation}')
+K patch mc qwen -n e2e --subresource=status --type=merge \
+	-p '{"status":{"summary":{"ready":"1/1"},"conditions":[{"type":"ArtifactReady","status":"True","reason":"Staged","message":"staged","lastTransitionTime":"2026-01-01T00:00:00Z"}]},"spec":{"size":"99Gi"}}' >/dev/null
+mc_wait 10 "get -w saw the MODIFIED row" grep -Eq '^MODIFIED +qwen +Qwen/Qwen3-0.6B +1/1 +Staged' "$MC_TMP/watch.out"
+kill "$WPID" 2>/dev/null || true
+[ "$(K get mc qwen -n e2e -o jsonpath='{.spec.size}')" = 20Gi ] || mc_fail "spec changed through /status"
+[ "$(K get mc qwen -n e2e -o jsonpath='{.metadata.generation}')" = "$gen1" ] || mc_fail "status patch bumped generation"
+mc_log "status patch seen by get -w; spec ignored on /status; generation unchanged"
+
+# status is ignored on the main resource
+K patch mc qwen -n e2e --type=merge -p '{"status":{"summary":{"ready":"0/9"}}}' >/dev/null
+[ "$(K get mc qwen -n e2e -o jsonpath='{.status.summary.ready}')" = 1/1 ] || mc_fail "status changed through the main resource"
+
+# server-side apply: another manager takes a field, a conflict, then force
+cat >"$MC_TMP/ssa.yaml" <<'YAML'
+apiVersion: modelcache.dev/v1alpha1
+kind: ModelCache
+metadata: {name: ssa, namespace: e2e, labels: {team: b}}
+spec: {source: HuggingFace, size: 1Gi, huggingFace: {repo: org/one}}
+YAML
+K apply --server-side --field-manager=alice -f "$MC_TMP/ssa.yaml" >/dev/null || mc_fail "apply --server-side (create)"
+sed -i 's/size: 1Gi/size: 2Gi/' "$MC_TMP/ssa.yaml"
+if K apply --server-side --field-manager=bob -f "$MC_TMP/ssa.yaml" >"$MC_TMP/ssa.out" 2>&1; then
+	mc_fail "apply --server-side by another manager did not conflict"
+fi
+grep -q 'conflict' "$MC_TMP/ssa.out" || mc_fail "conflict message: $(cat "$MC_TMP/ssa.out")"
+K apply --server-side --field-manager=bob --force-conflicts -f "$MC_TMP/ssa.yaml" >/dev/null || mc_fail "apply --force-conflicts"
+[ "$(K get mc ssa -n e2e -o jsonpath='{.spec.size}')" = 2Gi ] || mc_fail "forced apply not stored"
+[ "$(K get mc ssa -n e2e -o jsonpath='{.metadata.generation}')" = 2 ] || mc_fail "spec change did not bump generation"
+K get mc ssa -n e2e -o jsonpath='{.metadata.managedFields[*].manager}' | grep -q bob || mc_fail "managedFields lack bob"
+grep -q 'PATCH /apis/modelcache.dev/v1alpha1/namespaces/e2e/modelcaches/ssa?fieldManager=bob&force=true 200' "$RLOG" ||
+	grep -Eq 'PATCH /apis/modelcache.dev/v1alpha1/namespaces/e2e/modelcaches/ssa\?.*force=true.* 200' "$RLOG" ||
+	mc_fail "request log lacks the forced apply"
+mc_log "server-side apply: conflict (409) without force, taken over with --force-conflicts"
+
+# delete waits on a finalizer
+K patch mc ssa -n e2e --type=merge -p '{"metadata":{"finalizers":["modelcache.dev/cleanup"]}}' >/dev/null
+K delete mc ssa -n e2e --timeout=30s >"$MC_TMP/delete.out" 2>&1 &
+DPID=$!
+MC_PIDS+=("$DPID")
+terminating() { [ -n "$(K get mc ssa -n e2e -o jsonpath='{.metadata.deletionTimestamp}')" ]; }
+mc_wait 10 "deletionTimestamp set" terminating
+sleep 1
+kill -0 "$DPID" 2>/dev/null || mc_fail "kubectl delete returned while the finalizer was still there"
+K patch mc ssa -n e2e --type=json -p '[{"op":"remove","path":"/metadata/finalizers"}]' >/dev/null
+mc_stop "$DPID" TERM 2>/dev/null || true
+wait "$DPID" 2>/dev/null || true
+grep -q 'deleted' "$MC_TMP/delete.out" || mc_fail "kubectl delete: $(cat "$MC_TMP/delete.out")"
+if K get mc ssa -n e2e >/dev/null 2>&1; then mc_fail "object still there after the finalizer went"; fi
+mc_log "delete waited for the finalizer"
+
+# wait --for=condition
+K wait --for=condition=Available=True mc/qwen -n e2e --timeout=20s >"$MC_TMP/wait.out" 2>&1 &
+WAITPID=$!
+MC_PIDS+=("$WAITPID")
+sleep 1
+kill -0 "$WAITPID" 2>/dev/null || mc_fail "kubectl wait returned before the condition: $(cat "$MC_TMP/wait.out")"
+K patch mc qwen -n e2e --subresource=status --type=json \
+	-p '[{"op":"add","path":"/status/conditions/-","value":{"type":"Available","status":"True","reason":"Done","message":"","lastTransitionTime":"2026-01-01T00:00:00Z"}}]' >/dev/null
+wait "$WAITPID" || mc_fail "kubectl wait failed: $(cat "$MC_TMP/wait.out")"
+grep -q 'condition met' "$MC_TMP/wait.out" || mc_fail "kubectl wait: $(cat "$MC_TMP/wait.out")"
+mc_log "wait --for=condition met"
+
+# --chunk-size and label selectors
+for i in 1 2 3 4 5; do
+	t=a
+	[ $i -gt 3 ] && t=b
+	K create configmap "cm$i" -n e2e --from-literal=i=$i >/dev/null
+	K label configmap "cm$i" -n e2e chunk=yes "team=$t" >/dev/null
+done
+n=$(K get cm -n e2e -l chunk=yes --chunk-size=2 -o name | wc -l)
+[ "$n" = 5 ] || mc_fail "--chunk-size=2 listed $n of 5"
+grep -Eq 'GET /api/v1/namespaces/e2e/configmaps\?.*continue=.*limit=2.* 200' "$RLOG" || mc_fail "no continue request in the log"
+[ "$(K get cm -n e2e -l team=a -o name | wc -l)" = 3 ] || mc_fail "-l team=a"
+[ "$(K get cm -n e2e -l 'team in (a,b),chunk' -o name | wc -l)" = 5 ] || mc_fail "-l 'team in (a,b),chunk'"
+[ "$(K get cm -n e2e -l 'team!=a,chunk=yes' -o name | wc -l)" = 2 ] || mc_fail "-l team!=a"
+[ "$(K get cm -n e2e -l '!chunk' -o name | wc -l)" = 0 ] || mc_fail "-l !chunk"
+K get mc -A -l 'team notin (b)' --no-headers -o custom-columns=NS:.metadata.namespace,N:.metadata.name |
+	grep -Eq '^e2e +qwen$' || mc_fail "-l notin across namespaces"
+[ "$(K get mc -A -l 'team=b' -o name | wc -l)" = 0 ] || mc_fail "-l team=b across namespaces"
+[ "$(K get cm -n e2e --field-selector metadata.name=cm2 -o name)" = configmap/cm2 ] || mc_fail "--field-selector"
+mc_log "--chunk-size=2 pages with continue; -l =, !=, in, notin, exists, !exists; field selector"
+
+# an invalid resource is refused with 422 naming the field
+cat >"$MC_TMP/bad.yaml" <<'YAML'
+apiVersion: modelcache.dev/v1alpha1
+kind: ModelCache
+metadata: {name: bad, namespace: e2e}
+spec: {source: Foo, huggingFace: {repo: a/b}}
+YAML
+if K apply -f "$MC_TMP/bad.yaml" >"$MC_TMP/bad.out" 2>&1; then mc_fail "invalid ModelCache accepted"; fi
+grep -q 'spec.source' "$MC_TMP/bad.out" || mc_fail "422 message does not name spec.source: $(cat "$MC_TMP/bad.out")"
+grep -q 'is invalid' "$MC_TMP/bad.out" || mc_fail "not an Invalid error: $(cat "$MC_TMP/bad.out")"
+grep -Eq '^POST /apis/modelcache.dev/v1alpha1/namespaces/e2e/modelcaches\?.* 422$' "$RLOG" || mc_fail "no 422 in the request log"
+mc_log "invalid resource refused: $(head -1 "$MC_TMP/bad.out")"
+
+# stale update => 409
+rv=$(K get cm cm1 -n e2e -o jsonpath='{.metadata.resourceVersion}')
+K label cm cm1 -n e2e touched=1 >/dev/null
+code=$(curl -s -o "$MC_TMP/409.json" -w '%{http_code}' --cacert "$CA" -H "Authorization: Bearer $TOKEN" \
+	-H 'Content-Type: application/json' -X PUT \
+	-d "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"cm1\",\"namespace\":\"e2e\",\"resourceVersion\":\"$rv\"}}" \
+	"$URL/api/v1/namespaces/e2e/configmaps/cm1")
+[ "$code" = 409 ] || mc_fail "stale update: want 409, got $code"
+grep -q '"reason":"Conflict"' "$MC_TMP/409.json" || mc_fail "409 body: $(cat "$MC_TMP/409.json")"
+
+# request log: one "METHOD PATH?QUERY CODE" line per request
+bad=$(grep -Evc '^(GET|POST|PUT|PATCH|DELETE) /[^ ]* [0-9]{3}$' "$RLOG" || true)
+[ "$bad" = 0 ] || mc_fail "$bad malformed request-log lines"
+mc_log "request log: $(wc -l <"$RLOG") well-formed lines"
+
+mc_stop "$KS_tok_PID" TERM
+[ "$MC_RC" = 0 ] || mc_fail "kubesim exit code $MC_RC after SIGTERM"
+mc_log "SIGTERM: exit 0"
+
+# ------------------------------------------------------------------ part 2
+mc_start_kubesim cert --client-ca --compact-seconds 1
+C() { mc_kubectl cert "$@"; }
+grep -q 'client-certificate-data' "$KS_cert_KUBECONFIG" || mc_fail "no client certificate in the kubeconfig"
+if grep -q 'token:' "$KS_cert_KUBECONFIG"; then mc_fail "unexpected token in the client-cert kubeconfig"; fi
+C apply -f "$CRD_DIR" >/dev/null || mc_fail "apply crds with a client certificate"
+mc_wait 10 "modelcaches served (cert)" C get modelcaches
+C create namespace e2e >/dev/null
+C apply -f "$MC_TMP/mc.yaml" >/dev/null
+C get mc -n e2e | grep -q '^qwen ' || mc_fail "get mc with a client certificate"
+CA2=$MC_TMP/ca2.crt
+sed -n 's/^ *certificate-authority-data: //p' "$KS_cert_KUBECONFIG" | base64 -d >"$CA2"
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA2" "$KS_cert_URL/api/v1/namespaces")
+[ "$code" = 403 ] || mc_fail "no client cert: want 403, got $code"
+mc_log "client certificate authenticates kubectl; none => 403"
+
+# compaction: a watch from an old resourceVersion gets ERROR 410 Expired
+sleep 2.5
+C get --raw '/api/v1/namespaces?watch=true&resourceVersion=1&timeoutSeconds=2' >"$MC_TMP/410.out" 2>&1 || true
+grep -q '"type":"ERROR"' "$MC_TMP/410.out" && grep -q '"code":410' "$MC_TMP/410.out" && grep -q '"reason":"Expired"' "$MC_TMP/410.out" ||
+	mc_fail "compacted watch: $(head -c 400 "$MC_TMP/410.out")"
+mc_log "compacted watch => ERROR 410 Expired"
+
+mc_stop "$KS_cert_PID" TERM
+[ "$MC_RC" = 0 ] || mc_fail "kubesim (cert) exit code $MC_RC after SIGTERM"
+echo "PASS kubesim_kubectl"
