@@ -482,7 +482,7 @@ static CURLcode perform_once(struct hub_client *c, const char *url, struct req *
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, c->opts.connect_timeout_s);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, c->opts.low_speed_time_s);
-	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 256L * 1024L);
+	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 1024L * 1024L);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);

@@ -112,9 +112,14 @@ struct sink {
 	struct digest *d;
 	uint64_t have;
 	uint64_t size;
+	uint64_t flushed;   /* bytes handed to writeback so far */
 	bool too_long;
 	int werr;
 };
+
+/* Start writeback every WRITEBACK_STEP bytes so the fsync at the end of the
+ * file finds little left to do: disk writes overlap the download. */
+#define WRITEBACK_STEP (32u << 20)
 
 static int sink_write(void *ud, const void *p, size_t n)
 {
@@ -133,6 +138,11 @@ static int sink_write(void *ud, const void *p, size_t n)
 	digest_update(s->d, p, n);
 	s->have += n;
 	atomic_fetch_add(&s->r->fetched, n);
+	if (s->have - s->flushed >= WRITEBACK_STEP) {
+		(void)sync_file_range(s->fd, (off_t)s->flushed, (off_t)(s->have - s->flushed),
+				      SYNC_FILE_RANGE_WRITE);
+		s->flushed = s->have;
+	}
 	return 0;
 }
 
@@ -245,7 +255,7 @@ static void process_file(struct run *r, const struct hydrate_file *f)
 	if (have > 0)
 		LOG_INFO("resuming", "file=%s offset=%" PRIu64 " size=%" PRId64, f->path, have, f->size);
 	if (have < (uint64_t)f->size) {
-		struct sink s = {.r = r, .fd = fd, .d = d, .have = have, .size = (uint64_t)f->size};
+		struct sink s = {.r = r, .fd = fd, .d = d, .have = have, .flushed = have, .size = (uint64_t)f->size};
 		struct hub_error herr;
 		e = hub_download(r->hub, r->o->repo, r->man.commit, f->path, have, sink_write, &s, NULL, &herr);
 		have = s.have;

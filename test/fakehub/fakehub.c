@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -245,8 +246,11 @@ static int serve_file(struct lws *wsi, struct pss *p, const char *abs, uint64_t 
 	lws_hdr_copy(wsi, range, sizeof(range), WSI_TOKEN_HTTP_RANGE);
 	uint64_t s = 0, e = size;
 	int rr = parse_range(range, size, &s, &e);
-	struct hdr h[4] = {{"etag:", ""}, {"x-repo-commit:", ""}, {"accept-ranges:", "bytes"},
-			   {"content-range:", ""}};
+	struct hdr h[5] = {{"etag:", ""}, {"x-repo-commit:", ""}, {"accept-ranges:", "bytes"},
+			   {"content-range:", ""}, {"connection:", ""}};
+	/* the sendfile path closes the connection after the body */
+	if (!p->head && g.cut_after < 0 && !corrupt)
+		snprintf(h[4].value, sizeof(h[4].value), "close");
 	snprintf(h[0].value, sizeof(h[0].value), "\"%s\"", etag);
 	snprintf(h[1].value, sizeof(h[1].value), "%s", commit ? commit : "");
 	if (rr < 0) {
@@ -266,7 +270,7 @@ static int serve_file(struct lws *wsi, struct pss *p, const char *abs, uint64_t 
 			return respond_error(wsi, p, 404, "EntryNotFound", "file vanished");
 	}
 	p->status = status;
-	if (send_headers(wsi, status, "application/octet-stream", (int64_t)(e - s), h, 4)) {
+	if (send_headers(wsi, status, "application/octet-stream", (int64_t)(e - s), h, 5)) {
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -513,6 +517,36 @@ static int on_writable(struct lws *wsi, struct pss *p)
 	}
 	if (!p->is_file)
 		return 0;
+	/* Fast path: no fault on this stream and nothing buffered in lws: hand
+	 * the file to the kernel (sendfile, no copy through user space). lws's
+	 * own content-length bookkeeping is bypassed, so the connection is
+	 * closed after the body rather than kept alive. */
+	if (g.cut_after < 0 && p->corrupt_at < 0 && !lws_partial_buffered(wsi)) {
+		int sfd = (int)lws_get_socket_fd(wsi);
+		for (int i = 0; i < 16 && p->off < p->end; i++) {
+			off_t off = (off_t)p->off;
+			size_t want = p->end - p->off > (8u << 20) ? (8u << 20) : (size_t)(p->end - p->off);
+			ssize_t w = sendfile(sfd, p->fd, &off, want);
+			if (w < 0) {
+				if (errno == EAGAIN || errno == EINTR)
+					break;
+				return -1;
+			}
+			if (w == 0)
+				return -1;
+			p->off += (uint64_t)w;
+			p->sent += (uint64_t)w;
+			g.body_sent += w;
+			if ((size_t)w < want)
+				break;
+		}
+		if (p->off == p->end) {
+			log_req(p);
+			return -1;   /* body complete: close */
+		}
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
 	uint64_t n = p->end - p->off;
 	if (n > CHUNK)
 		n = CHUNK;
