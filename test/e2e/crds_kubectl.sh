@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# crds/ and examples/ against the real kubectl and the kubesim API server:
+#   1. kubectl apply --dry-run=client -f crds/ parses all three CRDs;
+#   2. kubectl apply -f crds/ serves the kinds (short names, category);
+#   3. kubectl apply -f examples/ creates every example, schema defaults applied;
+#   4. printer columns, invalid objects rejected naming the field (422),
+#      status and scale subresources of ModelDeployment.
+# Needs build/bin/kubesim (built by the default build): a missing kubesim is a
+# failure, not a skip.
+set -euo pipefail
+
+SRC=${MC_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+BIN=${MC_BIN:-$SRC/build/bin}
+KUBESIM=$BIN/kubesim
+
+fail() {
+	echo "FAIL: $*" >&2
+	if [ -n "${TMP:-}" ] && [ -f "$TMP/kubesim.log" ]; then
+		echo "--- kubesim log (tail)" >&2
+		tail -n 20 "$TMP/kubesim.log" >&2
+	fi
+	exit 1
+}
+
+[ -x "$KUBESIM" ] || fail "$KUBESIM is not built (cmake --build <dir> --target kubesim)"
+command -v kubectl >/dev/null || fail "kubectl not found"
+
+TMP=$(mktemp -d)
+KS_PID=""
+cleanup() {
+	if [ -n "$KS_PID" ]; then
+		kill "$KS_PID" 2>/dev/null || true
+		wait "$KS_PID" 2>/dev/null || true
+	fi
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+"$KUBESIM" --port 0 --kubeconfig-out "$TMP/kubeconfig" --data-dir "$TMP/data" >"$TMP/kubesim.log" 2>&1 &
+KS_PID=$!
+for _ in $(seq 100); do
+	[ -s "$TMP/kubeconfig" ] && break
+	kill -0 "$KS_PID" 2>/dev/null || fail "kubesim exited early"
+	sleep 0.1
+done
+[ -s "$TMP/kubeconfig" ] || fail "kubesim wrote no kubeconfig within 10 s"
+export KUBECONFIG=$TMP/kubeconfig
+K() { kubectl --request-timeout=20s "$@"; }
+
+echo "== 1. client dry-run parses the CRDs"
+out=$(K apply --dry-run=client -f "$SRC/crds/" 2>&1) || fail "dry-run failed: $out"
+for crd in inferenceclusters modelcaches modeldeployments; do
+	grep -q "$crd.modelcache.dev created (dry run)" <<<"$out" || fail "dry-run did not accept $crd: $out"
+done
+K get crd -o name 2>/dev/null | grep -q modelcache.dev && fail "client dry-run created something"
+
+echo "== 2. the CRDs serve our kinds"
+K apply -f "$SRC/crds/" >/dev/null || fail "kubectl apply -f crds/ failed"
+res=$(K api-resources --api-group=modelcache.dev --no-headers) || fail "api-resources failed"
+grep -Eq '^inferenceclusters +ic +modelcache.dev/v1alpha1 +false +InferenceCluster' <<<"$res" || fail "ic not served: $res"
+grep -Eq '^modelcaches +mc +modelcache.dev/v1alpha1 +true +ModelCache' <<<"$res" || fail "mc not served: $res"
+grep -Eq '^modeldeployments +md +modelcache.dev/v1alpha1 +true +ModelDeployment' <<<"$res" || fail "md not served: $res"
+cats=$(K get crd modelcaches.modelcache.dev -o jsonpath='{.spec.names.categories[0]}')
+[ "$cats" = modelcache ] || fail "category is '$cats'"
+
+echo "== 3. examples apply, with schema defaults"
+out=$(K apply -f "$SRC/examples/" 2>&1) || fail "kubectl apply -f examples/ failed: $out"
+[ "$(K get ic --no-headers | wc -l)" -ge 2 ] || fail "expected >= 2 InferenceClusters"
+[ "$(K get mc -n ml-team --no-headers | wc -l)" -ge 3 ] || fail "expected >= 3 ModelCaches"
+K get md -n ml-team qwen-chat >/dev/null || fail "ModelDeployment qwen-chat missing"
+v=$(K get mc -n ml-team qwen3-0-6b -o jsonpath='{.spec.precheck.vram}/{.spec.precheck.safetyFactor}/{.spec.deletionPolicy}')
+[ "$v" = "Enabled/1.0/Delete" ] || fail "ModelCache defaults not applied: $v"
+v=$(K get mc -n ml-team llama-3-2-1b -o jsonpath='{.spec.huggingFace.revision}')
+[ "$v" = main ] || fail "revision default not applied: '$v'"
+v=$(K get ic local -o jsonpath='{.spec.namespace}')
+[ "$v" = modelcache ] || fail "InferenceCluster namespace default not applied: '$v'"
+v=$(K get ic gpu-west -o jsonpath='{.spec.gpus[0].unifiedMemory}')
+[ "$v" = false ] || fail "gpus[].unifiedMemory default not applied: '$v'"
+v=$(K get md -n ml-team qwen-chat -o jsonpath='{.spec.engine.port}/{.spec.topology.tensor}/{.spec.contextLength}')
+[ "$v" = "8000/0/0" ] || fail "ModelDeployment defaults not applied: $v"
+
+echo "== 4. printer columns"
+hdr=$(K get mc -n ml-team | head -n 1)
+for col in NAME SOURCE READY STATUS SIZE AGE; do
+	grep -qw "$col" <<<"$hdr" || fail "mc column $col missing: $hdr"
+done
+grep -q "Qwen/Qwen3-0.6B" <<<"$(K get mc -n ml-team qwen3-0-6b --no-headers)" || fail "SOURCE column empty"
+hdr=$(K get md -n ml-team | head -n 1)
+for col in REPLICAS READY CACHE STATUS AGE; do
+	grep -qw "$col" <<<"$hdr" || fail "md column $col missing: $hdr"
+done
+hdr=$(K get ic | head -n 1)
+for col in CONNECTED VERSION GPUS CACHES AGE; do
+	grep -qw "$col" <<<"$hdr" || fail "ic column $col missing: $hdr"
+done
+
+echo "== 5. invalid objects are rejected naming the field"
+bad=$(cat <<'YAML'
+apiVersion: modelcache.dev/v1alpha1
+kind: ModelCache
+metadata: {name: bad, namespace: ml-team}
+spec:
+  source: S3
+  huggingFace: {repo: "a/b/c"}
+  size: 20Gx
+  deletionPolicy: Orphan
+YAML
+)
+if out=$(K apply -f - <<<"$bad" 2>&1); then fail "an invalid ModelCache was accepted"; fi
+for field in 'spec.source: Unsupported value: "S3"' 'spec.huggingFace.repo: Invalid value: "a/b/c"' \
+	'spec.size: Invalid value: "20Gx"' 'spec.deletionPolicy: Unsupported value: "Orphan"'; do
+	grep -qF "$field" <<<"$out" || fail "rejection does not name '$field': $out"
+done
+if out=$(K apply -f - 2>&1 <<'YAML'
+apiVersion: modelcache.dev/v1alpha1
+kind: ModelDeployment
+metadata: {name: bad, namespace: ml-team}
+spec:
+  modelCacheRef: {name: qwen3-0-6b}
+  engine: {port: 70000}
+YAML
+); then fail "an invalid ModelDeployment was accepted"; fi
+grep -qF 'spec.engine.image: Required value' <<<"$out" || fail "missing image not reported: $out"
+grep -qF 'spec.engine.port' <<<"$out" || fail "bad port not reported: $out"
+
+echo "== 6. status and scale subresources"
+K patch md -n ml-team qwen-chat --subresource=status --type=merge \
+	-p '{"status":{"replicas":{"desired":2,"ready":1}}}' >/dev/null || fail "status patch failed"
+v=$(K get md -n ml-team qwen-chat -o jsonpath='{.status.replicas.ready}')
+[ "$v" = 1 ] || fail "status.replicas.ready is '$v'"
+K scale md -n ml-team qwen-chat --replicas=3 >/dev/null || fail "kubectl scale failed"
+v=$(K get md -n ml-team qwen-chat -o jsonpath='{.spec.replicas}')
+[ "$v" = 3 ] || fail "spec.replicas after scale is '$v'"
+v=$(K get md -n ml-team qwen-chat --subresource=scale -o jsonpath='{.kind}/{.spec.replicas}')
+[ "$v" = "Scale/3" ] || fail "scale subresource reads '$v', want Scale/3"
+# (Scale.status.replicas = .status.replicas.ready per the CRD; kubesim does not
+# follow statusReplicasPath yet, see .notes/api-to-kubesim.md)
+# a spec write through /status is ignored, a status write through the object too
+K patch md -n ml-team qwen-chat --type=merge -p '{"status":{"replicas":{"ready":9}}}' >/dev/null ||
+	fail "main-resource patch failed"
+v=$(K get md -n ml-team qwen-chat -o jsonpath='{.status.replicas.ready}')
+[ "$v" = 1 ] || fail "status changed through the main resource: '$v'"
+
+echo "PASS crds_kubectl"
