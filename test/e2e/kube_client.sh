@@ -83,8 +83,8 @@ done
 
 mc_log "plain HTTP with injected 429/500 faults"
 mc_start_kubesim faulty --fault-error-rate 0.3
-"$CHECK" reads "$KS_faulty_KUBECONFIG" 20 >"$MC_TMP/reads.log" 2>&1 || mc_fail "reads under faults: $(cat "$MC_TMP/reads.log")"
-grep -Eq 'reads: 20 calls, [0-9]+ exchanges, ([1-9][0-9]*) x 429|x 429, [1-9][0-9]* x 5xx' "$MC_TMP/reads.log" ||
+"$CHECK" reads "$KS_faulty_KUBECONFIG" 30 >"$MC_TMP/reads.log" 2>&1 || mc_fail "reads under faults: $(cat "$MC_TMP/reads.log")"
+grep -Eq 'reads: 30 calls, [0-9]+ exchanges, ([1-9][0-9]*) x 429|x 429, [1-9][0-9]* x 5xx' "$MC_TMP/reads.log" ||
 	mc_fail "no faults were injected/retried: $(cat "$MC_TMP/reads.log")"
 mc_log "$(cat "$MC_TMP/reads.log")"
 mc_log "PASS"

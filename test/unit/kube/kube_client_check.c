@@ -268,7 +268,7 @@ static void count_hook(void *ctx, const char *verb, const char *res, int code)
 static int reads(const char *kc, int n)
 {
 	struct codes k = { .mu = PTHREAD_MUTEX_INITIALIZER };
-	struct kube_client_opts o = { .hook = count_hook, .hook_ctx = &k, .max_retries = 8 };
+	struct kube_client_opts o = { .hook = count_hook, .hook_ctx = &k, .max_retries = 12 };   /* 0.3^13: a call never runs out */
 	struct kube_client *c = open_client(kc, &o);
 	struct kube_error e = { 0 };
 	for (int i = 0; i < n; i++) {
