@@ -7,7 +7,11 @@
  * Lifecycle: kube_watch_mux_new -> kube_watch_start... -> kube_watch_stop
  * (synchronous: after it returns no callback of that watch runs and the
  * handle is freed) -> kube_watch_mux_free (stops the remaining watches and
- * joins the thread). */
+ * joins the thread). kube_watch_stop() may also be called from inside one of
+ * that watch's callbacks (the handle is then freed once the callback returns);
+ * kube_watch_mux_free() must not be. A client must outlive its watches. An
+ * HTTP 401 on a watch drops cached exec/token-file credentials, so the next
+ * start fetches fresh ones. */
 #ifndef MC_KUBE_WATCH_H
 #define MC_KUBE_WATCH_H
 
