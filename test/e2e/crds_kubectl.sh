@@ -80,16 +80,19 @@ v=$(K get md -n ml-team qwen-chat -o jsonpath='{.spec.engine.port}/{.spec.topolo
 [ "$v" = "8000/0/0" ] || fail "ModelDeployment defaults not applied: $v"
 
 echo "== 4. printer columns"
-hdr=$(K get mc -n ml-team | head -n 1)
+out=$(K get mc -n ml-team) || fail "kubectl get mc -n ml-team failed"
+hdr=${out%%$'\n'*}
 for col in NAME SOURCE READY STATUS SIZE AGE; do
 	grep -qw "$col" <<<"$hdr" || fail "mc column $col missing: $hdr"
 done
 grep -q "Qwen/Qwen3-0.6B" <<<"$(K get mc -n ml-team qwen3-0-6b --no-headers)" || fail "SOURCE column empty"
-hdr=$(K get md -n ml-team | head -n 1)
+out=$(K get md -n ml-team) || fail "kubectl get md -n ml-team failed"
+hdr=${out%%$'\n'*}
 for col in REPLICAS READY CACHE STATUS AGE; do
 	grep -qw "$col" <<<"$hdr" || fail "md column $col missing: $hdr"
 done
-hdr=$(K get ic | head -n 1)
+out=$(K get ic) || fail "kubectl get ic failed"
+hdr=${out%%$'\n'*}
 for col in CONNECTED VERSION GPUS CACHES AGE; do
 	grep -qw "$col" <<<"$hdr" || fail "ic column $col missing: $hdr"
 done
