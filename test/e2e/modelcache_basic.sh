@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Issue 7, must show (main path): a ModelCache matching two clusters is
+# composed on each (PVC modelcache-<ns>-<name>-<hash>, RWX, the cluster's
+# storage class, the estimated size; the Job), the real hydrator puts the
+# fixture files with correct hashes in each PVC's host directory, phases
+# reach Ready, summary 2/2, ArtifactReady=True/Staged, Events Staging and
+# Staged exactly once; deleting the TTL'd Job keeps Ready; 60 s of steady
+# state make zero write requests; clusterSelector narrows to one cluster
+# (1/1) and changing a cluster's labels moves the cache; an invalid
+# ModelCache gets Valid=False naming the field and nothing composed;
+# deleting removes Job/PVC (Delete) or keeps the PVC (Retain) and drops the
+# finalizer.
+set -euo pipefail
+. "$(dirname "$0")/modelcache_env.sh"
+mce_setup
+
+NS=ml-team
+PVC=modelcache-ml-team-qwen-17db2
+JOB=modelcache-ml-team-qwen-hydrate-256ec
+mcp apply -f - >/dev/null <<'YAML'
+apiVersion: modelcache.dev/v1alpha1
+kind: ModelCache
+metadata: {name: qwen, namespace: ml-team}
+spec:
+  source: HuggingFace
+  huggingFace: {repo: fixtures/qwen3-0.6b}
+YAML
+
+# --- composition on both clusters
+mc_wait 40 "PVC $PVC on local (ns ml-team)" mcp get pvc "$PVC" -n "$NS"
+mc_wait 40 "PVC $PVC on gpu-west (ns modelcache)" mcr get pvc "$PVC" -n modelcache
+for ks in cp remote; do
+	ns=$NS; [ "$ks" = remote ] && ns=modelcache
+	mode=$(mce_jp "$ks" pvc "$PVC" "$ns" '{.spec.accessModes[0]}')
+	sc=$(mce_jp "$ks" pvc "$PVC" "$ns" '{.spec.storageClassName}')
+	size=$(mce_jp "$ks" pvc "$PVC" "$ns" '{.spec.resources.requests.storage}')
+	[ "$mode" = ReadWriteMany ] || mc_fail "$ks: PVC access mode $mode"
+	[ "$sc" = modelcache-rwx ] || mc_fail "$ks: PVC storage class $sc"
+	# 3.4 MB of fixture x 1.15, rounded up to a whole GiB
+	[ "$size" = 1Gi ] || mc_fail "$ks: PVC size $size, want the estimate rounded up (1Gi)"
+	mce_jp "$ks" pvc "$PVC" "$ns" '{.metadata.annotations.modelcache\.dev/desired-hash}' | grep -Eq '^[0-9a-f]{64}$' ||
+		mc_fail "$ks: PVC has no desired-hash"
+done
+mc_log "PVCs composed (RWX, modelcache-rwx, 1Gi)"
+mc_wait 20 "SizeEstimated=True/Estimated" eval '[ "$(mce_cond '"$NS"' qwen SizeEstimated)" = True/Estimated ]'
+mc_wait 20 "Event Staging" eval '[ "$(mce_events '"$NS"' qwen Staging)" -ge 1 ]'
+
+# --- hydration and Ready
+mce_wait_phase 90 "$NS" qwen Ready local gpu-west
+mc_log "both clusters Ready"
+n=$(mce_check_files fixtures/qwen3-0.6b "$(mce_pvc_dir cp "$NS" "$PVC")") || mc_fail "local volume: $n"
+n=$(mce_check_files fixtures/qwen3-0.6b "$(mce_pvc_dir remote modelcache "$PVC")") || mc_fail "remote volume: $n"
+mc_log "fixture files ($n) with the right sha256 in both volumes"
+mc_wait 20 "summary 2/2" eval '[ "$(mce_jp cp mc qwen '"$NS"' "{.status.summary.ready}")" = 2/2 ]'
+mc_wait 20 "ArtifactReady True/Staged" eval '[ "$(mce_cond '"$NS"' qwen ArtifactReady)" = True/Staged ]'
+mc_wait 20 "Event Staged" eval '[ "$(mce_events '"$NS"' qwen Staged)" -ge 1 ]'
+
+# --- the TTL'd Job goes away: still Ready (the latch)
+mcr delete job "$JOB" -n modelcache --wait=false >/dev/null
+mcp delete job "$JOB" -n "$NS" --wait=false >/dev/null
+sleep 3
+for c in local gpu-west; do
+	[ "$(mce_phase "$NS" qwen "$c")" = Ready ] || mc_fail "$c left Ready after its Job was deleted"
+done
+mcr get job "$JOB" -n modelcache >/dev/null 2>&1 && mc_fail "the Job was composed again on a Ready cluster"
+
+# --- steady state: no writes from the operator for 60 s
+sleep 2
+w0=$(( $(mce_writes "$MC_TMP/cp-requests.txt") + $(mce_writes "$MC_TMP/remote-requests.txt") ))
+mc_log "steady state: watching writes for 60 s"
+sleep 60
+w1=$(( $(mce_writes "$MC_TMP/cp-requests.txt") + $(mce_writes "$MC_TMP/remote-requests.txt") ))
+[ "$w1" -eq "$w0" ] || {
+	tail -n 20 "$MC_TMP/cp-requests.txt" "$MC_TMP/remote-requests.txt" >&2
+	mc_fail "$((w1 - w0)) write requests during 60 s of steady state"
+}
+mc_log "steady state: 0 writes in 60 s"
+[ "$(mce_events "$NS" qwen Staging)" = 1 ] || mc_fail "Staging events: $(mce_events "$NS" qwen Staging), want 1"
+[ "$(mce_events "$NS" qwen Staged)" = 1 ] || mc_fail "Staged events: $(mce_events "$NS" qwen Staged), want 1"
+
+# --- clusterSelector narrows to one cluster; objects leave the other
+mcp patch mc qwen -n "$NS" --type merge -p '{"spec":{"clusterSelector":{"matchLabels":{"region":"west"}}}}' >/dev/null
+mc_wait 30 "summary 1/1 after narrowing" eval '[ "$(mce_jp cp mc qwen '"$NS"' "{.status.summary.ready}")" = 1/1 ]'
+mc_wait 30 "PVC removed from local" eval '! mcp get pvc '"$PVC"' -n '"$NS"
+[ "$(mce_phase "$NS" qwen gpu-west)" = Ready ] || mc_fail "gpu-west not Ready after narrowing"
+mc_log "clusterSelector region=west: 1/1, local cleaned up"
+
+# --- relabel the clusters: the cache moves
+mcp label ic gpu-west region=north --overwrite >/dev/null
+mcp label ic local region=west --overwrite >/dev/null
+mce_wait_phase 90 "$NS" qwen Ready local
+mc_wait 30 "PVC removed from gpu-west" eval '! mcr get pvc '"$PVC"' -n modelcache'
+mc_wait 30 "summary 1/1 after the move" eval '[ "$(mce_jp cp mc qwen '"$NS"' "{.status.summary.ready}")" = 1/1 ]'
+mc_log "relabelled: the cache moved to local, gpu-west cleaned up"
+
+# --- invalid ModelCache (the CRD would reject it; write it past CEL: kubesim does not run CEL)
+mcp apply -f - >/dev/null <<'YAML'
+apiVersion: modelcache.dev/v1alpha1
+kind: ModelCache
+metadata: {name: broken, namespace: ml-team}
+spec:
+  source: HuggingFace
+YAML
+mc_wait 30 "broken: Valid=False" eval '[ "$(mce_cond '"$NS"' broken Valid)" = False/Invalid ]'
+msg=$(mce_jp cp mc broken "$NS" '{.status.conditions[?(@.type=="Valid")].message}')
+case "$msg" in *spec.huggingFace*) ;; *) mc_fail "Valid message does not name the field: $msg" ;; esac
+BPVC=$(mcp get pvc -A -l modelcache.dev/cache=broken -o name | wc -l)
+[ "$BPVC" = 0 ] || mc_fail "an invalid ModelCache got a PVC"
+mc_log "invalid ModelCache: Valid=False ($msg), nothing composed"
+
+# --- deletion: Delete removes everything; Retain keeps the PVC
+mcp label ic gpu-west region=west --overwrite >/dev/null
+mce_wait_phase 90 "$NS" qwen Ready local gpu-west
+mcp delete mc qwen -n "$NS" --wait=false >/dev/null
+mc_wait 40 "qwen gone (finalizer removed)" eval '! mcp get mc qwen -n '"$NS"
+for ks in cp remote; do
+	ns=$NS; [ "$ks" = remote ] && ns=modelcache
+	mc_kubectl "$ks" get pvc "$PVC" -n "$ns" >/dev/null 2>&1 && mc_fail "$ks: PVC kept with deletionPolicy Delete"
+	mc_kubectl "$ks" get job "$JOB" -n "$ns" >/dev/null 2>&1 && mc_fail "$ks: Job kept after deletion"
+done
+mc_log "deleted (policy Delete): PVCs and Jobs removed on both clusters"
+
+mcp apply -f - >/dev/null <<'YAML'
+apiVersion: modelcache.dev/v1alpha1
+kind: ModelCache
+metadata: {name: keep, namespace: ml-team}
+spec:
+  source: HuggingFace
+  huggingFace: {repo: fixtures/tinyllama}
+  deletionPolicy: Retain
+  clusterSelector: {matchLabels: {region: west}}
+YAML
+KPVC=modelcache-ml-team-keep-$(printf 'modelcache-ml-team-keep' | sha256sum | cut -c1-5)
+mce_wait_phase 90 "$NS" keep Ready local gpu-west
+mcp delete mc keep -n "$NS" --wait=false >/dev/null
+mc_wait 40 "keep gone (finalizer removed)" eval '! mcp get mc keep -n '"$NS"
+mcp get pvc "$KPVC" -n "$NS" >/dev/null || mc_fail "local: PVC removed despite deletionPolicy Retain"
+mcr get pvc "$KPVC" -n modelcache >/dev/null || mc_fail "gpu-west: PVC removed despite deletionPolicy Retain"
+mc_log "deleted (policy Retain): PVCs kept"
+mc_stop "$OP_op_PID" TERM
+[ "$MC_RC" = 0 ] || mc_fail "operator exit code $MC_RC on SIGTERM"
+echo "PASS modelcache_basic"
