@@ -1119,10 +1119,11 @@ static void do_resource(struct api *a, struct http_req *r, struct target *t, int
 		}
 		int rc = sim_delete(a->sim, t->group, t->version, t->resource, t->ns, t->name, prop, &out, &e);
 		free(prop);
+		/* like the apiserver: 202 when finalizers keep the object, 200 when it is gone */
 		if (rc < 0)
 			respond_err(a, r, &e, t->name, t->group, t->resource);
 		else
-			respond_object(a, r, t, 200, out);
+			respond_object(a, r, t, sj_str(out, "metadata", "deletionTimestamp", NULL) ? 202 : 200, out);
 		goto out;
 	}
 	respond_status(a, r, 405, "MethodNotAllowed", "the server does not allow this method on the requested resource",
