@@ -19,6 +19,7 @@
 #define MAX_INFORMERS 32
 #define MAX_CONTROLLERS 8
 #define DRAIN_MS 30000
+#define MAX_CLEANUPS 16
 
 struct minf {
 	const struct kube_resource *res;
@@ -41,6 +42,11 @@ struct manager {
 	int ninfs;
 	struct ctrl *ctrls[MAX_CONTROLLERS];
 	int nctrls;
+	struct {
+		void (*fn)(void *);
+		void *ctx;
+	} cleanups[MAX_CLEANUPS];
+	int ncleanups;
 	bool running;
 	atomic_bool stop;
 	atomic_int exit_code;
@@ -127,8 +133,24 @@ void mgr_free(struct manager *m)
 	probes_free(m->probes);
 	kube_client_free(m->client);
 	kube_config_free(m->cfg);
+	for (int i = m->ncleanups - 1; i >= 0; i--)
+		m->cleanups[i].fn(m->cleanups[i].ctx);
 	pthread_mutex_destroy(&m->mu);
 	free(m);
+}
+
+int mgr_add_cleanup(struct manager *m, void (*fn)(void *ctx), void *ctx)
+{
+	pthread_mutex_lock(&m->mu);
+	if (m->ncleanups == MAX_CLEANUPS) {
+		pthread_mutex_unlock(&m->mu);
+		return -ENOSPC;
+	}
+	m->cleanups[m->ncleanups].fn = fn;
+	m->cleanups[m->ncleanups].ctx = ctx;
+	m->ncleanups++;
+	pthread_mutex_unlock(&m->mu);
+	return 0;
 }
 
 const struct operator_options *mgr_options(struct manager *m) { return &m->o; }

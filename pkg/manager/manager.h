@@ -52,6 +52,9 @@ struct informer *mgr_informer(struct manager *m, const struct kube_resource *res
 			      const char *ns, const char *label_selector);
 /* The manager owns c from now on (starts it when leading, stops, frees). */
 int mgr_add_controller(struct manager *m, struct ctrl *c);
+/* fn(ctx) is called by mgr_free after every controller, informer and
+ * cluster is gone (free a reconciler's context here). LIFO order. */
+int mgr_add_cleanup(struct manager *m, void (*fn)(void *ctx), void *ctx);
 /* registry_add_watch on the manager's registry. */
 int mgr_watch_clusters(struct manager *m, const struct kube_resource *res,
 		       const char *label_selector, ctrl_map_fn map, void *mctx, struct ctrl *c);
