@@ -124,6 +124,9 @@ static int send_headers(struct lws *wsi, int status, const char *ctype, int64_t 
 			const struct hdr *h, size_t nh)
 {
 	unsigned char buf[LWS_PRE + 4096], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+	/* hashing a big fixture may have blocked the loop for a while: do not
+	 * let a stale pending timeout cut this answer */
+	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
 	if (lws_add_http_common_headers(wsi, (unsigned)status, ctype,
 					len < 0 ? LWS_ILLEGAL_HTTP_CONTENT_LEN : (lws_filepos_t)len, &p, end))
 		return -1;
@@ -685,6 +688,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	g.root = root;
+	fh_cache_persist(root);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);

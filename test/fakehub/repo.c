@@ -32,6 +32,7 @@ struct hentry {
 
 static struct hentry *cache;
 static size_t ncache, capcache;
+static char *cache_file;   /* persistent copy, NULL = none */
 
 static struct hentry *cache_get(const char *abs, int64_t size, int64_t mtime)
 {
@@ -54,6 +55,42 @@ static struct hentry *cache_get(const char *abs, int64_t size, int64_t mtime)
 	e->size = size;
 	e->mtime_ns = mtime;
 	return e;
+}
+
+void fh_cache_persist(const char *root)
+{
+	free(cache_file);
+	cache_file = xasprintf("%s/.fakehub-hashcache", root);
+	FILE *f = fopen(cache_file, "r");
+	if (!f)
+		return;
+	char line[8192];
+	while (fgets(line, sizeof(line), f)) {
+		char sha256[65], sha1[41], path[4096];
+		long long size, mtime;
+		if (sscanf(line, "%64s %40s %lld %lld %4095[^\n]", sha256, sha1, &size, &mtime, path) != 5 ||
+		    strlen(sha256) != 64)
+			continue;
+		struct hentry *e = cache_get(path, size, mtime);
+		memcpy(e->sha256, sha256, 65);
+		if (strlen(sha1) == 40)
+			memcpy(e->sha1, sha1, 41);
+		else
+			e->sha1[0] = '\0';
+	}
+	fclose(f);
+}
+
+static void cache_save(const struct hentry *e)
+{
+	if (!cache_file)
+		return;
+	FILE *f = fopen(cache_file, "a");
+	if (!f)
+		return;
+	fprintf(f, "%s %s %" PRId64 " %" PRId64 " %s\n", e->sha256, e->sha1[0] ? e->sha1 : "-", e->size,
+		e->mtime_ns, e->abs);
+	fclose(f);
 }
 
 /* Hash a file: sha256 always, git blob sha1 when want_sha1. */
@@ -227,6 +264,7 @@ static int hash_entry(struct fh_file *f)
 			e->sha256[0] = e->sha1[0] = '\0';
 			return r;
 		}
+		cache_save(e);
 	}
 	memcpy(f->sha256, e->sha256, 65);
 	if (f->lfs) {

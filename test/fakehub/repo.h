@@ -38,6 +38,12 @@ struct fh_repo {
 	json_object *meta; /* .fakehub.json or NULL */
 };
 
+/* Keep the hash cache in ROOT/.fakehub-hashcache too (best effort: a
+ * read-only root just means no persistence), so that restarting fakehub on
+ * the same big fixture does not hash it again. Lines:
+ *   <sha256> <git-sha1|-> <size> <mtime_ns> <absolute path> */
+void fh_cache_persist(const char *root);
+
 /* Is this file stored in LFS (size > 1 MiB or a weight extension)? */
 bool fh_is_lfs_name(const char *path, int64_t size);
 
