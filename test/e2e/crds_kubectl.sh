@@ -144,4 +144,28 @@ K patch md -n ml-team qwen-chat --type=merge -p '{"status":{"replicas":{"ready":
 v=$(K get md -n ml-team qwen-chat -o jsonpath='{.status.replicas.ready}')
 [ "$v" = 1 ] || fail "status changed through the main resource: '$v'"
 
+echo "== 7. manifests/ (kustomize) render and apply"
+out=$(K kustomize "$SRC/manifests") || fail "kubectl kustomize manifests/ failed"
+kinds=$(grep '^kind:' <<<"$out" | sort | uniq -c | awk '{print $3 "=" $1}' | tr '\n' ' ')
+for want in ClusterRole=3 ClusterRoleBinding=1 CustomResourceDefinition=3 Deployment=1 \
+	MutatingWebhookConfiguration=1 Namespace=1 Role=1 RoleBinding=1 Service=2 ServiceAccount=1; do
+	grep -qw "$want" <<<"$kinds" || fail "manifests render: want $want, got $kinds"
+done
+grep -q 'image: modelcache-operator:0.1.0' <<<"$out" || fail "operator image not set"
+grep -q 'path: /mutate-v1-pod' <<<"$out" || fail "webhook path missing"
+out=$(K apply -k "$SRC/manifests" 2>&1) || fail "kubectl apply -k manifests/ failed: $out"
+v=$(K get deploy -n modelcache-system modelcache-operator -o jsonpath='{.spec.template.spec.containers[0].livenessProbe.httpGet.path}{.spec.template.spec.containers[0].readinessProbe.httpGet.path}')
+[ "$v" = "/healthz/readyz" ] || fail "probes: '$v'"
+v=$(K get mutatingwebhookconfiguration modelcache-operator -o jsonpath='{.webhooks[0].clientConfig.service.namespace}/{.webhooks[0].clientConfig.service.name}')
+[ "$v" = "modelcache-system/modelcache-webhook" ] || fail "webhook service: '$v'"
+# the cert-manager component renders (cert-manager itself is not served here)
+mkdir -p "$TMP/kz"
+cp -r "$SRC/manifests" "$TMP/kz/manifests"
+cp -r "$SRC/crds" "$TMP/kz/crds"
+sed -i 's/^# components:/components:/; s/^# - certmanager/- certmanager/' "$TMP/kz/manifests/kustomization.yaml"
+out=$(K kustomize "$TMP/kz/manifests") || fail "kustomize with the certmanager component failed"
+grep -q '^kind: Certificate' <<<"$out" || fail "certmanager component: no Certificate"
+grep -q 'cert-manager.io/inject-ca-from: modelcache-system/modelcache-webhook-cert' <<<"$out" ||
+	fail "certmanager component: CA injection annotation missing"
+
 echo "PASS crds_kubectl"
