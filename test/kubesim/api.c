@@ -870,22 +870,78 @@ static void respond_bad_body(struct api *a, struct http_req *r)
 		       NULL, NULL, NULL);
 }
 
-/* Scale subresource (Deployments and CRDs with a scale subresource). */
+/* Scale subresource: Deployments (.spec.replicas, .status.replicas,
+ * .spec.selector) and CRDs with subresources.scale (their
+ * specReplicasPath / statusReplicasPath / labelSelectorPath). */
+static json_object *path_patch(const char *path, json_object *value)
+{
+	/* ".spec.x.y" -> {"spec":{"x":{"y":value}}} */
+	char buf[256];
+	snprintf(buf, sizeof(buf), "%s", path[0] == '.' ? path + 1 : path);
+	json_object *root = json_object_new_object(), *cur = root;
+	char *save = NULL;
+	char *seg = strtok_r(buf, ".", &save);
+	while (seg) {
+		char *next = strtok_r(NULL, ".", &save);
+		if (!next) {
+			json_object_object_add(cur, seg, value);
+			break;
+		}
+		json_object *o = json_object_new_object();
+		json_object_object_add(cur, seg, o);
+		cur = o;
+		seg = next;
+	}
+	return root;
+}
+
+static char *selector_string(json_object *sel)
+{
+	/* a LabelSelector's matchLabels as "a=b,c=d" (what Scale.status.selector holds) */
+	json_object *ml = sj_get(sel, "matchLabels");
+	char *out = xstrdup("");
+	if (!ml)
+		return out;
+	json_object_object_foreach(ml, k, v) {
+		char *n = xasprintf("%s%s%s=%s", out, out[0] ? "," : "", k, json_object_get_string(v));
+		free(out);
+		out = n;
+	}
+	return out;
+}
+
 static void do_scale(struct api *a, struct http_req *r, struct target *t)
 {
 	struct sim_err e = {0};
 	json_object *o = NULL, *body = NULL;
+	json_object *sp = sj_get(t->desc, "scalePaths");
+	const char *spec_path = sj_str(sp, "specReplicasPath", NULL);
+	const char *status_path = sj_str(sp, "statusReplicasPath", NULL);
+	const char *sel_path = sj_str(sp, "labelSelectorPath", NULL);
+	if (!sp) {
+		spec_path = ".spec.replicas";
+		status_path = ".status.replicas";
+	}
 	if (strcmp(r->method, "PUT") == 0 || strcmp(r->method, "PATCH") == 0) {
 		body = parse_body(r, 0);
 		if (!body) {
 			respond_bad_body(a, r);
 			goto out;
 		}
-		json_object *rep = sj_get(sj_get(body, "spec"), "replicas");
-		if (rep) {
-			json_object *patch = json_object_new_object(), *spec = json_object_new_object();
-			json_object_object_add(spec, "replicas", json_object_new_int64(json_object_get_int64(rep)));
-			json_object_object_add(patch, "spec", spec);
+		json_object *rep = NULL;
+		if (strcmp(r->method, "PATCH") == 0 && strncasecmp(r->content_type, "application/json-patch+json", 27) == 0) {
+			/* [{"op":"replace","path":"/spec/replicas","value":N}] */
+			for (size_t i = 0; json_object_is_type(body, json_type_array) && i < json_object_array_length(body); i++) {
+				json_object *op = json_object_array_get_idx(body, i);
+				const char *p = sj_str(op, "path", NULL);
+				if (p && strcmp(p, "/spec/replicas") == 0)
+					rep = sj_get(op, "value");
+			}
+		} else {
+			rep = sj_get(sj_get(body, "spec"), "replicas");
+		}
+		if (rep && spec_path) {
+			json_object *patch = path_patch(spec_path, json_object_new_int64(json_object_get_int64(rep)));
 			int rc = sim_patch(a->sim, t->group, t->version, t->resource, t->ns, t->name, NULL,
 					   SIM_PATCH_MERGE, patch, NULL, 0, NULL, &e);
 			json_object_put(patch);
@@ -911,10 +967,19 @@ static void do_scale(struct api *a, struct http_req *r, struct target *t)
 	}
 	json_object_object_add(sc, "metadata", m);
 	json_object *spec = json_object_new_object(), *st = json_object_new_object();
-	json_object *rep = sj_get(sj_get(o, "spec"), "replicas");
-	json_object_object_add(spec, "replicas", json_object_new_int64(rep ? json_object_get_int64(rep) : 1));
-	json_object *srep = sj_get(sj_get(o, "status"), "replicas");
+	json_object *rep = spec_path ? table_jsonpath(o, spec_path) : NULL;
+	json_object_object_add(spec, "replicas", json_object_new_int64(rep ? json_object_get_int64(rep) : 0));
+	json_object *srep = status_path ? table_jsonpath(o, status_path) : NULL;
 	json_object_object_add(st, "replicas", json_object_new_int64(srep ? json_object_get_int64(srep) : 0));
+	if (sel_path) {
+		json_object *sel = table_jsonpath(o, sel_path);
+		if (sel && json_object_is_type(sel, json_type_string))
+			json_object_object_add(st, "selector", sj_copy(sel));
+	} else if (!sp && sj_get(sj_get(o, "spec"), "selector")) {
+		char *ss = selector_string(sj_get(sj_get(o, "spec"), "selector"));
+		json_object_object_add(st, "selector", json_object_new_string(ss));
+		free(ss);
+	}
 	json_object_object_add(sc, "spec", spec);
 	json_object_object_add(sc, "status", st);
 	respond_json(a, r, 200, sc, NULL);

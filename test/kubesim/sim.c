@@ -30,6 +30,7 @@ struct rtype {
 	char *group, *version, *plural, *singular, *kind;
 	int namespaced, status, scale, crd, storage;
 	json_object *short_names, *categories, *columns, *schema; /* owned */
+	json_object *scale_paths; /* owned: the CRD's subresources.scale, NULL for built-ins */
 	char *crd_name;
 };
 
@@ -228,6 +229,7 @@ static void rtype_free(struct rtype *rt)
 	json_object_put(rt->categories);
 	json_object_put(rt->columns);
 	json_object_put(rt->schema);
+	json_object_put(rt->scale_paths);
 	free(rt);
 }
 
@@ -534,6 +536,8 @@ static void crd_register(struct sim *s, json_object *crd)
 		rt->namespaced = strcmp(sj_str(spec, "scope", NULL) ? sj_str(spec, "scope", NULL) : "", "Namespaced") == 0;
 		rt->status = sj_get(sj_get(v, "subresources"), "status") != NULL;
 		rt->scale = sj_get(sj_get(v, "subresources"), "scale") != NULL;
+		if (rt->scale)
+			rt->scale_paths = sj_copy(sj_get(sj_get(v, "subresources"), "scale"));
 		rt->crd = 1;
 		rt->storage = sj_bool(v, "storage");
 		json_object *sn = sj_get(names, "shortNames");
@@ -1339,6 +1343,8 @@ static json_object *describe(const struct rtype *rt)
 	json_object_object_add(d, "storageVersion", json_object_new_boolean(rt->storage));
 	if (rt->columns)
 		json_object_object_add(d, "columns", sj_copy(rt->columns));
+	if (rt->scale_paths)
+		json_object_object_add(d, "scalePaths", sj_copy(rt->scale_paths));
 	return d;
 }
 

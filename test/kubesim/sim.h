@@ -151,7 +151,7 @@ uint64_t sim_current_rv(struct sim *s);
  *   {"group","version","resource","singular","kind","namespaced":bool,
  *    "shortNames":[..],"categories":[..],"status":bool,"scale":bool,
  *    "columns":[additionalPrinterColumns] (CRDs only), "crd":bool,
- *    "storageVersion":bool}
+ *    "storageVersion":bool, "scalePaths":{specReplicasPath,...} (CRDs with scale)}
  * in registration order. */
 json_object *sim_resources(struct sim *s);
 /* One entry of sim_resources, or NULL when not served. Caller puts. */
