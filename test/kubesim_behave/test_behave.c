@@ -1,0 +1,250 @@
+/* kubesim cluster behaviours against the in-process store (no HTTP):
+ * PVC binding (own class, default class, a class that appears later,
+ * deletion), Deployment readiness, and a failing Job whose container runs as
+ * a host process and reports its termination message. Waits are bounded polls
+ * on the store, never timing assertions. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "behave.h"
+#include "sim.h"
+
+struct fx {
+	struct sim *s;
+	struct behave *b;
+	char dir[64];
+};
+
+static void rm_rf(const char *dir)
+{
+	char cmd[200];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct behave_opts o = {.bind_pvcs = 1, .run_jobs = 1, .ready_deployments = 1, .bin_dir = "/nonexistent"};
+	strcpy(f->dir, "/tmp/kubesim-behave-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	o.data_dir = f->dir;
+	assert_int_equal(sim_new(NULL, &f->s), 0);
+	assert_int_equal(behave_start(f->s, &o, &f->b), 0);
+	json_object *ns = json_tokener_parse("{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"ns\"}}");
+	assert_int_equal(sim_create(f->s, "", "v1", "namespaces", NULL, ns, NULL, NULL), 0);
+	json_object_put(ns);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	behave_stop(f->b);
+	sim_free(f->s);
+	rm_rf(f->dir);
+	free(f);
+	return 0;
+}
+
+static json_object *parse(const char *s)
+{
+	json_object *o = json_tokener_parse(s);
+	assert_non_null(o);
+	return o;
+}
+
+static void create(struct sim *s, const char *group, const char *res, const char *ns, const char *json)
+{
+	json_object *o = parse(json);
+	struct sim_err err = {0};
+	if (sim_create(s, group, "v1", res, ns, o, NULL, &err) != 0)
+		fail_msg("create %s: %s", res, err.message);
+	sim_err_cleanup(&err);
+	json_object_put(o);
+}
+
+static json_object *at(json_object *o, const char *path)
+{
+	char buf[256], *save = NULL;
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *t = strtok_r(buf, ".", &save); t && o; t = strtok_r(NULL, ".", &save)) {
+		json_object *n = NULL;
+		if (json_object_is_type(o, json_type_array))
+			o = json_object_array_get_idx(o, (size_t)atoi(t));
+		else
+			o = json_object_object_get_ex(o, t, &n) ? n : NULL;
+	}
+	return o;
+}
+
+/* Poll until the object's field equals want (bounded: 15 s). Returns the object. */
+static json_object *wait_field(struct sim *s, const char *group, const char *res, const char *ns, const char *name,
+			       const char *path, const char *want)
+{
+	for (int i = 0; i < 300; i++) {
+		json_object *o = NULL;
+		if (sim_get(s, group, "v1", res, ns, name, &o, NULL) == 0) {
+			json_object *v = at(o, path);
+			if (v && !strcmp(json_object_get_string(v), want))
+				return o;
+			json_object_put(o);
+		}
+		struct timespec ts = {0, 50 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	fail_msg("%s %s/%s: %s never became %s", res, ns ? ns : "", name, path, want);
+	return NULL;
+}
+
+#define PVC_FMT \
+	"{\"apiVersion\":\"v1\",\"kind\":\"PersistentVolumeClaim\",\"metadata\":{\"name\":\"%s\",\"namespace\":\"ns\"}," \
+	"\"spec\":{%s\"accessModes\":[\"ReadWriteMany\"],\"resources\":{\"requests\":{\"storage\":\"3Gi\"}}}}"
+
+static void create_pvc(struct sim *s, const char *name, const char *cls)
+{
+	char spec[128] = "", buf[512];
+	if (cls)
+		snprintf(spec, sizeof(spec), "\"storageClassName\":\"%s\",", cls);
+	snprintf(buf, sizeof(buf), PVC_FMT, name, spec);
+	create(s, "", "persistentvolumeclaims", "ns", buf);
+}
+
+static void test_pvc_binding(void **state)
+{
+	struct fx *f = *state;
+	char want[256];
+	create(f->s, "storage.k8s.io", "storageclasses", NULL,
+	       "{\"apiVersion\":\"storage.k8s.io/v1\",\"kind\":\"StorageClass\",\"metadata\":{\"name\":\"rwx\"},"
+	       "\"provisioner\":\"x\"}");
+	create_pvc(f->s, "a", "rwx");
+	create_pvc(f->s, "later", "late-class");
+	create_pvc(f->s, "nocls", NULL);
+
+	json_object *pvc = wait_field(f->s, "", "persistentvolumeclaims", "ns", "a", "status.phase", "Bound");
+	const char *uid = json_object_get_string(at(pvc, "metadata.uid"));
+	snprintf(want, sizeof(want), "pvc-%s", uid);
+	assert_string_equal(json_object_get_string(at(pvc, "spec.volumeName")), want);
+	assert_string_equal(json_object_get_string(at(pvc, "status.capacity.storage")), "3Gi");
+	assert_string_equal(json_object_get_string(at(pvc, "status.accessModes.0")), "ReadWriteMany");
+	snprintf(want, sizeof(want), "%s/pvs/ns/a-%s", f->dir, uid);
+	json_object *ann = at(pvc, "metadata.annotations");
+	json_object *hp = NULL;
+	assert_true(json_object_object_get_ex(ann, "kubesim.dev/host-path", &hp));
+	assert_string_equal(json_object_get_string(hp), want);
+	struct stat st;
+	assert_int_equal(stat(want, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	char pvname[128];
+	snprintf(pvname, sizeof(pvname), "pvc-%s", uid);
+	json_object *pv = wait_field(f->s, "", "persistentvolumes", NULL, pvname, "spec.claimRef.name", "a");
+	json_object_put(pv);
+	json_object_put(pvc);
+
+	/* the class appears later: the waiting PVC binds then */
+	json_object_put(wait_field(f->s, "", "persistentvolumeclaims", "ns", "later", "status.phase", "Pending"));
+	create(f->s, "storage.k8s.io", "storageclasses", NULL,
+	       "{\"apiVersion\":\"storage.k8s.io/v1\",\"kind\":\"StorageClass\",\"metadata\":{\"name\":\"late-class\"},"
+	       "\"provisioner\":\"x\"}");
+	json_object_put(wait_field(f->s, "", "persistentvolumeclaims", "ns", "later", "status.phase", "Bound"));
+
+	/* no class: waits for a default class, then gets it written into its spec */
+	create(f->s, "storage.k8s.io", "storageclasses", NULL,
+	       "{\"apiVersion\":\"storage.k8s.io/v1\",\"kind\":\"StorageClass\",\"metadata\":{\"name\":\"dflt\","
+	       "\"annotations\":{\"storageclass.kubernetes.io/is-default-class\":\"true\"}},\"provisioner\":\"x\"}");
+	pvc = wait_field(f->s, "", "persistentvolumeclaims", "ns", "nocls", "status.phase", "Bound");
+	assert_string_equal(json_object_get_string(at(pvc, "spec.storageClassName")), "dflt");
+	json_object_put(pvc);
+
+	/* deleting the PVC removes its directory */
+	assert_int_equal(sim_delete(f->s, "", "v1", "persistentvolumeclaims", "ns", "a", NULL, NULL, NULL), 0);
+	int gone = 0;
+	for (int i = 0; i < 300 && !gone; i++) {
+		gone = stat(want, &st) != 0;
+		if (!gone)
+			usleep(50000);
+	}
+	assert_true(gone);
+}
+
+static void test_deployment_available(void **state)
+{
+	struct fx *f = *state;
+	create(f->s, "apps", "deployments", "ns",
+	       "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"web\",\"namespace\":\"ns\"},"
+	       "\"spec\":{\"replicas\":3,\"selector\":{\"matchLabels\":{\"a\":\"b\"}},"
+	       "\"template\":{\"metadata\":{\"labels\":{\"a\":\"b\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]}}}}");
+	json_object *d = wait_field(f->s, "apps", "deployments", "ns", "web", "status.readyReplicas", "3");
+	assert_int_equal(json_object_get_int(at(d, "status.availableReplicas")), 3);
+	assert_int_equal(json_object_get_int(at(d, "status.updatedReplicas")), 3);
+	assert_int_equal(json_object_get_int64(at(d, "status.observedGeneration")),
+			 json_object_get_int64(at(d, "metadata.generation")));
+	assert_string_equal(json_object_get_string(at(d, "status.conditions.0.type")), "Available");
+	assert_string_equal(json_object_get_string(at(d, "status.conditions.0.status")), "True");
+	assert_string_equal(json_object_get_string(at(d, "status.conditions.1.type")), "Progressing");
+	json_object_put(d);
+}
+
+static void test_failing_job(void **state)
+{
+	struct fx *f = *state;
+	create(f->s, "", "secrets", "ns",
+	       "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"s\",\"namespace\":\"ns\"},"
+	       "\"data\":{\"why\":\"b3V0IG9mIHNwYWNl\"}}"); /* "out of space" */
+	create(f->s, "batch", "jobs", "ns",
+	       "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":\"j\",\"namespace\":\"ns\"},"
+	       "\"spec\":{\"backoffLimit\":0,\"template\":{\"spec\":{\"restartPolicy\":\"Never\",\"containers\":[{"
+	       "\"name\":\"main\",\"image\":\"x\",\"command\":[\"/bin/sh\",\"-c\",\"printf %s \\\"$WHY\\\" > /dev/termination-log; exit 4\"],"
+	       "\"env\":[{\"name\":\"WHY\",\"valueFrom\":{\"secretKeyRef\":{\"name\":\"s\",\"key\":\"why\"}}}]}]}}}}");
+	json_object *job = wait_field(f->s, "batch", "jobs", "ns", "j", "status.failed", "1");
+	json_object *conds = at(job, "status.conditions");
+	int failed = 0;
+	for (size_t i = 0; conds && i < json_object_array_length(conds); i++) {
+		json_object *c = json_object_array_get_idx(conds, i);
+		if (!strcmp(json_object_get_string(at(c, "type")), "Failed")) {
+			failed = 1;
+			assert_string_equal(json_object_get_string(at(c, "status")), "True");
+			assert_string_equal(json_object_get_string(at(c, "reason")), "BackoffLimitExceeded");
+		}
+	}
+	assert_true(failed);
+	json_object_put(job);
+
+	json_object *pods = NULL;
+	assert_int_equal(sim_list(f->s, "", "v1", "pods", "ns", "job-name=j", NULL, &pods, NULL), 0);
+	assert_int_equal(json_object_array_length(at(pods, "items")), 1);
+	json_object *term = at(pods, "items.0.status.containerStatuses.0.state.terminated");
+	assert_non_null(term);
+	assert_int_equal(json_object_get_int(at(term, "exitCode")), 4);
+	assert_string_equal(json_object_get_string(at(term, "reason")), "Error");
+	assert_string_equal(json_object_get_string(at(term, "message")), "out of space");
+	assert_string_equal(json_object_get_string(at(pods, "items.0.status.phase")), "Failed");
+	json_object_put(pods);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_pvc_binding, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deployment_available, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failing_job, setup, teardown),
+	};
+	if (geteuid() != 0) {
+		/* Jobs need mount namespaces; the project's CI runs as root */
+		fprintf(stderr, "test_kubesim_behave must run as root\n");
+		return 1;
+	}
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
