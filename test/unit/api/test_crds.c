@@ -585,6 +585,199 @@ static void test_examples_valid(void **state)
 	assert_true(seen[2] >= 1);
 }
 
+/* ---- Helm chart (no helm on the build machines: static checks) ---- */
+
+static char *read_all(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	struct buf b;
+	char tmp[8192];
+	size_t n;
+
+	if (!f)
+		fail_msg("cannot open %s", path);
+	buf_init(&b, 16u << 20);
+	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+		assert_int_equal(buf_append(&b, tmp, n), 0);
+	fclose(f);
+	return buf_take(&b, len);
+}
+
+/* Every action is closed, block keywords are balanced, and every .Values
+ * path exists in values.yaml. 0, or -1 with the reason in why. */
+static int template_errors(const char *text, json_object *values, char *why, size_t wn)
+{
+	const char *p = text, *last = text;
+	int depth = 0;
+
+	while ((p = strstr(p, "{{"))) {
+		const char *end = strstr(p + 2, "}}"), *a, *nxt;
+		char act[512], word[32] = "";
+
+		nxt = strstr(p + 2, "{{");
+		if (!end || (nxt && nxt < end)) {
+			snprintf(why, wn, "unclosed {{");
+			return -1;
+		}
+		if (memmem(last, (size_t)(p - last), "}}", 2)) {
+			snprintf(why, wn, "stray }}");
+			return -1;
+		}
+		a = p + 2;
+		if (*a == '-')
+			a++;
+		while (*a == ' ')
+			a++;
+		snprintf(act, sizeof(act), "%.*s", (int)(end - a), a);
+		sscanf(act, "%31[a-z]", word);
+		if (!strncmp(act, "/*", 2)) {
+			/* comment */
+		} else if (!strcmp(word, "if") || !strcmp(word, "range") || !strcmp(word, "with") ||
+			   !strcmp(word, "define") || !strcmp(word, "block")) {
+			depth++;
+		} else if (!strcmp(word, "end")) {
+			if (--depth < 0) {
+				snprintf(why, wn, "{{ end }} without a block");
+				return -1;
+			}
+		}
+		/* .Values.a.b references */
+		for (const char *v = strstr(act, ".Values."); v; v = strstr(v + 1, ".Values.")) {
+			char path[256];
+			size_t n = strspn(v + 8, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.");
+
+			snprintf(path, sizeof(path), "%.*s", (int)n, v + 8);
+			while (n > 0 && path[n - 1] == '.')
+				path[--n] = 0;
+			if (!api_path(values, path)) {
+				snprintf(why, wn, ".Values.%s is not in values.yaml", path);
+				return -1;
+			}
+		}
+		p = last = end + 2;
+	}
+	if (strstr(last, "}}")) {
+		snprintf(why, wn, "stray }}");
+		return -1;
+	}
+	if (depth != 0) {
+		snprintf(why, wn, "%d unclosed block(s)", depth);
+		return -1;
+	}
+	return 0;
+}
+
+static void check_template(const char *file, const char *text, json_object *values)
+{
+	char why[256];
+
+	if (template_errors(text, values, why, sizeof(why)) < 0)
+		fail_msg("%s: %s", file, why);
+}
+
+/* The text between the first "rules:" line and the next "---". */
+static char *first_rules(const char *text)
+{
+	const char *a = strstr(text, "\nrules:\n"), *b;
+
+	assert_non_null(a);
+	b = strstr(a, "\n---");
+	assert_non_null(b);
+	return xstrndup(a, (size_t)(b - a));
+}
+
+static void test_chart(void **state)
+{
+	char *dir = src_path("charts/modelcache-operator");
+	char *path, *text, *text2, *r1, *r2;
+	json_object *chart, *values;
+	DIR *d;
+	struct dirent *de;
+	int ntemplates = 0;
+
+	path = xasprintf("%s/Chart.yaml", dir);
+	chart = load_yaml(path);
+	free(path);
+	assert_string_equal(api_path_str(json_object_array_get_idx(chart, 0), "apiVersion", ""), "v2");
+	assert_string_equal(api_path_str(json_object_array_get_idx(chart, 0), "name", ""), "modelcache-operator");
+	assert_non_null(api_path_str(json_object_array_get_idx(chart, 0), "version", NULL));
+	assert_string_equal(api_path_str(json_object_array_get_idx(chart, 0), "appVersion", ""), MC_VERSION);
+	json_object_put(chart);
+
+	path = xasprintf("%s/values.yaml", dir);
+	values = load_yaml(path);
+	free(path);
+	assert_int_equal(json_object_array_length(values), 1);
+
+	/* chart CRDs are byte-identical to crds/ */
+	for (size_t i = 0; i < 3; i++) {
+		char *rel = xasprintf("crds/%s", crd_files[i]);
+		char *a = src_path(rel);
+		size_t la, lb;
+
+		path = xasprintf("%s/crds/%s", dir, crd_files[i]);
+		text = read_all(a, &la);
+		text2 = read_all(path, &lb);
+		if (la != lb || memcmp(text, text2, la))
+			fail_msg("%s differs from crds/%s: copy it again", path, crd_files[i]);
+		free(text);
+		free(text2);
+		free(path);
+		free(a);
+		free(rel);
+	}
+
+	path = xasprintf("%s/templates", dir);
+	d = opendir(path);
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		char *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		f = xasprintf("%s/%s", path, de->d_name);
+		text = read_all(f, NULL);
+		check_template(de->d_name, text, json_object_array_get_idx(values, 0));
+		free(text);
+		free(f);
+		ntemplates++;
+	}
+	closedir(d);
+	assert_true(ntemplates >= 7);
+
+	/* the operator's ClusterRole rules are the same in manifests/ and the chart */
+	text = read_all(path = xasprintf("%s/templates/rbac.yaml", dir), NULL);
+	free(path);
+	path = src_path("manifests/rbac.yaml");
+	text2 = read_all(path, NULL);
+	free(path);
+	r1 = first_rules(text);
+	r2 = first_rules(text2);
+	assert_string_equal(r1, r2);
+	free(r1);
+	free(r2);
+	free(text);
+	free(text2);
+	json_object_put(values);
+	free(dir);
+}
+
+static void test_template_checker(void **state)
+{
+	json_object *v = json_tokener_parse("{\"a\":{\"b\":1}}");
+	char why[256];
+
+	assert_int_equal(template_errors("{{- if .Values.a.b }}x{{ end }}{{/* c */}}", v, why, sizeof(why)), 0);
+	assert_int_equal(template_errors("{{ if .Values.a.b }}x", v, why, sizeof(why)), -1);
+	assert_string_equal(why, "1 unclosed block(s)");
+	assert_int_equal(template_errors("{{ .Values.a.c }}", v, why, sizeof(why)), -1);
+	assert_string_equal(why, ".Values.a.c is not in values.yaml");
+	assert_int_equal(template_errors("{{ .Values.a.b ", v, why, sizeof(why)), -1);
+	assert_int_equal(template_errors("x }} y", v, why, sizeof(why)), -1);
+	assert_int_equal(template_errors("{{ end }}", v, why, sizeof(why)), -1);
+	json_object_put(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -592,6 +785,8 @@ int main(void)
 		cmocka_unit_test(test_checker_catches),
 		cmocka_unit_test(test_defaults_match_api),
 		cmocka_unit_test(test_examples_valid),
+		cmocka_unit_test(test_chart),
+		cmocka_unit_test(test_template_checker),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
