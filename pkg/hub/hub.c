@@ -679,8 +679,12 @@ static int get_json(struct hub_client *c, const char *url, const char *what, jso
 	json_tokener *tok = json_tokener_new_ex(64);
 	json_object *j = json_tokener_parse_ex(tok, buf_str(&body), (int)body.len);
 	enum json_tokener_error jerr = json_tokener_get_error(tok);
+	size_t end = j ? json_tokener_get_parse_end(tok) : 0;
 	json_tokener_free(tok);
-	if (!j || jerr != json_tokener_success) {
+	while (end < body.len && (body.data[end] == ' ' || body.data[end] == '\n' || body.data[end] == '\r' ||
+				  body.data[end] == '\t'))
+		end++;
+	if (!j || jerr != json_tokener_success || end != body.len) {
 		json_object_put(j);
 		hub_error_set(err, HUB_ERR_OTHER, r.status, "%s: invalid JSON in the answer", what);
 		ret = -EBADMSG;

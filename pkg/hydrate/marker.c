@@ -88,6 +88,12 @@ int hydrate_marker_parse(const char *text, size_t len, struct hydrate_manifest *
 	json_tokener *tok = json_tokener_new();
 	json_object *o = json_tokener_parse_ex(tok, text, (int)len);
 	bool ok = o && json_tokener_get_error(tok) == json_tokener_success;
+	if (ok) {
+		/* nothing but white space after the object */
+		for (size_t i = json_tokener_get_parse_end(tok); i < len; i++)
+			if (text[i] != ' ' && text[i] != '\n' && text[i] != '\r' && text[i] != '\t')
+				ok = false;
+	}
 	json_tokener_free(tok);
 	json_object *files, *ver;
 	const char *repo, *commit, *rev;
