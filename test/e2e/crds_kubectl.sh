@@ -168,4 +168,15 @@ grep -q '^kind: Certificate' <<<"$out" || fail "certmanager component: no Certif
 grep -q 'cert-manager.io/inject-ca-from: modelcache-system/modelcache-webhook-cert' <<<"$out" ||
 	fail "certmanager component: CA injection annotation missing"
 
+echo "== 8. every operator flag in manifests/ and the chart exists"
+OP=$BIN/modelcache-operator
+[ -x "$OP" ] || fail "$OP is not built"
+help=$("$OP" run --help 2>&1) || true
+flags=$(grep -ohE -- '- --[a-z-]+' "$SRC/manifests/deployment.yaml" \
+	"$SRC/charts/modelcache-operator/templates/deployment.yaml" | sed 's/^- //' | sort -u)
+[ -n "$flags" ] || fail "no flags found in the deployments"
+for f in $flags; do
+	grep -qE -- "(^|[[:space:]])$f([[:space:]=\[]|$)" <<<"$help" || fail "operator has no flag $f (run --help)"
+done
+
 echo "PASS crds_kubectl"
