@@ -743,6 +743,7 @@ static void test_chart(void **state)
 		ntemplates++;
 	}
 	closedir(d);
+	free(path);
 	assert_true(ntemplates >= 7);
 
 	/* the operator's ClusterRole rules are the same in manifests/ and the chart */
