@@ -43,6 +43,7 @@ static void usage(FILE *f)
 		"  --webhook-port PORT                 pod webhook HTTPS port (default 9443; 0 disables)\n"
 		"  --webhook-cert-dir DIR              tls.crt/tls.key of the webhook\n"
 		"  --default-cache-size SIZE           PVC size when the estimate fails (default 100Gi)\n"
+		"  --ic-recheck-seconds N              InferenceCluster connection re-check period (default 30)\n"
 		"  -h, --help                          this help\n",
 		MC_VERSION);
 }
@@ -50,7 +51,7 @@ static void usage(FILE *f)
 enum {
 	OPT_KUBECONFIG = 1000, OPT_METRICS, OPT_HEALTH, OPT_LEADER, OPT_LEADER_NS, OPT_LEADER_ID, OPT_WORKERS,
 	OPT_QPS, OPT_BURST, OPT_LOG_FORMAT, OPT_LOG_LEVEL, OPT_HF, OPT_IMAGE, OPT_WEBHOOK_PORT, OPT_WEBHOOK_DIR,
-	OPT_CACHE_SIZE,
+	OPT_CACHE_SIZE, OPT_IC_RECHECK,
 };
 
 static int parse_int_flag(const char *name, const char *v, long lo, long hi, long *out)
@@ -84,6 +85,7 @@ int operator_run(int argc, char **argv)
 		{"webhook-port", required_argument, NULL, OPT_WEBHOOK_PORT},
 		{"webhook-cert-dir", required_argument, NULL, OPT_WEBHOOK_DIR},
 		{"default-cache-size", required_argument, NULL, OPT_CACHE_SIZE},
+		{"ic-recheck-seconds", required_argument, NULL, OPT_IC_RECHECK},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -146,6 +148,11 @@ int operator_run(int argc, char **argv)
 			break;
 		case OPT_WEBHOOK_DIR: o.webhook_cert_dir = optarg; break;
 		case OPT_CACHE_SIZE: o.default_cache_size = optarg; break;
+		case OPT_IC_RECHECK:
+			if (parse_int_flag("ic-recheck-seconds", optarg, 1, 3600, &v))
+				return 2;
+			o.ic_recheck_seconds = (int)v;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;

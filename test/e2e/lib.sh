@@ -111,12 +111,13 @@ mc_start_kubesim() {
 	for a in "${args[@]}"; do [ "$a" = "--port" ] && has_port=1; done
 	[ "$has_port" = 1 ] || args=(--port 0 "${args[@]}")
 	rm -f "$kc"
+	: >"$log"
 	"$MC_BIN/kubesim" --kubeconfig-out "$kc" "${args[@]}" >"$log" 2>&1 &
 	local pid=$!
 	MC_PIDS+=("$pid")
 	local i url=""
 	for i in $(seq 1 100); do
-		url=$(sed -n 's/^kubesim listening on \(http[s]*:\/\/[^ ]*\).*/\1/p' "$log" | head -n1)
+		url=$(sed -n 's/^kubesim listening on \(http[s]*:\/\/[^ ]*\).*/\1/p' "$log" 2>/dev/null | head -n1 || true)
 		[ -n "$url" ] && [ -s "$kc" ] && break
 		kill -0 "$pid" 2>/dev/null || mc_fail "kubesim $name exited at start"
 		sleep 0.1
@@ -183,6 +184,7 @@ mc_apply_crds() {
 # mc_start_fakehub [flags...]
 mc_start_fakehub() {
 	local pf="$MC_TMP/fakehub.port" log="$MC_TMP/fakehub.log"
+	rm -f "$pf"
 	"$MC_BIN/fakehub" --root "$MC_FAKEHUB_ROOT" --port 0 --port-file "$pf" "$@" >"$log" 2>&1 &
 	FAKEHUB_PID=$!
 	MC_PIDS+=("$FAKEHUB_PID")

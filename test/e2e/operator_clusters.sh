@@ -91,6 +91,37 @@ python3 "$(dirname "$0")/prom_check.py" "$MC_TMP/metrics.txt" \
 	modelcache_workqueue_adds_total modelcache_api_requests_total modelcache_leader_is_leader \
 	|| mc_fail "/metrics is not valid Prometheus text"
 
+# connection failures are told apart: a TLS + bearer-token simulator reached
+# with the right token (True), a wrong token (Unauthorized), a Secret that is
+# not a kubeconfig and a missing Secret (KubeconfigInvalid)
+mc_start_kubesim secure --tls --token good-token
+sed 's/token: good-token/token: wrong-token/' "$KS_secure_KUBECONFIG" >"$MC_TMP/wrong.kubeconfig"
+printf 'this: [is not a kubeconfig\n' >"$MC_TMP/garbage.kubeconfig"
+mc_kubectl cp -n modelcache-system create secret generic secure --from-file=kubeconfig="$KS_secure_KUBECONFIG" >/dev/null
+mc_kubectl cp -n modelcache-system create secret generic wrong --from-file=kubeconfig="$MC_TMP/wrong.kubeconfig" >/dev/null
+mc_kubectl cp -n modelcache-system create secret generic garbage --from-file=kubeconfig="$MC_TMP/garbage.kubeconfig" >/dev/null
+for n in secure wrong garbage missing; do
+	mc_kubectl cp apply -f - >/dev/null <<YAML
+apiVersion: modelcache.dev/v1alpha1
+kind: InferenceCluster
+metadata: {name: $n}
+spec:
+  connection: {kubeconfigSecretRef: {namespace: modelcache-system, name: $n}}
+  gpus: [{product: NVIDIA-L4, memory: 24Gi, perNode: 2, nodes: 3}]
+YAML
+done
+mc_wait 30 "secure Connected=True (TLS + token)" ic_cond_is secure Connected True Connected
+mc_wait 30 "wrong Connected=False/Unauthorized" ic_cond_is wrong Connected False Unauthorized
+mc_wait 30 "garbage Connected=False/KubeconfigInvalid" ic_cond_is garbage Connected False KubeconfigInvalid
+mc_wait 30 "missing Connected=False/KubeconfigInvalid" ic_cond_is missing Connected False KubeconfigInvalid
+mc_wait 20 "spec.gpus pools" pools_match secure "NVIDIA-L4:$((24 * 1073741824)):2:3:Spec;"
+# fixing the Secret rebuilds the client: missing -> Connected
+mc_kubectl cp -n modelcache-system create secret generic missing --from-file=kubeconfig="$KS_secure_KUBECONFIG" >/dev/null
+mc_wait 30 "missing Connected=True once its Secret exists" ic_cond_is missing Connected True Connected
+# deleting an InferenceCluster stops its cluster client
+mc_kubectl cp delete ic wrong >/dev/null
+mc_wait 20 "cluster wrong stopped" grep -qE 'msg="cluster stopped".* cluster=wrong( |$)' "$OP_op_LOG"
+
 # kill the remote simulator: remote Unreachable within 30 s, local undisturbed
 t0=$SECONDS
 mc_stop "$KS_remote_PID" KILL
