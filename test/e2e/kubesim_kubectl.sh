@@ -69,6 +69,8 @@ fi
 
 # ------------------------------------------------------------------ part 1
 RLOG=$MC_TMP/requests-token.txt
+# (pre-create the log: lib.sh may read it before the child opened it)
+: >"$MC_TMP/kubesim-tok.log"
 mc_start_kubesim tok --tls --token "$TOKEN" --request-log "$RLOG"
 K() { mc_kubectl tok "$@"; }
 URL=$KS_tok_URL
@@ -86,13 +88,13 @@ mc_log "auth: 401 wrong token, 403 anonymous, 200 with the token"
 K apply -f "$CRD_DIR" >/dev/null || mc_fail "kubectl apply -f $CRD_DIR"
 mc_wait 10 "modelcaches served" K get modelcaches
 ar=$(K api-resources --api-group=modelcache.dev)
-echo "$ar" | grep -Eq '^modelcaches +mc +modelcache.dev/v1alpha1 +true +ModelCache' ||
+grep -Eq '^modelcaches +mc +modelcache.dev/v1alpha1 +true +ModelCache' <<<"$ar" ||
 	mc_fail "api-resources does not show modelcaches with short name mc: $ar"
 for crd in "$CRD_DIR"/*.yaml; do
 	kind=$(sed -n 's/^ *kind: *\([A-Za-z]*\).*/\1/p' "$crd" | sed -n 2p)
 	short=$(grep -o 'shortNames: *\[[a-z, ]*\]' "$crd" | head -1 | sed 's/.*\[\([a-z]*\).*/\1/')
 	if [ -n "$short" ] && [ -n "$kind" ]; then
-		echo "$ar" | grep -Eq " $short +modelcache.dev/v1alpha1 +(true|false) +$kind\$" ||
+		grep -Eq " $short +modelcache.dev/v1alpha1 +(true|false) +$kind\$" <<<"$ar" ||
 			mc_fail "api-resources lacks $kind with short name $short"
 	fi
 done
@@ -126,7 +128,8 @@ v = json.load(sys.stdin)["spec"]["versions"][0]
 print(" ".join(c["name"].upper() for c in v.get("additionalPrinterColumns", []) if not c.get("priority")))')
 header=$(K get mc -n e2e | head -1 | tr -s ' ')
 [ "$header" = "NAME $cols" ] || mc_fail "get mc header '$header' != 'NAME $cols'"
-K get mc -n e2e | grep -q '^qwen  *Qwen/Qwen3-0.6B' || mc_fail "get mc row lacks the repo column"
+out=$(K get mc -n e2e)
+grep -q '^qwen  *Qwen/Qwen3-0.6B' <<<"$out" || mc_fail "get mc row lacks the repo column"
 mc_log "get mc columns: $header"
 
 # get -w sees a status update made with patch --subresource=status
@@ -163,7 +166,8 @@ grep -q 'conflict' "$MC_TMP/ssa.out" || mc_fail "conflict message: $(cat "$MC_TM
 K apply --server-side --field-manager=bob --force-conflicts -f "$MC_TMP/ssa.yaml" >/dev/null || mc_fail "apply --force-conflicts"
 [ "$(K get mc ssa -n e2e -o jsonpath='{.spec.size}')" = 2Gi ] || mc_fail "forced apply not stored"
 [ "$(K get mc ssa -n e2e -o jsonpath='{.metadata.generation}')" = 2 ] || mc_fail "spec change did not bump generation"
-K get mc ssa -n e2e -o jsonpath='{.metadata.managedFields[*].manager}' | grep -q bob || mc_fail "managedFields lack bob"
+out=$(K get mc ssa -n e2e -o jsonpath='{.metadata.managedFields[*].manager}')
+grep -q bob <<<"$out" || mc_fail "managedFields lack bob"
 grep -q 'PATCH /apis/modelcache.dev/v1alpha1/namespaces/e2e/modelcaches/ssa?fieldManager=bob&force=true 200' "$RLOG" ||
 	grep -Eq 'PATCH /apis/modelcache.dev/v1alpha1/namespaces/e2e/modelcaches/ssa\?.*force=true.* 200' "$RLOG" ||
 	mc_fail "request log lacks the forced apply"
@@ -211,11 +215,21 @@ grep -Eq 'GET /api/v1/namespaces/e2e/configmaps\?.*continue=.*limit=2.* 200' "$R
 [ "$(K get cm -n e2e -l 'team in (a,b),chunk' -o name | wc -l)" = 5 ] || mc_fail "-l 'team in (a,b),chunk'"
 [ "$(K get cm -n e2e -l 'team!=a,chunk=yes' -o name | wc -l)" = 2 ] || mc_fail "-l team!=a"
 [ "$(K get cm -n e2e -l '!chunk' -o name | wc -l)" = 0 ] || mc_fail "-l !chunk"
-K get mc -A -l 'team notin (b)' --no-headers -o custom-columns=NS:.metadata.namespace,N:.metadata.name |
-	grep -Eq '^e2e +qwen$' || mc_fail "-l notin across namespaces"
+out=$(K get mc -A -l 'team notin (b)' --no-headers -o custom-columns=NS:.metadata.namespace,N:.metadata.name)
+grep -Eq '^e2e +qwen$' <<<"$out" || mc_fail "-l notin across namespaces: $out"
 [ "$(K get mc -A -l 'team=b' -o name | wc -l)" = 0 ] || mc_fail "-l team=b across namespaces"
 [ "$(K get cm -n e2e --field-selector metadata.name=cm2 -o name)" = configmap/cm2 ] || mc_fail "--field-selector"
-mc_log "--chunk-size=2 pages with continue; -l =, !=, in, notin, exists, !exists; field selector"
+# a label-selector watch sees an object leave (DELETED) and enter (ADDED) the selection
+K get cm -n e2e -l team=a -w --output-watch-events >"$MC_TMP/selwatch.out" 2>&1 &
+SPID=$!
+MC_PIDS+=("$SPID")
+mc_wait 10 "selector watch started" grep -Eq '^ADDED +cm3 ' "$MC_TMP/selwatch.out"
+K label cm cm3 -n e2e team=b --overwrite >/dev/null
+K label cm cm4 -n e2e team=a --overwrite >/dev/null
+mc_wait 10 "cm3 left the selection" grep -Eq '^DELETED +cm3 ' "$MC_TMP/selwatch.out"
+mc_wait 10 "cm4 entered the selection" grep -Eq '^ADDED +cm4 ' "$MC_TMP/selwatch.out"
+kill "$SPID" 2>/dev/null || true
+mc_log "--chunk-size=2 pages with continue; -l =, !=, in, notin, exists, !exists; field selector; selector watch ADDED/DELETED on label changes"
 
 # an invalid resource is refused with 422 naming the field
 cat >"$MC_TMP/bad.yaml" <<'YAML'
@@ -250,6 +264,7 @@ mc_stop "$KS_tok_PID" TERM
 mc_log "SIGTERM: exit 0"
 
 # ------------------------------------------------------------------ part 2
+: >"$MC_TMP/kubesim-cert.log"
 mc_start_kubesim cert --client-ca --compact-seconds 1
 C() { mc_kubectl cert "$@"; }
 grep -q 'client-certificate-data' "$KS_cert_KUBECONFIG" || mc_fail "no client certificate in the kubeconfig"
@@ -258,7 +273,8 @@ C apply -f "$CRD_DIR" >/dev/null || mc_fail "apply crds with a client certificat
 mc_wait 10 "modelcaches served (cert)" C get modelcaches
 C create namespace e2e >/dev/null
 C apply -f "$MC_TMP/mc.yaml" >/dev/null
-C get mc -n e2e | grep -q '^qwen ' || mc_fail "get mc with a client certificate"
+out=$(C get mc -n e2e)
+grep -q '^qwen ' <<<"$out" || mc_fail "get mc with a client certificate"
 CA2=$MC_TMP/ca2.crt
 sed -n 's/^ *certificate-authority-data: //p' "$KS_cert_KUBECONFIG" | base64 -d >"$CA2"
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA2" "$KS_cert_URL/api/v1/namespaces")

@@ -778,9 +778,9 @@ static void do_watch(struct api *a, struct http_req *r, struct target *t)
 		int wait = (int)(deadline - now);
 		if (wait > 1000)
 			wait = 1000;
-		char *type = NULL, *json = NULL;
+		char *type = NULL, *json = NULL, *prev = NULL;
 		uint64_t rv = 0;
-		int rc = sim_watch_next(w, wait, &type, &json, &rv);
+		int rc = sim_watch_next(w, wait, &type, &json, &rv, &prev);
 		if (rc == -ECANCELED)
 			break;
 		if (rc == -410) {
@@ -796,16 +796,30 @@ static void do_watch(struct api *a, struct http_req *r, struct target *t)
 			json_object *o = json_tokener_parse(json);
 			int ok = o && labelsel_match(lsel, sj_get(sj_get(o, "metadata"), "labels")) &&
 				 fieldsel_match(fsel, o);
+			const char *etype = type;
+			if (o && lsel && prev) {
+				/* like the watch cache: entering the selector is ADDED, leaving it DELETED */
+				json_object *pl = json_tokener_parse(prev);
+				int was = fieldsel_match(fsel, o) && labelsel_match(lsel, pl);
+				json_object_put(pl);
+				if (ok && !was)
+					etype = "ADDED";
+				else if (!ok && was) {
+					etype = "DELETED";
+					ok = 1;
+				}
+			}
 			int wrc = 0;
 			if (ok) {
 				json_object *p = present(r, t, o, &first);
-				wrc = write_event(r, type, p);
+				wrc = write_event(r, etype, p);
 				json_object_put(p);
 			}
 			if (o)
 				json_object_put(o);
 			free(type);
 			free(json);
+			free(prev);
 			if (wrc < 0)
 				goto out;
 			continue;

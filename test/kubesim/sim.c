@@ -40,6 +40,7 @@ struct ev {
 	char *gr;     /* "group/plural" */
 	char *ns;     /* "" for cluster-scoped */
 	char *json;
+	char *prev_labels; /* MODIFIED: labels before the change ("{}" if none) */
 };
 
 struct sub {
@@ -305,6 +306,7 @@ static void trim_history(struct sim *s)
 		free(e->gr);
 		free(e->ns);
 		free(e->json);
+		free(e->prev_labels);
 		drop++;
 	}
 	if (drop) {
@@ -340,6 +342,13 @@ static void commit(struct sim *s, const struct rtype *rt, const char *type, cons
 
 	json_object *b = bucket(s, rt);
 	char *k = obj_key(rt->namespaced ? ns : "", name);
+	e->prev_labels = NULL;
+	if (strcmp(type, "MODIFIED") == 0) {
+		json_object *prev = NULL;
+		json_object_object_get_ex(b, k, &prev);
+		json_object *pl = sj_get(sj_get(prev, "metadata"), "labels");
+		e->prev_labels = xstrdup(pl ? json_object_to_json_string_ext(pl, JSON_C_TO_STRING_PLAIN) : "{}");
+	}
 	if (strcmp(type, "DELETED") == 0) {
 		json_object_object_del(b, k);
 		json_object_put(obj);
@@ -1489,7 +1498,8 @@ static void add_ns(struct timespec *ts, int ms)
 	}
 }
 
-int sim_watch_next(struct sim_watch *w, int timeout_ms, char **type, char **json, uint64_t *rv)
+int sim_watch_next(struct sim_watch *w, int timeout_ms, char **type, char **json, uint64_t *rv,
+		   char **prev_labels)
 {
 	struct sim *s = w->s;
 	struct timespec deadline;
@@ -1514,6 +1524,8 @@ int sim_watch_next(struct sim_watch *w, int timeout_ms, char **type, char **json
 			*type = xstrdup(e->type);
 			*json = xstrdup(e->json);
 			*rv = e->rv;
+			if (prev_labels)
+				*prev_labels = xstrdup(e->prev_labels);
 			rc = 0;
 			break;
 		}
@@ -1712,6 +1724,7 @@ void sim_free(struct sim *s)
 		free(s->evs[i].gr);
 		free(s->evs[i].ns);
 		free(s->evs[i].json);
+		free(s->evs[i].prev_labels);
 	}
 	free(s->evs);
 	free(s->subs);

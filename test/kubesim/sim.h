@@ -175,8 +175,11 @@ int sim_watch_open(struct sim *s, const char *group, const char *resource, const
 /* Next event: waits up to timeout_ms; 0 with *type set (caller frees *type and
  * *json, the object's serialization, and *rv), 1 on timeout (nothing),
  * -410 when the cursor fell behind a compaction, -ECANCELED when the sim is
- * shutting down. */
-int sim_watch_next(struct sim_watch *w, int timeout_ms, char **type, char **json, uint64_t *rv);
+ * shutting down. prev_labels (may be NULL): for MODIFIED, the object's labels
+ * before the change as JSON ("{}" when none; caller frees), else NULL; a
+ * label-selector watch turns "started/stopped matching" into ADDED/DELETED. */
+int sim_watch_next(struct sim_watch *w, int timeout_ms, char **type, char **json, uint64_t *rv,
+		   char **prev_labels);
 /* The resourceVersion the cursor has reached (for bookmarks). */
 uint64_t sim_watch_pos(struct sim_watch *w);
 void sim_watch_close(struct sim_watch *w);

@@ -279,7 +279,7 @@ static void test_watch_order_and_410(void **state)
 	for (int i = 0; i < 3; i++) {
 		char *type = NULL, *json = NULL;
 		uint64_t rv = 0;
-		assert_int_equal(sim_watch_next(w, 1000, &type, &json, &rv), 0);
+		assert_int_equal(sim_watch_next(w, 1000, &type, &json, &rv, NULL), 0);
 		assert_string_equal(type, want[i]);
 		assert_true(rv > last);
 		json_object *obj = J(json);
@@ -292,7 +292,7 @@ static void test_watch_order_and_410(void **state)
 	}
 	char *type = NULL, *json = NULL;
 	uint64_t rv = 0;
-	assert_int_equal(sim_watch_next(w, 50, &type, &json, &rv), 1); /* timeout, nothing */
+	assert_int_equal(sim_watch_next(w, 50, &type, &json, &rv, NULL), 1); /* timeout, nothing */
 	assert_int_equal(sim_watch_pos(w), sim_current_rv(s));
 	sim_watch_close(w);
 
@@ -301,14 +301,47 @@ static void test_watch_order_and_410(void **state)
 	assert_int_equal(sim_watch_open(s, "", "configmaps", NULL, start, &w), -410);
 	assert_int_equal(sim_watch_open(s, "", "configmaps", NULL, sim_current_rv(s), &w), 0);
 	create_cm(s, "default", "b", NULL);
-	assert_int_equal(sim_watch_next(w, 1000, &type, &json, &rv), 0);
+	assert_int_equal(sim_watch_next(w, 1000, &type, &json, &rv, NULL), 0);
 	assert_string_equal(type, "ADDED");
 	free(type);
 	free(json);
 	/* a cursor left behind by a compaction gets -410 */
 	create_cm(s, "default", "c", NULL);
 	sim_compact(s);
-	assert_int_equal(sim_watch_next(w, 50, &type, &json, &rv), -410);
+	assert_int_equal(sim_watch_next(w, 50, &type, &json, &rv, NULL), -410);
+	sim_watch_close(w);
+	json_object_put(upd);
+	sim_free(s);
+}
+
+static void test_watch_prev_labels(void **state)
+{
+	(void)state;
+	struct sim *s = new_sim();
+	create_cm(s, "default", "l", "{\"x\":\"1\"}");
+	struct sim_watch *w = NULL;
+	assert_int_equal(sim_watch_open(s, "", "configmaps", NULL, sim_current_rv(s), &w), 0);
+	json_object *upd = J("{\"metadata\":{\"name\":\"l\",\"labels\":{\"x\":\"2\"}}}");
+	assert_int_equal(sim_update(s, "", "v1", "configmaps", "default", upd, NULL, NULL), 0);
+	assert_int_equal(sim_delete(s, "", "v1", "configmaps", "default", "l", NULL, NULL, NULL), 0);
+	char *type = NULL, *json = NULL, *prev = NULL;
+	uint64_t rv;
+	assert_int_equal(sim_watch_next(w, 1000, &type, &json, &rv, &prev), 0);
+	assert_string_equal(type, "MODIFIED");
+	json_object *pl = J(prev), *o = J(json);
+	assert_string_equal(sj_str(pl, "x", NULL), "1");
+	assert_string_equal(sj_str(o, "metadata", "labels", "x", NULL), "2");
+	json_object_put(pl);
+	json_object_put(o);
+	free(type);
+	free(json);
+	free(prev);
+	prev = NULL;
+	assert_int_equal(sim_watch_next(w, 1000, &type, &json, &rv, &prev), 0);
+	assert_string_equal(type, "DELETED");
+	assert_null(prev);
+	free(type);
+	free(json);
 	sim_watch_close(w);
 	json_object_put(upd);
 	sim_free(s);
@@ -565,6 +598,7 @@ int main(void)
 		cmocka_unit_test(test_finalizers_hold_delete),
 		cmocka_unit_test(test_list_selectors),
 		cmocka_unit_test(test_watch_order_and_410),
+		cmocka_unit_test(test_watch_prev_labels),
 		cmocka_unit_test(test_history_cap),
 		cmocka_unit_test(test_subscribers),
 		cmocka_unit_test(test_crd_serves_kind),
