@@ -419,6 +419,65 @@ static void test_md(void **state)
 		     "{\"name\":\"s\",\"key\":\"k\"}}}]}}}");
 }
 
+/* ---- the remaining rules, one line each ---- */
+
+static void test_more_rules(void **state)
+{
+#define IC(spec) "{\"metadata\":{\"name\":\"c\"},\"spec\":{" spec "}}"
+#define LOCAL "\"connection\":{\"local\":{}}"
+#define MD(spec) "{\"metadata\":{\"name\":\"d\"},\"spec\":{\"modelCacheRef\":{\"name\":\"q\"}," \
+	"\"engine\":{\"image\":\"i\"}," spec "}}"
+	expect_msg(api_validate_inferencecluster, IC("\"connection\":{\"kubeconfigSecretRef\":{\"namespace\":\"a\","
+		   "\"name\":\"b\",\"key\":\"a/b\"}}"),
+		   "spec.connection.kubeconfigSecretRef.key: Invalid value: \"a/b\": a valid config key must consist "
+		   "of alphanumeric characters, '-', '_' or '.'");
+	expect_msg(api_validate_inferencecluster, IC("\"connection\":{\"kubeconfigSecretRef\":{\"namespace\":\"a\"}}"),
+		   "spec.connection.kubeconfigSecretRef.name: Required value");
+	expect_msg(api_validate_inferencecluster, IC("\"connection\":{\"local\":true}"),
+		   "spec.connection.local: Invalid value: true: must be of type object");
+	expect_msg(api_validate_inferencecluster, IC(LOCAL ",\"cache\":{\"storageClassName\":\"RWX\"}"),
+		   "spec.cache.storageClassName: Invalid value: \"RWX\": a lowercase RFC 1123 subdomain must consist "
+		   "of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric "
+		   "character");
+	expect_msg(api_validate_inferencecluster, IC(LOCAL ",\"cache\":{\"capacity\":\"lots\"}"),
+		   "spec.cache.capacity: Invalid value: \"lots\": not a quantity");
+	expect_msg(api_validate_inferencecluster, IC(LOCAL ",\"gpus\":[{\"product\":\"x\",\"memory\":\"0\"}]"),
+		   "spec.gpus[0].memory: Invalid value: \"0\": must be greater than zero");
+	expect_msg(api_validate_inferencecluster, IC(LOCAL ",\"gpus\":[{\"product\":\"x\",\"memory\":\"8Gi\","
+		   "\"unifiedMemory\":\"yes\"}]"),
+		   "spec.gpus[0].unifiedMemory: Invalid value: \"yes\": must be of type boolean");
+	expect_msg(api_validate_inferencecluster, IC(LOCAL ",\"gpus\":{}"),
+		   "spec.gpus: Invalid value: {}: must be of type array");
+	expect_valid(api_validate_inferencecluster, IC(LOCAL ",\"cache\":{\"capacity\":1099511627776,"
+		     "\"reserve\":0},\"gpus\":[{\"product\":\"x\",\"memory\":25769803776}]"));
+
+	expect_msg(api_validate_modeldeployment, MD("\"replicas\":\"2\""),
+		   "spec.replicas: Invalid value: \"2\": must be of type integer");
+	expect_msg(api_validate_modeldeployment,
+		   "{\"metadata\":{\"name\":\"d\"},\"spec\":{\"modelCacheRef\":{\"name\":\"Q\"},\"engine\":{\"image\":\"i\"}}}",
+		   "spec.modelCacheRef.name: Invalid value: \"Q\": a lowercase RFC 1123 subdomain must consist of lower "
+		   "case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character");
+	expect_msg(api_validate_modeldeployment, MD("\"contextLength\":-1"),
+		   "spec.contextLength: Invalid value: -1: should be greater than or equal to 0");
+	expect_msg(api_validate_modeldeployment, MD("\"topology\":{\"nodes\":2000}"),
+		   "spec.topology.nodes: Invalid value: 2000: should be less than or equal to 1024");
+	expect_msg(api_validate_modeldeployment, MD("\"gpuMemoryUtilization\":\".9\""),
+		   "spec.gpuMemoryUtilization: Invalid value: \".9\": must be a decimal number such as \"0.9\"");
+	expect_msg(api_validate_modeldeployment, MD("\"clusterSelector\":{\"matchExpressions\":[{\"key\":\"a\","
+		   "\"operator\":\"Exists\",\"values\":[\"x\"]}]}"),
+		   "spec.clusterSelector.matchExpressions[0].values: Forbidden: may not be specified when operator is "
+		   "\"Exists\"");
+	expect_msg(api_validate_modeldeployment,
+		   "{\"metadata\":{\"name\":\"d\"},\"spec\":{\"model\":{\"huggingFace\":{\"repo\":\"a\","
+		   "\"revision\":\"\"}},\"engine\":{\"image\":\"i\",\"command\":\"sh\"}}}",
+		   "spec.model.huggingFace.revision: Invalid value: \"\": must be a branch, tag or commit (letters, "
+		   "digits, '.', '_', '-', '/', no \"..\", at most 255 characters); "
+		   "spec.engine.command: Invalid value: \"sh\": must be of type array");
+#undef IC
+#undef LOCAL
+#undef MD
+}
+
 /* ---- accessors ---- */
 
 static void test_accessors(void **state)
@@ -527,6 +586,7 @@ int main(void)
 		cmocka_unit_test(test_mc_many_errors_and_shapes),
 		cmocka_unit_test(test_ic),
 		cmocka_unit_test(test_md),
+		cmocka_unit_test(test_more_rules),
 		cmocka_unit_test(test_accessors),
 		cmocka_unit_test(test_conditions),
 	};
