@@ -52,7 +52,8 @@ out=$(K apply --dry-run=client -f "$SRC/crds/" 2>&1) || fail "dry-run failed: $o
 for crd in inferenceclusters modelcaches modeldeployments; do
 	grep -q "$crd.modelcache.dev created (dry run)" <<<"$out" || fail "dry-run did not accept $crd: $out"
 done
-K get crd -o name 2>/dev/null | grep -q modelcache.dev && fail "client dry-run created something"
+crds=$(K get crd -o name) || fail "kubectl get crd failed"
+if grep -q modelcache.dev <<<"$crds"; then fail "client dry-run created something: $crds"; fi
 
 echo "== 2. the CRDs serve our kinds"
 K apply -f "$SRC/crds/" >/dev/null || fail "kubectl apply -f crds/ failed"
