@@ -155,7 +155,8 @@ bdir=$(jsonpath pod "$bpod" '{.metadata.annotations.kubesim\.dev/pod-dir}')
 grep -q to-the-log "$bdir/logs/main.log" || mc_fail "container output not in $bdir/logs/main.log"
 mc_log "job boom failed with its termination message"
 
-# ---- Secret volume, secretKeyRef, configMapKeyRef, runAsUser, fsGroup -----
+# ---- Secret volume, secretKeyRef, configMapKeyRef, runAsUser, fsGroup, an
+# emptyDir over /tmp (where the data dir lives) next to a PVC: the hydrator's shape
 k apply -f - >/dev/null <<'YAML'
 apiVersion: batch/v1
 kind: Job
@@ -179,6 +180,7 @@ spec:
           test "$HF_ENDPOINT" = http://hub.example
           test "$GREETING" = "hello secrets"
           id -u > uid
+          echo scratch > /tmp/scratch && test "$(cat /tmp/scratch)" = scratch
           echo "all secrets seen" > /dev/termination-log
         env:
         - {name: JOB, valueFrom: {fieldRef: {fieldPath: "metadata.labels['job-name']"}}}
@@ -188,7 +190,9 @@ spec:
         volumeMounts:
         - {name: out, mountPath: /mnt/out}
         - {name: tok, mountPath: /etc/tok, readOnly: true}
+        - {name: tmp, mountPath: /tmp}
       volumes:
+      - {name: tmp, emptyDir: {}}
       - {name: out, persistentVolumeClaim: {claimName: out}}
       - {name: tok, secret: {secretName: tok}}
 YAML

@@ -331,11 +331,21 @@ static void child_run(struct cplan *p, int errfd)
 	if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0) {
 		/* not fatal */
 	}
+	/* hold every source first: a volume mounted at /tmp must not hide the
+	 * host directories of the others (the data dir often lives in /tmp) */
+	int srcfd[MAX_MOUNTS];
+	for (int i = 0; i < p->nm; i++) {
+		srcfd[i] = open(p->m[i].src, O_PATH | O_CLOEXEC);
+		if (srcfd[i] < 0)
+			child_fail(errfd, "volume source %s: %s", p->m[i].src);
+	}
 	for (int i = 0; i < p->no; i++)
 		if (child_overlay(p->overlays[i]) < 0)
 			child_fail(errfd, "cannot prepare a place for mounts under %s: %s", p->overlays[i]);
 	for (int i = 0; i < p->nm; i++) {
 		struct mnt *m = &p->m[i];
+		char src[64];
+		snprintf(src, sizeof(src), "/proc/self/fd/%d", srcfd[i]);
 		if (!path_exists(m->dst)) {
 			if (m->file) {
 				char dir[PATH_MAX];
@@ -353,7 +363,7 @@ static void child_run(struct cplan *p, int errfd)
 				child_fail(errfd, "cannot create mount point %s: %s", m->dst);
 			}
 		}
-		if (mount(m->src, m->dst, NULL, MS_BIND | MS_REC, NULL) < 0)
+		if (mount(src, m->dst, NULL, MS_BIND | MS_REC, NULL) < 0)
 			child_fail(errfd, "cannot mount a volume at %s: %s", m->dst);
 		if (m->ro && mount(NULL, m->dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, NULL) < 0)
 			child_fail(errfd, "cannot make %s read-only: %s", m->dst);
