@@ -278,7 +278,7 @@ static int serve_one(struct http_conn *c, int cert_ok, const char *cn)
 	char *line = NULL;
 	int rc = -1;
 	long long clen = 0;
-	int chunked = 0;
+	int chunked = 0, expect_continue = 0;
 	size_t hdr_total = 0;
 	do {
 		free(line);
@@ -337,6 +337,8 @@ static int serve_one(struct http_conn *c, int cert_ok, const char *cn)
 			} else if (strcasecmp(line, "Connection") == 0) {
 				if (strcasestr(v, "close"))
 					c->close_after = 1;
+			} else if (strcasecmp(line, "Expect") == 0) {
+				expect_continue = strcasecmp(v, "100-continue") == 0;
 			}
 		}
 		free(line);
@@ -349,6 +351,8 @@ static int serve_one(struct http_conn *c, int cert_ok, const char *cn)
 		http_respond(&r, 413, "text/plain", "request body too large\n", 23, NULL);
 		goto out;
 	}
+	if (expect_continue && (clen > 0 || chunked) && conn_write_all(c, "HTTP/1.1 100 Continue\r\n\r\n", 25) < 0)
+		goto out;
 	if (read_body(c, &r, clen, chunked) < 0)
 		goto out;
 	c->srv->o.handler(c->srv->o.ctx, &r);

@@ -21,6 +21,7 @@
 
 #include "api.h"
 #include "certs.h"
+#include "evmirror.h"
 #include "gc.h"
 #include "http.h"
 #include "sim.h"
@@ -175,6 +176,7 @@ int main(int argc, char **argv)
 	struct flags f = {0};
 	struct sim *s = NULL;
 	struct gc *gc = NULL;
+	struct evmirror *evm = NULL;
 	struct api *api = NULL;
 	struct http_server *srv = NULL;
 	struct certs certs = {0};
@@ -210,7 +212,7 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (sim_new(NULL, &s) < 0 || gc_start(s, &gc) < 0) {
+	if (sim_new(NULL, &s) < 0 || gc_start(s, &gc) < 0 || evmirror_start(s, &evm) < 0) {
 		fprintf(stderr, "kubesim: cannot start the store\n");
 		goto out;
 	}
@@ -299,6 +301,7 @@ out:
 		sim_shutdown(s);
 	http_server_stop(srv);
 	gc_stop(gc);
+	evmirror_stop(evm);
 	api_free(api);
 	sim_free(s);
 	if (ctx)
