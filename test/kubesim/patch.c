@@ -1092,12 +1092,25 @@ static char *conflict_message(struct conflict_group *g, size_t ng, size_t total)
 	return buf_take(&b, NULL);
 }
 
+static bool status_apply(json_object *applied)
+{
+	bool status = false;
+	json_object_object_foreach(applied, k, v) {
+		(void)v;
+		if (!strcmp(k, "status"))
+			status = true;
+		else if (strcmp(k, "apiVersion") && strcmp(k, "kind") && strcmp(k, "metadata"))
+			return false;
+	}
+	return status;
+}
+
 int patch_apply(json_object **live, json_object *applied, const char *manager, int force,
 		const char *now_rfc3339, char **errmsg)
 {
 	json_object *aset = NULL, *apaths = NULL, *mf = NULL, *result = NULL, *prev = NULL;
 	struct conflict_group *groups = NULL;
-	const char *kind, *api_version;
+	const char *kind, *api_version, *sub;
 	size_t ngroups = 0, nconf = 0;
 	long mine = -1;
 	int rc = -1;
@@ -1124,9 +1137,19 @@ int patch_apply(json_object **live, json_object *applied, const char *manager, i
 		return -1;
 	}
 
+	/* an apply carrying only status is an apply to the status subresource:
+	 * its fields are recorded apart (subresource "status"), and each side
+	 * leaves the other's fields alone, as the apiserver's resetFields do */
+	sub = status_apply(applied) ? "status" : NULL;
 	aset = fs_build(applied, NULL, kind, 0);
 	if (!aset)
 		aset = json_object_new_object();
+	if (sub) {
+		json_object_object_del(aset, "f:metadata");
+		json_object_object_del(aset, "f:spec");
+	} else {
+		json_object_object_del(aset, "f:status");
+	}
 	apaths = fs_paths(aset);
 	mf = managed_fields_copy(*live);
 
@@ -1136,7 +1159,7 @@ int patch_apply(json_object **live, json_object *applied, const char *manager, i
 	for (size_t e = 0; e < nentries; e++) {
 		json_object *ent = json_object_array_get_idx(mf, e), *set = get(ent, "fieldsV1");
 		const char *m = get_str(ent, "manager");
-		if (entry_is(ent, manager, "Apply", NULL)) {
+		if (entry_is(ent, manager, "Apply", sub)) {
 			mine = (long)e;
 			continue;
 		}
@@ -1221,7 +1244,7 @@ int patch_apply(json_object **live, json_object *applied, const char *manager, i
 	}
 
 	/* record our ownership */
-	json_object *entry = new_entry(manager, "Apply", api_version, NULL, now_rfc3339, json_object_get(aset));
+	json_object *entry = new_entry(manager, "Apply", api_version, sub, now_rfc3339, json_object_get(aset));
 	if (mine >= 0)
 		json_object_array_put_idx(mf, (size_t)mine, entry);
 	else

@@ -567,6 +567,32 @@ static void test_apply_finalizers_set_and_server_fields(void **state)
 	json_object_put(live);
 }
 
+static void test_apply_status_subresource_apart(void **state)
+{
+	(void)state;
+	json_object *live = NULL;
+	char *err = NULL;
+	assert_int_equal(apply(&live, "{\"apiVersion\":\"m.dev/v1\",\"kind\":\"MC\",\"metadata\":{\"name\":\"q\","
+				      "\"labels\":{\"a\":\"b\"}},\"spec\":{\"x\":1}}", "op", 1, &err), 0);
+	/* the same manager applies status (what a controller does through /status) */
+	assert_int_equal(apply(&live, "{\"apiVersion\":\"m.dev/v1\",\"kind\":\"MC\",\"metadata\":{\"name\":\"q\"},"
+				      "\"status\":{\"phase\":\"Ready\"}}", "op", 1, &err), 0);
+	/* ... which neither removes its spec fields nor is removed by the next main apply */
+	assert_int_equal(json_object_get_int(at(live, "spec.x")), 1);
+	assert_string_equal(json_object_get_string(at(live, "metadata.labels.a")), "b");
+	assert_int_equal(apply(&live, "{\"apiVersion\":\"m.dev/v1\",\"kind\":\"MC\",\"metadata\":{\"name\":\"q\","
+				      "\"labels\":{\"a\":\"b\"}},\"spec\":{\"x\":2}}", "op", 1, &err), 0);
+	assert_string_equal(json_object_get_string(at(live, "status.phase")), "Ready");
+	json_object *mf = at(live, "metadata.managedFields");
+	assert_int_equal(json_object_array_length(mf), 2);
+	json_object *main_e = json_object_array_get_idx(mf, 0), *st_e = json_object_array_get_idx(mf, 1);
+	assert_null(at(main_e, "subresource"));
+	assert_json(at(main_e, "fieldsV1"), "{\"f:metadata\":{\"f:labels\":{\"f:a\":{}}},\"f:spec\":{\"f:x\":{}}}");
+	assert_string_equal(json_object_get_string(at(st_e, "subresource")), "status");
+	assert_json(at(st_e, "fieldsV1"), "{\"f:status\":{\"f:phase\":{}}}");
+	json_object_put(live);
+}
+
 static void test_track_update_create_and_status(void **state)
 {
 	(void)state;
@@ -606,6 +632,7 @@ int main(void)
 		cmocka_unit_test(test_apply_conflicts_with_update_manager),
 		cmocka_unit_test(test_apply_invalid),
 		cmocka_unit_test(test_apply_finalizers_set_and_server_fields),
+		cmocka_unit_test(test_apply_status_subresource_apart),
 		cmocka_unit_test(test_track_update_create_and_status),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
