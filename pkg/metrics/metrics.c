@@ -49,10 +49,19 @@ struct family {
 	bool warned_cap;
 };
 
+#define MAX_COLLECTORS 16
+
+struct collector {
+	metrics_collect_fn fn;
+	void *arg;
+};
+
 struct metrics_registry {
 	pthread_mutex_t mu;
 	struct family **fams;
 	size_t nfams;
+	struct collector collectors[MAX_COLLECTORS];
+	size_t ncollectors;
 };
 
 /* ---- registries ---- */
@@ -499,13 +508,54 @@ static int write_series(struct buf *b, const struct family *f, struct series *s)
 	return rc;
 }
 
-int metrics_write(struct metrics_registry *r, struct buf *out)
+int metrics_add_collector(struct metrics_registry *r, metrics_collect_fn fn, void *arg)
 {
-	struct family **fams = NULL;
 	int rc = 0;
 
 	if (!r)
 		r = metrics_default();
+	if (!fn)
+		return -EINVAL;
+	pthread_mutex_lock(&r->mu);
+	if (r->ncollectors >= MAX_COLLECTORS)
+		rc = -ENOSPC;
+	else
+		r->collectors[r->ncollectors++] = (struct collector){ fn, arg };
+	pthread_mutex_unlock(&r->mu);
+	return rc;
+}
+
+void metrics_counter_set_total(struct metrics_counter *c, double v)
+{
+	struct series *s = (struct series *)c;
+	uint64_t old, upd = double_to_bits(v);
+
+	if (!c || !(v >= 0))
+		return;
+	old = atomic_load(&s->bits);
+	do {
+		if (!(v > bits_to_double(old)))
+			return;   /* never backwards */
+	} while (!atomic_compare_exchange_weak(&s->bits, &old, upd));
+}
+
+int metrics_write(struct metrics_registry *r, struct buf *out)
+{
+	struct family **fams = NULL;
+	struct collector cs[MAX_COLLECTORS];
+	size_t nc;
+	int rc = 0;
+
+	if (!r)
+		r = metrics_default();
+	/* collectors refresh their series first, without the registry lock
+	 * (they call *_get_in and the update functions) */
+	pthread_mutex_lock(&r->mu);
+	nc = r->ncollectors;
+	memcpy(cs, r->collectors, nc * sizeof(cs[0]));
+	pthread_mutex_unlock(&r->mu);
+	for (size_t i = 0; i < nc; i++)
+		cs[i].fn(r, cs[i].arg);
 	pthread_mutex_lock(&r->mu);
 	if (r->nfams == 0)
 		goto out;

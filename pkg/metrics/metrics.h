@@ -89,6 +89,22 @@ void metrics_histogram_read(const struct metrics_histogram *h, uint64_t *count, 
 #define metrics_histogram_get(name, help, nb, buckets, n, keys, values) \
 	metrics_histogram_get_in(metrics_default(), (name), (help), (nb), (buckets), (n), (keys), (values))
 
+/* Collectors: called at the start of every metrics_write (on the scraping
+ * thread, without the registry lock) to refresh series that mirror state
+ * read elsewhere (e.g. /proc). Up to 16 per registry; 0 or -ENOSPC. */
+typedef void (*metrics_collect_fn)(struct metrics_registry *r, void *arg);
+int metrics_add_collector(struct metrics_registry *r, metrics_collect_fn fn, void *arg);
+/* For collectors mirroring an external monotonic total (CPU seconds): set the
+ * counter to v; ignored when v is below the current value. */
+void metrics_counter_set_total(struct metrics_counter *c, double v);
+
+/* The standard process metrics from /proc/self (Linux), refreshed per
+ * scrape: process_cpu_seconds_total, process_resident_memory_bytes,
+ * process_virtual_memory_bytes, process_open_fds, process_max_fds,
+ * process_start_time_seconds, process_threads. NULL = default registry.
+ * Call once. */
+int metrics_register_process_collector(struct metrics_registry *r);
+
 /* Append the text exposition of r to out (NULL r = the default registry).
  * 0 or -E2BIG when out's cap is reached (out then holds a prefix). */
 int metrics_write(struct metrics_registry *r, struct buf *out);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -405,6 +406,68 @@ static void test_default_registry(void **state)
 	free(text);
 }
 
+static void bump(struct metrics_registry *r, void *arg)
+{
+	int *calls = arg;
+
+	(*calls)++;
+	metrics_gauge_set(metrics_gauge_get_in(r, "collected", "Set by a collector.", 0, NULL, NULL), *calls * 10);
+}
+
+static void test_collectors(void **state)
+{
+	struct metrics_registry *r = metrics_registry_new();
+	struct metrics_counter *c = metrics_counter_get_in(r, "ext_total", "h", 0, NULL, NULL);
+	int calls = 0;
+	char *text;
+
+	assert_int_equal(metrics_add_collector(r, bump, &calls), 0);
+	assert_int_equal(metrics_add_collector(r, NULL, NULL), -EINVAL);
+	text = render(r);
+	assert_int_equal(calls, 1);
+	assert_non_null(strstr(text, "collected 10\n"));
+	free(text);
+	text = render(r);
+	assert_int_equal(calls, 2);
+	assert_non_null(strstr(text, "collected 20\n"));
+	free(text);
+
+	metrics_counter_set_total(c, 5);
+	assert_true(metrics_counter_value(c) == 5);
+	metrics_counter_set_total(c, 3);     /* never backwards */
+	assert_true(metrics_counter_value(c) == 5);
+	metrics_counter_set_total(c, 7.5);
+	assert_true(metrics_counter_value(c) == 7.5);
+	metrics_registry_free(r);
+}
+
+static void test_process_collector(void **state)
+{
+	struct metrics_registry *r = metrics_registry_new();
+	struct parsed *p = xcalloc(1, sizeof(*p));
+	const struct sample *s;
+	char *text;
+	double now = (double)time(NULL);
+
+	assert_int_equal(metrics_register_process_collector(r), 0);
+	text = render(r);
+	parse_text(text, p);
+	s = find(p, "process_resident_memory_bytes", NULL, NULL);
+	assert_non_null(s);
+	assert_true(s->value > 1024 * 1024);          /* a real process is over 1 MiB */
+	assert_true(find(p, "process_virtual_memory_bytes", NULL, NULL)->value >= s->value);
+	assert_true(find(p, "process_open_fds", NULL, NULL)->value >= 3);   /* stdin/out/err */
+	assert_true(find(p, "process_max_fds", NULL, NULL)->value != 0);
+	assert_true(find(p, "process_threads", NULL, NULL)->value >= 1);
+	assert_true(find(p, "process_cpu_seconds_total", NULL, NULL)->value >= 0);
+	assert_string_equal(type_of(p, "process_cpu_seconds_total"), "counter");
+	s = find(p, "process_start_time_seconds", NULL, NULL);
+	assert_true(s->value > now - 3600 && s->value <= now + 5);
+	free(text);
+	free(p);
+	metrics_registry_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -417,6 +480,8 @@ int main(void)
 		cmocka_unit_test(test_buffer_cap),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_default_registry),
+		cmocka_unit_test(test_collectors),
+		cmocka_unit_test(test_process_collector),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
