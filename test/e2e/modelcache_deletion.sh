@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Issue 7, must show (deletion with a cluster down): deleting a ModelCache
+# while the remote cluster is unreachable removes its objects on the local
+# cluster but keeps the finalizer, and the status names the cluster that
+# blocks (condition CleanupBlocked); when the cluster returns the clean-up
+# completes and the ModelCache is gone.
+set -euo pipefail
+. "$(dirname "$0")/modelcache_env.sh"
+mce_setup
+
+NS=ml-team
+PVC=modelcache-ml-team-qwen-17db2
+mcp apply -f - >/dev/null <<'YAML'
+apiVersion: modelcache.dev/v1alpha1
+kind: ModelCache
+metadata: {name: qwen, namespace: ml-team}
+spec:
+  source: HuggingFace
+  huggingFace: {repo: fixtures/qwen3-0.6b}
+YAML
+mce_wait_phase 90 "$NS" qwen Ready local gpu-west
+fin=$(mce_jp cp mc qwen "$NS" '{.metadata.finalizers[*]}')
+[ "$fin" = modelcache.dev/cleanup ] || mc_fail "finalizers: $fin"
+
+port=$KS_remote_PORT
+mc_stop "$KS_remote_PID" KILL
+mc_log "remote cluster down"
+mcp delete mc qwen -n "$NS" --wait=false >/dev/null
+mc_wait 60 "CleanupBlocked naming gpu-west" eval \
+	'mce_jp cp mc qwen '"$NS"' "{.status.conditions[?(@.type==\"CleanupBlocked\")].message}" | grep -q gpu-west'
+mc_wait 30 "local PVC removed" eval '! mcp get pvc '"$PVC"' -n '"$NS"
+mcp get mc qwen -n "$NS" >/dev/null || mc_fail "the ModelCache went away while a cluster could not be cleaned"
+mc_log "finalizer kept: $(mce_jp cp mc qwen "$NS" '{.status.conditions[?(@.type=="CleanupBlocked")].message}')"
+
+mc_start_kubesim remote --port "$port" --bind-pvcs --run-jobs --data-dir "$MC_TMP/remote-data2"
+mc_wait 90 "qwen gone once gpu-west is back" eval '! mcp get mc qwen -n '"$NS"
+mc_log "cluster back: clean-up completed, finalizer removed"
+echo "PASS modelcache_deletion"

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Issue 7, must show (VRAM precheck): a model larger than the remote
+# cluster's largest node is Skipped/InsufficientVRAM there with both byte
+# counts and the message of DESIGN.md 4.5, nothing is composed there, and
+# modelcache_hydrations_skipped_total counts it; with
+# modelcache.dev/multi-node-sharded: "true" it hydrates and
+# modelcache_precheck_bypass_total{reason="multi_node_sharded"} counts it.
+# The remote's inventory is declared small (spec.gpus, 2 nodes x 1 x 2 MiB)
+# so that a 3.4 MB fixture is "too large" without downloading gigabytes.
+set -euo pipefail
+. "$(dirname "$0")/modelcache_env.sh"
+mce_setup --remote-gpus '  gpus: [{product: NVIDIA-TINY, memory: 2Mi, perNode: 1, nodes: 2}]'
+
+NS=ml-team
+PVC=modelcache-ml-team-qwen-17db2
+mcp apply -f - >/dev/null <<'YAML'
+apiVersion: modelcache.dev/v1alpha1
+kind: ModelCache
+metadata: {name: qwen, namespace: ml-team}
+spec:
+  source: HuggingFace
+  huggingFace: {repo: fixtures/qwen3-0.6b}
+YAML
+mce_wait_phase 60 "$NS" qwen Skipped gpu-west
+reason=$(mce_jp cp mc qwen "$NS" '{.status.clusters[?(@.name=="gpu-west")].reason}')
+msg=$(mce_jp cp mc qwen "$NS" '{.status.clusters[?(@.name=="gpu-west")].message}')
+est=$(mce_jp cp mc qwen "$NS" '{.status.clusters[?(@.name=="gpu-west")].estimatedBytes}')
+avail=$(mce_jp cp mc qwen "$NS" '{.status.clusters[?(@.name=="gpu-west")].availableBytes}')
+[ "$reason" = InsufficientVRAM ] || mc_fail "reason $reason"
+[ "$est" = 3410944 ] || mc_fail "estimatedBytes $est, want the fixture's weight bytes 3410944"
+[ "$avail" = 2097152 ] || mc_fail "availableBytes $avail, want 2 MiB"
+[ "$msg" = "model needs ~0.00318 GiB of GPU memory for weights; the largest node in gpu-west has 0.00195 GiB (1 x 0.00195 GiB)" ] ||
+	mc_fail "message: $msg"
+mce_wait_phase 90 "$NS" qwen Ready local
+sleep 2
+mcr get pvc "$PVC" -n modelcache >/dev/null 2>&1 && mc_fail "a PVC was composed on the Skipped cluster"
+[ "$(mcr get jobs -n modelcache -o name | wc -l)" = 0 ] || mc_fail "a Job was composed on the Skipped cluster"
+mc_wait 20 "summary 1/2" eval '[ "$(mce_jp cp mc qwen '"$NS"' "{.status.summary.ready}")" = 1/2 ]'
+mc_wait 20 "ArtifactReady False/Partial" eval '[ "$(mce_cond '"$NS"' qwen ArtifactReady)" = False/Partial ]'
+mc_wait 10 "event InsufficientVRAM" eval '[ "$(mce_events '"$NS"' qwen InsufficientVRAM)" = 1 ]'
+v=$(mce_metric 'modelcache_hydrations_skipped_total{cluster="gpu-west",reason="vram_insufficient"}')
+[ "$v" = 1 ] || mc_fail "modelcache_hydrations_skipped_total = $v, want 1"
+mc_log "Skipped on gpu-west: $msg; metric counted"
+
+mcp annotate mc qwen -n "$NS" modelcache.dev/multi-node-sharded=true >/dev/null
+mce_wait_phase 90 "$NS" qwen Ready gpu-west
+n=$(mce_check_files fixtures/qwen3-0.6b "$(mce_pvc_dir remote modelcache "$PVC")") || mc_fail "remote volume: $n"
+v=$(mce_metric 'modelcache_precheck_bypass_total{reason="multi_node_sharded"}')
+[ "$v" = 1 ] || mc_fail "modelcache_precheck_bypass_total{reason=multi_node_sharded} = $v, want 1"
+mc_wait 20 "summary 2/2" eval '[ "$(mce_jp cp mc qwen '"$NS"' "{.status.summary.ready}")" = 2/2 ]'
+mc_log "multi-node-sharded: hydrated on gpu-west, bypass counted"
+echo "PASS modelcache_vram"
