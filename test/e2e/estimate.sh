@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# End-to-end: `kubectl modelcache estimate` against test/fakehub on the
+# fixtures of hack/make-fixture-model (issue 5, "Must show"):
+#  - every fixture's estimate equals its .fixture-truth.json (weights,
+#    download, projector), the priced files are the ones that load;
+#  - a 16 GB sparse Llama-3.1-8B is estimated from its headers only: the
+#    file bytes served (fakehub request log) stay under 1 MiB and the weight
+#    bytes match the true tensor bytes exactly;
+#  - verdict text and exit codes: 0 fits / no budget, 3 does not fit,
+#    4 not found, 1 auth; gated repos with HF_TOKEN; --file on local files.
+#   MC_BIN=build/bin MC_SOURCE_DIR=. bash test/e2e/estimate.sh
+set -euo pipefail
+
+SRC=${MC_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+BIN=${MC_BIN:-$SRC/build/bin}
+CLI=$BIN/kubectl-modelcache
+HUB=$BIN/fakehub
+for b in "$CLI" "$HUB"; do
+  [ -x "$b" ] || { echo "FAIL: $b is not built"; exit 1; }
+done
+
+TMP=$(mktemp -d /tmp/mc-estimate-e2e.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok: $*"; }
+unset HF_TOKEN
+
+SMALL=$TMP/small
+BIG=$TMP/big
+"$SRC/hack/make-fixture-model" --out "$SMALL" >/dev/null
+"$SRC/hack/make-fixture-model" --out "$BIG" --only llama-3.1-8b --real-shapes --fill sparse >/dev/null
+
+# start_hub NAME ROOT: sets PORT and LOG
+start_hub() {
+  local name=$1 root=$2
+  LOG=$TMP/$name.log
+  : >"$LOG"
+  "$HUB" --root "$root" --port 0 --port-file "$TMP/$name.port" --request-log "$LOG" \
+    2>"$TMP/$name.stderr" &
+  PIDS+=($!)
+  for _ in $(seq 200); do
+    [ -s "$TMP/$name.port" ] && break
+    sleep 0.05
+  done
+  [ -s "$TMP/$name.port" ] || fail "fakehub $name did not write its port file"
+  PORT=$(cat "$TMP/$name.port")
+}
+
+# check_truth JSON TRUTH [nobudget]: estimate == ground truth
+check_truth() {
+  python3 - "$@" <<'PY'
+import json, sys
+o = json.load(open(sys.argv[1])); t = json.load(open(sys.argv[2]))
+name = t["repo"]
+w = o["weightBytes"] - o["projectorBytes"]
+assert w == t["weight_bytes"], f"{name}: weights {w} != truth {t['weight_bytes']}"
+assert o["downloadBytes"] == t["download_bytes"], f"{name}: download {o['downloadBytes']} != {t['download_bytes']}"
+assert o["projectorBytes"] == t.get("projector_bytes", 0), f"{name}: projector {o['projectorBytes']}"
+if "weight_files" in t:
+    got = sorted(f["path"] for f in o["files"] if f["role"] != "projector")
+    assert got == sorted(t["weight_files"]), f"{name}: priced {got} != {sorted(t['weight_files'])}"
+assert not o["usedFallback"], f"{name}: fell back"
+if len(sys.argv) > 3:
+    assert o["budgetBytes"] is None and o["fits"] is None, f"{name}: budget without --gpu-memory"
+for k in ("format", "method", "strategy", "usedFallback", "parameters", "weightBytes", "downloadBytes",
+          "kvCacheBytes", "overheadBytes", "totalBytes", "budgetBytes", "fits"):
+    assert k in o, f"{name}: key {k} missing"
+assert o["totalBytes"] == o["weightBytes"] + o["kvCacheBytes"] + o["overheadBytes"]
+print(f"{name}: {o['format']}/{o['method']}/{o['strategy']} weights={o['weightBytes']}")
+PY
+}
+
+# ---------------------------------------------------------------- every fixture
+start_hub small "$SMALL"
+SP=$PORT
+SLOG=$LOG
+export HF_TOKEN=hf_fixture_gated_token   # the gated fixture needs it; others ignore it
+for d in "$SMALL"/fixtures/*/; do
+  name=fixtures/$(basename "$d")
+  "$CLI" estimate "$name" --endpoint "http://127.0.0.1:$SP" -o json >"$TMP/out.json" ||
+    fail "$name: exit $?"
+  check_truth "$TMP/out.json" "$d/.fixture-truth.json" nobudget || fail "$name: differs from the truth"
+done
+unset HF_TOKEN
+pass "every fixture matches its .fixture-truth.json over fakehub"
+
+# GGUF: include narrows to one quant (+ the projector kept only if included)
+"$CLI" estimate fixtures/tinyllama-gguf --endpoint "http://127.0.0.1:$SP" --include '*Q4_K_M*' -o json >"$TMP/q4.json"
+python3 - "$TMP/q4.json" "$SMALL/fixtures/tinyllama-gguf/.fixture-truth.json" <<'PY' || fail "include *Q4_K_M*"
+import json, sys
+o = json.load(open(sys.argv[1])); t = json.load(open(sys.argv[2]))
+assert o["weightBytes"] == t["quant_bytes"]["Q4_K_M"], (o["weightBytes"], t["quant_bytes"])
+assert o["note"] is None and o["method"] == "Q4_K_M", o
+PY
+"$CLI" estimate fixtures/tinyllama-gguf --endpoint "http://127.0.0.1:$SP" >"$TMP/gg.txt"
+grep -q "Note: heaviest of 3 GGUF quants priced: F16" "$TMP/gg.txt" || { cat "$TMP/gg.txt"; fail "heaviest-quant note"; }
+pass "GGUF: heaviest quant by default (and said so), --include picks one"
+
+# ---------------------------------------------------------------- verdicts, exit codes
+set +e
+"$CLI" estimate fixtures/qwen3-0.6b --endpoint "http://127.0.0.1:$SP" --context 4096 --gpu-memory 24Gi >"$TMP/fit.txt"
+rc=$?
+set -e
+[ $rc -eq 0 ] || fail "fits: exit $rc"
+grep -q '^OK: fixtures/qwen3-0.6b (bf16) fits' "$TMP/fit.txt" || { cat "$TMP/fit.txt"; fail "fits text"; }
+grep -q '  Available budget: 21.6 GiB (24 GiB x 0.9)' "$TMP/fit.txt" || { cat "$TMP/fit.txt"; fail "budget text"; }
+
+set +e
+"$CLI" estimate fixtures/qwen3-0.6b --endpoint "http://127.0.0.1:$SP" --context 40960 --sequences 64 --gpu-memory 2Gi --gpus 2 >"$TMP/nofit.txt"
+rc=$?
+set -e
+[ $rc -eq 3 ] || { cat "$TMP/nofit.txt"; fail "does not fit: exit $rc (want 3)"; }
+grep -q '^Error: insufficient memory for fixtures/qwen3-0.6b (bf16)' "$TMP/nofit.txt" || fail "no-fit text"
+grep -Eq '^  Estimated requirement: ~[0-9.]+ GiB \(weights [0-9.]+ \+ KV cache [0-9.]+ \+ overhead [0-9.]+\)' "$TMP/nofit.txt" || fail "breakdown text"
+grep -q '  Available budget: 3.6 GiB (2 x 2 GiB x 0.9)' "$TMP/nofit.txt" || { cat "$TMP/nofit.txt"; fail "2-GPU budget text"; }
+grep -q '^  Suggestion: try a smaller quantization or reduce --context' "$TMP/nofit.txt" || fail "suggestion"
+# KV per token from kv_heads x head_dim (qwen3: head_dim != hidden/heads), never hidden size
+"$CLI" estimate fixtures/qwen3-0.6b --endpoint "http://127.0.0.1:$SP" -o json >"$TMP/kv.json"
+python3 - "$SMALL/fixtures/qwen3-0.6b/config.json" "$TMP/kv.json" <<'PY' || fail "qwen3 KV bytes per token"
+import json, sys
+c = json.load(open(sys.argv[1])); o = json.load(open(sys.argv[2]))
+assert c["head_dim"] != c["hidden_size"] // c["num_attention_heads"]
+want = 2 * c["num_key_value_heads"] * c["head_dim"] * 2 * c["num_hidden_layers"]
+assert o["architecture"]["kvBytesPerToken"] == want, (o["architecture"], want)
+assert o["context"] == c["max_position_embeddings"]   # default: the model's maximum
+assert o["kvCacheBytes"] == want * o["context"]
+PY
+set +e
+"$CLI" estimate fixtures/qwen3-0.6b --endpoint "http://127.0.0.1:$SP" --unified-memory 1Gi -o json >"$TMP/uni.json"
+rc=$?
+set -e
+[ $rc -eq 3 ] || fail "unified 1Gi: exit $rc (want 3)"
+python3 -c "import json;o=json.load(open('$TMP/uni.json'));assert o['budgetBytes']==int(2**30*0.67) and o['fits'] is False, o" || fail "unified budget"
+
+set +e
+"$CLI" estimate fixtures/does-not-exist --endpoint "http://127.0.0.1:$SP" 2>"$TMP/nf.err"
+rc=$?
+"$CLI" estimate fixtures/gated-model --endpoint "http://127.0.0.1:$SP" 2>"$TMP/auth.err" >/dev/null
+rc2=$?
+"$CLI" estimate fixtures/qwen3-0.6b --bogus-flag x 2>/dev/null
+rc3=$?
+set -e
+[ $rc -eq 4 ] || fail "not found: exit $rc (want 4)"
+grep -q "Error: cannot estimate fixtures/does-not-exist" "$TMP/nf.err" || fail "not-found message"
+[ $rc2 -eq 1 ] || fail "gated without token: exit $rc2 (want 1)"
+[ $rc3 -eq 1 ] || fail "bad flag: exit $rc3 (want 1)"
+HF_TOKEN=hf_fixture_gated_token "$CLI" estimate fixtures/gated-model --endpoint "http://127.0.0.1:$SP" >/dev/null ||
+  fail "gated with token"
+grep -rq hf_fixture_gated_token "$TMP/auth.err" && fail "token leaked to stderr"
+pass "verdicts and exit codes (0 fits, 3 no fit, 4 not found, 1 auth/usage)"
+
+# --file: local files, no Hub
+F=$SMALL/fixtures/qwen3-0.6b
+"$CLI" estimate --file "$F/model.safetensors" -o json >"$TMP/file.json"
+python3 - "$TMP/file.json" "$F/.fixture-truth.json" <<'PY' || fail "--file"
+import json, sys
+o = json.load(open(sys.argv[1])); t = json.load(open(sys.argv[2]))
+assert o["weightBytes"] == t["weight_bytes"] and o["strategy"] == "safetensors_header_exact", o
+PY
+"$CLI" estimate --file "$SMALL/fixtures/sd-diffusers" -o json >"$TMP/dir.json"
+check_truth "$TMP/dir.json" "$SMALL/fixtures/sd-diffusers/.fixture-truth.json" >/dev/null || fail "--file DIR"
+pass "--file on a local file and a local directory"
+
+# ---------------------------------------------------------------- 16 GB, headers only
+start_hub big "$BIG"
+T=$BIG/fixtures/llama-3.1-8b
+BYTES=$(python3 -c "import json;print(sum(json.load(open('$T/.fixture-truth.json'))['file_sizes'].values()))")
+[ "$BYTES" -gt 10000000000 ] || fail "big fixture is only $BYTES bytes"
+"$CLI" estimate fixtures/llama-3.1-8b --endpoint "http://127.0.0.1:$PORT" --context 8192 --gpu-memory 80Gi -o json >"$TMP/big.json"
+check_truth "$TMP/big.json" "$T/.fixture-truth.json" >/dev/null || fail "16 GB fixture differs from truth"
+served=$(awk '$2 ~ /\/resolve\/|^\/lfs\// {s += $4} END {print s + 0}' "$LOG")
+python3 - "$TMP/big.json" "$served" <<'PY' || fail "headers-only read"
+import json, sys
+o = json.load(open(sys.argv[1])); served = int(sys.argv[2])
+assert o["fits"] is True
+# Llama-3.1-8B: 32 layers x 8 KV heads x 128 x 2 (K,V) x 2 bytes = 131072 B/token
+assert o["architecture"]["kvBytesPerToken"] == 131072, o["architecture"]
+assert o["kvCacheBytes"] == 131072 * 8192
+assert served < (1 << 20), f"served {served} bytes of file data"
+print(f"16 GB model: {served} bytes of file data served ({served / (o['downloadBytes'] / 1e9):.0f} B per GB), "
+      f"weights {o['weightBytes']} exact")
+PY
+pass "16 GB sparse fixture estimated from headers only, exact"
+echo "PASS estimate e2e"
