@@ -733,6 +733,26 @@ static void test_tls_client_cert(void **state)
 	kube_client_free(c);
 	free(cltsn);
 
+	/* an exec plugin may hand out a client certificate instead of a token */
+	char *plug = path_in(certdir, "certplugin.sh");
+	f = fopen(plug, "w");
+	assert_non_null(f);
+	fprintf(f, "#!/bin/sh\nc=$(awk '{printf \"%%s\\\\n\", $0}' '%s')\nk=$(awk '{printf \"%%s\\\\n\", $0}' '%s')\n"
+		   "printf '{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\","
+		   "\"status\":{\"clientCertificateData\":\"%%s\",\"clientKeyData\":\"%%s\"}}' \"$c\" \"$k\"\n",
+		cc, ck);
+	fclose(f);
+	chmod(plug, 0755);
+	char *usexec = xasprintf("    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: %s\n", plug);
+	c = client_for(ts_url(s), cl, usexec, &o);
+	if (kube_get(c, &KUBE_RES_CONFIGMAPS, "ns1", "a", NULL, &e) != 0)
+		fail_msg("exec client certificate: %s", e.message);
+	assert_string_equal(R.cn[R.n - 1], "tester");
+	assert_string_equal(R.auth[R.n - 1], "");
+	kube_client_free(c);
+	free(usexec);
+	free(plug);
+
 	/* a server certificate from another CA is rejected */
 	char *other = path_in(certdir, "other-ca.crt");
 	char *other64 = ts_b64_file(other);
@@ -753,7 +773,7 @@ static void test_tls_client_cert(void **state)
 	assert_int_not_equal(kube_get(c, &KUBE_RES_CONFIGMAPS, "ns1", "a", NULL, &e), 0);
 	kube_error_clear(&e);
 	kube_client_free(c);
-	assert_int_equal(R.n, 3);   /* no failed handshake reached the handler */
+	assert_int_equal(R.n, 4);   /* no failed handshake reached the handler */
 	ts_stop(s);
 
 	/* insecure-skip-tls-verify + bearer token against a server without client auth */
@@ -761,8 +781,8 @@ static void test_tls_client_cert(void **state)
 	assert_int_equal(ts_start(&tls, h_ok, NULL, &s), 0);
 	c = client_for(ts_url(s), "    insecure-skip-tls-verify: true\n", NULL, &o);
 	assert_int_equal(kube_get(c, &KUBE_RES_CONFIGMAPS, "ns1", "a", NULL, &e), 0);
-	assert_string_equal(R.auth[3], "Bearer sekret");
-	assert_string_equal(R.cn[3], "");
+	assert_string_equal(R.auth[4], "Bearer sekret");
+	assert_string_equal(R.cn[4], "");
 	kube_client_free(c);
 	/* without the CA and without insecure: the system roots do not know it */
 	c = client_for(ts_url(s), NULL, NULL, &o);
