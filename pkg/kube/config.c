@@ -1106,10 +1106,13 @@ static int exec_run(struct kube_config *c, struct exec_plugin *x, char **errmsg)
 		goto out;
 	}
 	int64_t exp_ns = 0;
-	/* int64 nanoseconds end in 2262: anything later is "never expires" */
-	if (exp && strlen(exp) >= 4 && atoi(exp) >= 2262)
-		exp = NULL;
-	if (exp && exp[0] && rfc3339_parse(exp, &exp_ns) < 0) {
+	int prc = exp && exp[0] ? rfc3339_parse(exp, &exp_ns) : 0;
+	if (prc == -ERANGE) {
+		/* beyond int64 nanoseconds (after 2262): never expires */
+		exp_ns = 0;
+		prc = 0;
+	}
+	if (prc < 0) {
 		rc = fail(errmsg, "%s: plugin output status.expirationTimestamp \"%s\" is not RFC 3339", x->where, exp);
 		goto out;
 	}
