@@ -647,7 +647,7 @@ static int mc_check(json_object *obj, struct api_modelcache *mc, char **msg)
 	static const char *const policies[] = { "Delete", "Retain", NULL };
 	static const char *const onoff[] = { "Enabled", "Disabled", NULL };
 	struct vctx v;
-	json_object *spec, *hf, *o, *pre;
+	json_object *spec, *hf, *pre;
 	const char *s;
 
 	memset(mc, 0, sizeof(*mc));
@@ -714,14 +714,9 @@ static int mc_check(json_object *obj, struct api_modelcache *mc, char **msg)
 	}
 
 	/* annotations (lenient) */
-	o = mc->meta.annotations;
-	if (o) {
-		mc->multi_node_sharded = api_annotation(obj, API_ANN_MULTI_NODE_SHARDED) &&
-			strcmp(api_annotation(obj, API_ANN_MULTI_NODE_SHARDED), "true") == 0;
-		mc->pinned = api_annotation(obj, API_ANN_PINNED) &&
-			strcmp(api_annotation(obj, API_ANN_PINNED), "true") == 0;
-		mc->retry = api_annotation(obj, API_ANN_RETRY);
-	}
+	mc->multi_node_sharded = api_annotation_true(obj, API_ANN_MULTI_NODE_SHARDED);
+	mc->pinned = api_annotation_true(obj, API_ANN_PINNED);
+	mc->retry = api_annotation(obj, API_ANN_RETRY);
 	return result(&v, msg);
 }
 
@@ -901,6 +896,13 @@ static const char *meta_map_get(json_object *obj, const char *map, const char *k
 const char *api_annotation(json_object *obj, const char *key)
 {
 	return meta_map_get(obj, "metadata.annotations", key);
+}
+
+bool api_annotation_true(json_object *obj, const char *key)
+{
+	const char *v = api_annotation(obj, key);
+
+	return v && strcmp(v, "true") == 0;
 }
 
 const char *api_label(json_object *obj, const char *key)

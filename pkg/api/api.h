@@ -179,6 +179,8 @@ json_object *api_path(json_object *obj, const char *dotted);
 const char *api_path_str(json_object *obj, const char *dotted, const char *def);
 /* Annotation / label value or NULL. */
 const char *api_annotation(json_object *obj, const char *key);
+/* True only when the annotation is exactly "true". */
+bool api_annotation_true(json_object *obj, const char *key);
 const char *api_label(json_object *obj, const char *key);
 
 /* ---- conditions (status.conditions, metav1.Condition) ---- */

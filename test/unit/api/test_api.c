@@ -493,6 +493,8 @@ static void test_accessors(void **state)
 	assert_ptr_equal(api_path(o, ""), o);
 	assert_string_equal(api_annotation(o, API_ANN_PINNED), "true");
 	assert_null(api_annotation(o, API_ANN_RETRY));
+	assert_true(api_annotation_true(o, API_ANN_PINNED));
+	assert_false(api_annotation_true(o, API_ANN_MULTI_NODE_SHARDED));
 	assert_null(api_label(o, "x"));
 	assert_true(api_repo_ok("Qwen/Qwen3-0.6B"));
 	assert_true(api_repo_ok("gpt2"));
