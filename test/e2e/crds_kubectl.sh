@@ -135,10 +135,9 @@ v=$(K get md -n ml-team qwen-chat -o jsonpath='{.status.replicas.ready}')
 K scale md -n ml-team qwen-chat --replicas=3 >/dev/null || fail "kubectl scale failed"
 v=$(K get md -n ml-team qwen-chat -o jsonpath='{.spec.replicas}')
 [ "$v" = 3 ] || fail "spec.replicas after scale is '$v'"
-v=$(K get md -n ml-team qwen-chat --subresource=scale -o jsonpath='{.kind}/{.spec.replicas}')
-[ "$v" = "Scale/3" ] || fail "scale subresource reads '$v', want Scale/3"
-# (Scale.status.replicas = .status.replicas.ready per the CRD; kubesim does not
-# follow statusReplicasPath yet, see .notes/api-to-kubesim.md)
+# Scale.status.replicas comes from statusReplicasPath .status.replicas.ready
+v=$(K get md -n ml-team qwen-chat --subresource=scale -o jsonpath='{.kind}/{.spec.replicas}/{.status.replicas}')
+[ "$v" = "Scale/3/1" ] || fail "scale subresource reads '$v', want Scale/3/1"
 # a spec write through /status is ignored, a status write through the object too
 K patch md -n ml-team qwen-chat --type=merge -p '{"status":{"replicas":{"ready":9}}}' >/dev/null ||
 	fail "main-resource patch failed"
