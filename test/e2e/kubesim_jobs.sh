@@ -25,6 +25,8 @@ mc_start_kubesim sim --bind-pvcs --run-jobs --ready-deployments --data-dir "$DAT
 
 MNT_OUT_EXISTED=0
 [ -e /mnt/out ] && MNT_OUT_EXISTED=1
+TERMLOG_EXISTED=0
+[ -e /dev/termination-log ] && TERMLOG_EXISTED=1
 
 k apply -f - >/dev/null <<'YAML'
 apiVersion: v1
@@ -124,6 +126,9 @@ pod=$(k get pods -n e2e -l job-name=hi -o 'jsonpath={.items[0].metadata.name}')
 [ "$(jsonpath pod "$pod" '{.metadata.ownerReferences[0].kind}')" = Job ] || mc_fail "pod has no Job owner"
 if [ "$MNT_OUT_EXISTED" = 0 ] && [ -e /mnt/out ]; then
 	mc_fail "the mountPath /mnt/out was created on the host"
+fi
+if [ "$TERMLOG_EXISTED" = 0 ] && [ -e /dev/termination-log ]; then
+	mc_fail "/dev/termination-log was created on the host"
 fi
 mc_log "job hi complete, file in the PVC"
 
@@ -308,6 +313,20 @@ k delete pvc out -n e2e --wait=false >/dev/null
 mc_wait 20 "the PVC directory is removed" test ! -e "$OUT_DIR"
 mc_wait 20 "the PV is removed" bash -c "! KUBECONFIG=$KS_sim_KUBECONFIG kubectl get pv pvc-$uid >/dev/null 2>&1"
 
+# ---- SIGTERM while a container runs: kubesim exits 0 and leaves no process --
+k apply -f - >/dev/null <<YAML
+apiVersion: batch/v1
+kind: Job
+metadata: {name: orphan-check, namespace: e2e}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - {name: main, image: x, command: ["sleep", "$MARK.75"]}
+YAML
+mc_wait 20 "the orphan-check pod runs" pgrep -f "^sleep $MARK.75\$"
 mc_stop "$KS_sim_PID" TERM
 [ "$MC_RC" = 0 ] || mc_fail "kubesim exited with $MC_RC on SIGTERM"
+mc_wait 10 "no container survives kubesim" bash -c "! pgrep -f '^sleep $MARK.75\$'"
 mc_log "kubesim_jobs: all checks passed"
