@@ -92,7 +92,7 @@ grep -Eq '^modelcaches +mc +modelcache.dev/v1alpha1 +true +ModelCache' <<<"$ar" 
 	mc_fail "api-resources does not show modelcaches with short name mc: $ar"
 for crd in "$CRD_DIR"/*.yaml; do
 	kind=$(sed -n 's/^ *kind: *\([A-Za-z]*\).*/\1/p' "$crd" | sed -n 2p)
-	short=$(grep -o 'shortNames: *\[[a-z, ]*\]' "$crd" | head -1 | sed 's/.*\[\([a-z]*\).*/\1/')
+	short=$(grep -m1 -o 'shortNames: *\[[a-z, ]*\]' "$crd" | sed 's/.*\[\([a-z]*\).*/\1/')
 	if [ -n "$short" ] && [ -n "$kind" ]; then
 		grep -Eq " $short +modelcache.dev/v1alpha1 +(true|false) +$kind\$" <<<"$ar" ||
 			mc_fail "api-resources lacks $kind with short name $short"
@@ -126,7 +126,8 @@ cols=$(K get crd modelcaches.modelcache.dev -o json | python3 -c '
 import json, sys
 v = json.load(sys.stdin)["spec"]["versions"][0]
 print(" ".join(c["name"].upper() for c in v.get("additionalPrinterColumns", []) if not c.get("priority")))')
-header=$(K get mc -n e2e | head -1 | tr -s ' ')
+out=$(K get mc -n e2e)
+header=$(sed -n 1p <<<"$out" | tr -s ' ')
 [ "$header" = "NAME $cols" ] || mc_fail "get mc header '$header' != 'NAME $cols'"
 out=$(K get mc -n e2e)
 grep -q '^qwen  *Qwen/Qwen3-0.6B' <<<"$out" || mc_fail "get mc row lacks the repo column"
