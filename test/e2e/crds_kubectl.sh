@@ -4,7 +4,12 @@
 #   2. kubectl apply -f crds/ serves the kinds (short names, category);
 #   3. kubectl apply -f examples/ creates every example, schema defaults applied;
 #   4. printer columns, invalid objects rejected naming the field (422),
-#      status and scale subresources of ModelDeployment.
+#      status and scale subresources of ModelDeployment;
+#   5. manifests/ renders with kustomize (also with the cert-manager
+#      component) and applies; every operator flag it uses exists;
+#   6. the Helm chart renders (an embedded renderer for the Go-template
+#      subset the chart uses, since helm is not installed) with default and
+#      non-default values, and applies.
 # Needs build/bin/kubesim (built by the default build): a missing kubesim is a
 # failure, not a skip.
 set -euo pipefail
@@ -178,5 +183,308 @@ flags=$(grep -ohE -- '- --[a-z-]+' "$SRC/manifests/deployment.yaml" \
 for f in $flags; do
 	grep -qE -- "(^|[[:space:]])$f([[:space:]=\[]|$)" <<<"$help" || fail "operator has no flag $f (run --help)"
 done
+
+echo "== 9. the Helm chart renders (a small Go-template renderer: no helm here) and applies"
+cat >"$TMP/render.py" <<'PY'
+# A deliberately small Go-template/Sprig renderer for charts/modelcache-operator:
+# exactly the constructs that chart uses (no helm on the build machines).
+# usage: render.py CHART_DIR [key=value ...]   (value: true/false/int/string)
+import json, os, re, sys
+
+def parse_scalar(v):
+    v = v.strip()
+    if v == '' or v in ('null', '~'): return None
+    if v[0] in '"\'':
+        return v[1:-1]
+    if v in ('true', 'false'): return v == 'true'
+    if re.fullmatch(r'-?[0-9]+', v): return int(v)
+    if v.startswith('[') and v.endswith(']'):
+        inner = v[1:-1].strip()
+        return [parse_scalar(x) for x in inner.split(',')] if inner else []
+    if v == '{}': return {}
+    return v
+
+def strip_comment(line):
+    out, q = [], None
+    for i, c in enumerate(line):
+        if q:
+            if c == q: q = None
+        elif c in '"\'': q = c
+        elif c == '#' and (i == 0 or line[i-1] == ' '): break
+        out.append(c)
+    return ''.join(out).rstrip()
+
+def load_values(path):  # block mappings/sequences of scalars, flow [] {}
+    lines = []
+    for raw in open(path):
+        l = strip_comment(raw.rstrip('\n'))
+        if l.strip(): lines.append((len(l) - len(l.lstrip(' ')), l.strip()))
+    def block(i, ind):
+        if lines[i][1].startswith('- '):
+            out = []
+            while i < len(lines) and lines[i][0] == ind and lines[i][1].startswith('- '):
+                out.append(parse_scalar(lines[i][1][2:])); i += 1
+            return out, i
+        out = {}
+        while i < len(lines) and lines[i][0] == ind:
+            k, _, v = lines[i][1].partition(':')
+            i += 1
+            if v.strip() == '':
+                if i < len(lines) and (lines[i][0] > ind or (lines[i][0] == ind and lines[i][1].startswith('- '))):
+                    out[k], i = block(i, lines[i][0])
+                else:
+                    out[k] = None
+            else:
+                out[k] = parse_scalar(v)
+        return out, i
+    return block(0, 0)[0]
+
+def to_yaml(v, ind=0):
+    sp = ' ' * ind
+    if isinstance(v, dict):
+        if not v: return sp + '{}'
+        out = []
+        for k, x in v.items():
+            if isinstance(x, (dict, list)) and x:
+                out.append('%s%s:\n%s' % (sp, k, to_yaml(x, ind + (2 if isinstance(x, dict) else 0))))
+            else:
+                out.append('%s%s: %s' % (sp, k, scalar_yaml(x)))
+        return '\n'.join(out)
+    if isinstance(v, list):
+        if not v: return sp + '[]'
+        out = []
+        for x in v:
+            if isinstance(x, dict) and x:
+                s = to_yaml(x, ind + 2)
+                out.append(sp + '- ' + s.lstrip(' '))
+            else:
+                out.append(sp + '- ' + scalar_yaml(x))
+        return '\n'.join(out)
+    return sp + scalar_yaml(v)
+
+def scalar_yaml(x):
+    if x is None: return 'null'
+    if x is True: return 'true'
+    if x is False: return 'false'
+    if isinstance(x, (dict, list)): return '{}' if isinstance(x, dict) else '[]'
+    if isinstance(x, int): return str(x)
+    s = str(x)
+    if re.fullmatch(r'[A-Za-z_][A-Za-z0-9_./-]*', s) and s not in ('true', 'false', 'null', 'yes', 'no'): return s
+    return json.dumps(s)
+
+def truthy(v):
+    return not (v is None or v is False or v == 0 or v == '' or v == [] or v == {})
+
+def gostr(v):
+    if v is None: return '<no value>'
+    if v is True: return 'true'
+    if v is False: return 'false'
+    if isinstance(v, dict): return 'map[' + ' '.join('%s:%s' % (k, gostr(x)) for k, x in sorted(v.items())) + ']'
+    if isinstance(v, list): return '[' + ' '.join(gostr(x) for x in v) + ']'
+    return str(v)
+
+# ---- lexer: text and actions, with trim markers ----
+def lex(src):
+    toks, pos = [], 0
+    while True:
+        i = src.find('{{', pos)
+        if i < 0:
+            toks.append(('text', src[pos:])); break
+        j = src.find('}}', i)
+        if j < 0: raise SyntaxError('unclosed action')
+        text = src[pos:i]
+        inner = src[i + 2:j]
+        ltrim = inner.startswith('-')
+        rtrim = inner.endswith('-')
+        if ltrim: inner = inner[1:]; text = text.rstrip()
+        if rtrim: inner = inner[:-1]
+        toks.append(('text', text))
+        toks.append(('act', inner.strip()))
+        pos = j + 2
+        if rtrim:
+            while pos < len(src) and src[pos] in ' \t\r\n': pos += 1
+    return [t for t in toks if not (t[0] == 'text' and t[1] == '')]
+
+def parse(toks, i=0, stop=('end',)):
+    nodes = []
+    while i < len(toks):
+        kind, v = toks[i]
+        if kind == 'text':
+            nodes.append(('text', v)); i += 1; continue
+        if v.startswith('/*'):
+            i += 1; continue
+        word = v.split(' ', 1)[0]
+        if word in stop or word == 'else':
+            return nodes, i
+        if word in ('if', 'with', 'range'):
+            body, i = parse(toks, i + 1)
+            els = []
+            if toks[i][1] == 'else':
+                els, i = parse(toks, i + 1)
+            if toks[i][1] != 'end': raise SyntaxError('missing end for ' + v)
+            nodes.append((word, v[len(word):].strip(), body, els)); i += 1; continue
+        if word == 'define':
+            body, i = parse(toks, i + 1)
+            nodes.append(('define', v[6:].strip().strip('"'), body)); i += 1; continue
+        nodes.append(('expr', v)); i += 1
+    return nodes, i
+
+# ---- expressions ----
+def tokenize_expr(s):
+    return re.findall(r'"(?:[^"\\]|\\.)*"|\(|\)|\||[^\s()|]+', s)
+
+class Ctx:
+    def __init__(self, top, defs): self.top, self.defs = top, defs
+
+def field(v, path):
+    for p in path:
+        v = v.get(p) if isinstance(v, dict) else None
+    return v
+
+def eval_pipeline(toks, dot, ctx):
+    cmds, cur, depth = [], [], 0
+    for t in toks:
+        if t == '(': depth += 1
+        if t == ')': depth -= 1
+        if t == '|' and depth == 0: cmds.append(cur); cur = []
+        else: cur.append(t)
+    cmds.append(cur)
+    val, first = None, True
+    for c in cmds:
+        args = parse_args(c, dot, ctx)
+        if first:
+            val = call(args, dot, ctx, None); first = False
+        else:
+            val = call(args, dot, ctx, val, piped=True)
+    return val
+
+def parse_args(toks, dot, ctx):
+    out, i = [], 0
+    while i < len(toks):
+        t = toks[i]
+        if t == '(':
+            depth, j = 1, i + 1
+            while depth:
+                depth += {'(': 1, ')': -1}.get(toks[j], 0); j += 1
+            out.append(('val', eval_pipeline(toks[i + 1:j - 1], dot, ctx))); i = j; continue
+        out.append(('tok', t)); i += 1
+    return out
+
+FUNCS = {'include', 'printf', 'default', 'contains', 'trunc', 'trimSuffix', 'replace', 'quote',
+         'toYaml', 'nindent', 'indent', 'and', 'not', 'or'}
+
+def value_of(a, dot, ctx):
+    kind, t = a
+    if kind == 'val': return t
+    if t.startswith('"'): return json.loads(t)
+    if re.fullmatch(r'-?[0-9]+', t): return int(t)
+    if t == '.': return dot
+    if t.startswith('.'): return field(dot, t[1:].split('.'))
+    if t.startswith('$.'): return field(ctx.top, t[2:].split('.'))
+    if t == '$': return ctx.top
+    if t in ('true', 'false'): return t == 'true'
+    raise SyntaxError('unsupported operand ' + t)
+
+def call(args, dot, ctx, piped_val, piped=False):
+    if not args: raise SyntaxError('empty command')
+    head = args[0]
+    if head[0] == 'tok' and head[1] in FUNCS:
+        name = head[1]
+        vals = [value_of(a, dot, ctx) for a in args[1:]]
+        if piped: vals.append(piped_val)
+        if name == 'include':
+            return render_nodes(ctx.defs[vals[0]], vals[1], ctx)
+        if name == 'printf':
+            fmt = vals[0]
+            return fmt.replace('%%', '\0') % tuple(gostr(x) for x in vals[1:]) if '%s' in fmt else fmt
+        if name == 'default': return vals[1] if truthy(vals[1]) else vals[0]
+        if name == 'contains': return vals[0] in gostr(vals[1])
+        if name == 'trunc': return gostr(vals[1])[:vals[0]]
+        if name == 'trimSuffix':
+            s = gostr(vals[1]); return s[:-len(vals[0])] if vals[0] and s.endswith(vals[0]) else s
+        if name == 'replace': return gostr(vals[2]).replace(vals[0], vals[1])
+        if name == 'quote': return json.dumps(gostr(vals[0]))
+        if name == 'toYaml': return to_yaml(vals[0])
+        if name == 'nindent': return '\n' + '\n'.join(' ' * vals[0] + l if l else l for l in gostr(vals[1]).split('\n'))
+        if name == 'indent': return '\n'.join(' ' * vals[0] + l for l in gostr(vals[1]).split('\n'))
+        if name == 'and': return all(truthy(x) for x in vals) and vals[-1]
+        if name == 'or': return next((x for x in vals if truthy(x)), vals[-1])
+        if name == 'not': return not truthy(vals[0])
+    if piped: raise SyntaxError('cannot pipe into ' + head[1])
+    if len(args) != 1: raise SyntaxError('unknown function ' + head[1])
+    return value_of(head, dot, ctx)
+
+def render_nodes(nodes, dot, ctx):
+    out = []
+    for n in nodes:
+        if n[0] == 'text': out.append(n[1])
+        elif n[0] == 'expr': out.append(gostr(eval_pipeline(tokenize_expr(n[1]), dot, ctx)))
+        elif n[0] == 'define': pass
+        elif n[0] in ('if', 'with'):
+            v = eval_pipeline(tokenize_expr(n[1]), dot, ctx)
+            if truthy(v): out.append(render_nodes(n[2], v if n[0] == 'with' else dot, ctx))
+            else: out.append(render_nodes(n[3], dot, ctx))
+        elif n[0] == 'range':
+            v = eval_pipeline(tokenize_expr(n[1]), dot, ctx)
+            if truthy(v):
+                for x in v: out.append(render_nodes(n[2], x, ctx))
+            else: out.append(render_nodes(n[3], dot, ctx))
+    return ''.join(out)
+
+def main():
+    chart = sys.argv[1]
+    values = load_values(os.path.join(chart, 'values.yaml'))
+    for kv in sys.argv[2:]:
+        k, v = kv.split('=', 1)
+        d = values
+        for p in k.split('.')[:-1]: d = d.setdefault(p, {})
+        d[k.split('.')[-1]] = parse_scalar(v)
+    meta = {}
+    for l in open(os.path.join(chart, 'Chart.yaml')):
+        m = re.match(r'^(name|version|appVersion):\s*(.*)$', l)
+        if m: meta[m.group(1)] = parse_scalar(m.group(2))
+    top = {'Values': values, 'Release': {'Name': 'modelcache', 'Namespace': 'modelcache-system', 'Service': 'Helm'},
+           'Chart': {'Name': meta['name'], 'Version': meta['version'], 'AppVersion': meta['appVersion']}}
+    tdir = os.path.join(chart, 'templates')
+    files = sorted(os.listdir(tdir))
+    defs, parsed = {}, {}
+    for f in files:
+        nodes, i = parse(lex(open(os.path.join(tdir, f)).read()))
+        parsed[f] = nodes
+        for n in nodes:
+            if n[0] == 'define': defs[n[1]] = n[2]
+    ctx = Ctx(top, defs)
+    for f in files:
+        if f.startswith('_') or not f.endswith('.yaml'): continue
+        text = render_nodes(parsed[f], top, ctx)
+        if text.strip():
+            print('---\n# Source: %s\n%s' % (f, text.strip('\n')))
+    render_nodes(parsed.get('NOTES.txt', []), top, ctx)
+
+main()
+PY
+CHART=$SRC/charts/modelcache-operator
+out=$(python3 "$TMP/render.py" "$CHART") || fail "chart does not render with default values"
+kinds=$(grep '^kind:' <<<"$out" | sort | uniq -c | awk '{print $3 "=" $1}' | tr '\n' ' ')
+for want in ClusterRole=3 ClusterRoleBinding=1 Deployment=1 MutatingWebhookConfiguration=1 Role=1 \
+	RoleBinding=1 Service=2 ServiceAccount=1; do
+	grep -qw "$want" <<<"$kinds" || fail "chart render: want $want, got $kinds"
+done
+grep -q 'image: modelcache-operator:0.1.0' <<<"$out" || fail "chart: image/appVersion not used"
+printf '%s\n' "$out" >"$TMP/chart.yaml"
+K apply -f "$CHART/crds/" >/dev/null || fail "chart crds/ do not apply"
+res=$(K apply -f "$TMP/chart.yaml" 2>&1) || fail "rendered chart does not apply: $res"
+v=$(K get deploy -n modelcache-system modelcache-modelcache-operator -o jsonpath='{.spec.template.spec.containers[0].readinessProbe.httpGet.path}/{.spec.template.spec.volumes[1].secret.secretName}')
+[ "$v" = "/readyz/modelcache-webhook-cert" ] || fail "chart deployment: '$v'"
+v=$(K get mutatingwebhookconfiguration modelcache-modelcache-operator -o jsonpath='{.webhooks[0].clientConfig.service.name}/{.webhooks[0].clientConfig.service.path}/{.webhooks[0].namespaceSelector.matchExpressions[0].values}')
+[ "$v" = 'modelcache-modelcache-operator-webhook//mutate-v1-pod/["modelcache-system","kube-system"]' ] ||
+	fail "chart webhook: '$v'"
+out=$(python3 "$TMP/render.py" "$CHART" webhook.certManager.enabled=true) || fail "chart render (certManager) failed"
+grep -q '^kind: Certificate' <<<"$out" || fail "chart certManager: no Certificate"
+grep -q 'cert-manager.io/inject-ca-from: modelcache-system/modelcache-webhook-cert' <<<"$out" ||
+	fail "chart certManager: no CA injection"
+out=$(python3 "$TMP/render.py" "$CHART" webhook.enabled=false rbac.create=false) || fail "chart render (no webhook) failed"
+grep -q 'MutatingWebhookConfiguration\|ClusterRole' <<<"$out" && fail "chart: webhook/RBAC rendered while disabled"
+grep -q -- '- --webhook-port=0' <<<"$out" || fail "chart: webhook not disabled in the flags"
 
 echo "PASS crds_kubectl"
