@@ -650,7 +650,7 @@ static int template_errors(const char *text, json_object *values, char *why, siz
 			while (n > 0 && path[n - 1] == '.')
 				path[--n] = 0;
 			if (!api_path(values, path)) {
-				snprintf(why, wn, ".Values.%s is not in values.yaml", path);
+				snprintf(why, wn, ".Values.%.200s is not in values.yaml", path);
 				return -1;
 			}
 		}
