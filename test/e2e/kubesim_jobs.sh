@@ -9,7 +9,8 @@
 #     Secret volume + secretKeyRef/configMapKeyRef env reach a process running
 #     as uid 65532 (fsGroup makes the volume writable); an unknown command is a
 #     StartError; deleting a running Job kills its process; ttlSecondsAfterFinished
-#     deletes a finished Job; BIN_DIR is first on PATH (modelcache-operator).
+#     deletes a finished Job; BIN_DIR is first on PATH (modelcache-operator);
+#     SIGTERM or even SIGKILL of kubesim leaves no container process behind.
 #   --ready-deployments: a Deployment becomes Available and rollout status ends.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -329,4 +330,22 @@ mc_wait 20 "the orphan-check pod runs" pgrep -f "^sleep $MARK.75\$"
 mc_stop "$KS_sim_PID" TERM
 [ "$MC_RC" = 0 ] || mc_fail "kubesim exited with $MC_RC on SIGTERM"
 mc_wait 10 "no container survives kubesim" bash -c "! pgrep -f '^sleep $MARK.75\$'"
+
+# ---- even SIGKILL: a container's whole process tree (PID namespace) goes ----
+mc_start_kubesim k2 --run-jobs --data-dir "$MC_TMP/data2"
+mc_kubectl k2 create namespace e2e >/dev/null
+mc_kubectl k2 apply -f - >/dev/null <<YAML
+apiVersion: batch/v1
+kind: Job
+metadata: {name: tree, namespace: e2e}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - {name: main, image: x, command: ["/bin/sh", "-c", "sleep $MARK.5; echo never"]}
+YAML
+mc_wait 20 "the tree pod's grandchild runs" pgrep -f "^sleep $MARK.5\$"
+mc_stop "$KS_k2_PID" KILL
+mc_wait 10 "no grandchild survives a killed kubesim" bash -c "! pgrep -f '^sleep $MARK.5\$'"
 mc_log "kubesim_jobs: all checks passed"

@@ -3,6 +3,8 @@
  * Per container a child is forked that
  *   - starts a new session (its pid is the process group we kill),
  *   - unshares its mount (and UTS) namespace and makes / rprivate,
+ *   - runs the command as PID 1 of a new PID namespace (nothing it starts
+ *     outlives it, nor kubesim) with its own /proc,
  *   - bind-mounts every volume at its mountPath and a per-container file at
  *     terminationMessagePath (default /dev/termination-log),
  *   - sets the hostname, workingDir, groups, gid and uid,
@@ -370,6 +372,32 @@ static void child_run(struct cplan *p, int errfd)
 	}
 	if (chdir(p->workdir ? p->workdir : "/") < 0)
 		child_fail(errfd, "chdir to working directory %s: %s", p->workdir);
+
+	/* A PID namespace with the command as its init: when it ends, or when
+	 * kubesim dies (PDEATHSIG down the chain), every process it started goes
+	 * too. Like a container's PID 1 it ignores SIGTERM unless it handles it;
+	 * the grace period then ends with SIGKILL. This process waits for it
+	 * and exits with its status (128+signal when killed). */
+	if (unshare(CLONE_NEWPID) < 0)
+		child_fail(errfd, "unshare(CLONE_NEWPID)%s: %s", NULL);
+	pid_t init = fork();
+	if (init < 0)
+		child_fail(errfd, "fork%s: %s", NULL);
+	if (init > 0) {
+		int st;
+		close(errfd);
+		signal(SIGTERM, SIG_IGN);
+		signal(SIGINT, SIG_IGN);
+		while (waitpid(init, &st, 0) < 0)
+			if (errno != EINTR)
+				_exit(127);
+		if (WIFEXITED(st))
+			_exit(WEXITSTATUS(st));
+		_exit(128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0));
+	}
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* the container's own /proc */
+	mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 	if (p->has_uid || p->has_gid || p->ngroups) {
 		if (setgroups((size_t)p->ngroups, p->ngroups ? p->groups : NULL) < 0)
 			child_fail(errfd, "setgroups%s: %s", NULL);
