@@ -245,6 +245,21 @@ grep -q 'is invalid' "$MC_TMP/bad.out" || mc_fail "not an Invalid error: $(cat "
 grep -Eq '^POST /apis/modelcache.dev/v1alpha1/namespaces/e2e/modelcaches\?.* 422$' "$RLOG" || mc_fail "no 422 in the request log"
 mc_log "invalid resource refused: $(head -1 "$MC_TMP/bad.out")"
 
+# server-side dry run: kubectl diff / apply / delete --dry-run=server change nothing
+rv=$(K get mc qwen -n e2e -o jsonpath='{.metadata.resourceVersion}')
+sed 's/size: 20Gi/size: 30Gi/' "$MC_TMP/mc.yaml" >"$MC_TMP/mc-big.yaml"
+set +e
+K diff -f "$MC_TMP/mc-big.yaml" >"$MC_TMP/diff.out" 2>&1
+drc=$?
+set -e
+[ "$drc" = 1 ] && grep -q '^+  size: 30Gi' "$MC_TMP/diff.out" || mc_fail "kubectl diff (rc $drc): $(cat "$MC_TMP/diff.out")"
+out=$(K apply --dry-run=server -f "$MC_TMP/mc-big.yaml")
+grep -q 'configured (server dry run)' <<<"$out" || mc_fail "apply --dry-run=server: $out"
+K delete mc qwen -n e2e --dry-run=server >/dev/null
+[ "$(K get mc qwen -n e2e -o jsonpath='{.spec.size}/{.metadata.resourceVersion}')" = "20Gi/$rv" ] ||
+	mc_fail "a server dry run changed the object"
+mc_log "kubectl diff, apply/delete --dry-run=server change nothing"
+
 # stale update => 409
 rv=$(K get cm cm1 -n e2e -o jsonpath='{.metadata.resourceVersion}')
 K label cm cm1 -n e2e touched=1 >/dev/null

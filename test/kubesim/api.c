@@ -1057,9 +1057,23 @@ static void do_resource(struct api *a, struct http_req *r, struct target *t, int
 	const char *m = r->method;
 	char *dry = qparam(r->query, "dryRun");
 	if (dry && *dry && strcmp(m, "GET") != 0) {
-		respond_status(a, r, 400, "BadRequest", "dryRun is not supported by kubesim", NULL, NULL, NULL, NULL,
-			       NULL);
-		goto out;
+		if (strcmp(dry, "All") != 0) {
+			char *msg = xasprintf("Invalid value: \"%s\": supported values: \"All\"", dry);
+			respond_status(a, r, 400, "BadRequest", msg, NULL, NULL, NULL, NULL, NULL);
+			free(msg);
+			goto out;
+		}
+		if (t->sub && strcmp(t->sub, "scale") == 0) {
+			respond_status(a, r, 400, "BadRequest", "dryRun on /scale is not supported by kubesim", NULL, NULL,
+				       NULL, NULL, NULL);
+			goto out;
+		}
+		if (!t->name && strcmp(m, "DELETE") == 0) {
+			respond_status(a, r, 400, "BadRequest", "dryRun on deletecollection is not supported by kubesim",
+				       NULL, NULL, NULL, NULL, NULL);
+			goto out;
+		}
+		sim_dry_run(1);
 	}
 	if (t->sub && strcmp(t->sub, "scale") == 0) {
 		if (!sj_bool(t->desc, "scale"))
@@ -1177,6 +1191,10 @@ static void do_resource(struct api *a, struct http_req *r, struct target *t, int
 			else if (sj_get(body, "orphanDependents") && sj_bool(body, "orphanDependents"))
 				prop = xstrdup("Orphan");
 		}
+		json_object *bdry = sj_get(body, "dryRun");
+		for (size_t i = 0; bdry && json_object_is_type(bdry, json_type_array) && i < json_object_array_length(bdry); i++)
+			if (strcmp(json_object_get_string(json_object_array_get_idx(bdry, i)), "All") == 0)
+				sim_dry_run(1); /* DeleteOptions.dryRun (kubectl delete --dry-run=server) */
 		const char *pre_uid = sj_str(sj_get(body, "preconditions"), "uid", NULL);
 		const char *pre_rv = sj_str(sj_get(body, "preconditions"), "resourceVersion", NULL);
 		if (pre_uid || pre_rv) {
@@ -1208,6 +1226,7 @@ static void do_resource(struct api *a, struct http_req *r, struct target *t, int
 	respond_status(a, r, 405, "MethodNotAllowed", "the server does not allow this method on the requested resource",
 		       NULL, NULL, NULL, NULL, NULL);
 out:
+	sim_dry_run(0);
 	free(dry);
 	if (body)
 		json_object_put(body);

@@ -289,6 +289,15 @@ static const struct builtin builtins[] = {
 	{"rbac.authorization.k8s.io", "v1", "rolebindings", "rolebinding", "RoleBinding", 1, 0, 0, "", ""},
 };
 
+/* ---------------------------------------------------------------- dry run */
+
+static _Thread_local int tl_dry_run;
+
+void sim_dry_run(int on)
+{
+	tl_dry_run = on;
+}
+
 /* ---------------------------------------------------------------- history */
 
 static void trim_history(struct sim *s)
@@ -320,6 +329,10 @@ static void trim_history(struct sim *s)
 static void commit(struct sim *s, const struct rtype *rt, const char *type, const char *ns,
 		   const char *name, json_object *obj)
 {
+	if (tl_dry_run) {
+		json_object_put(obj);
+		return;
+	}
 	s->rv++;
 	char rvs[32];
 	snprintf(rvs, sizeof(rvs), "%llu", (unsigned long long)s->rv);
@@ -358,6 +371,23 @@ static void commit(struct sim *s, const struct rtype *rt, const char *type, cons
 	free(k);
 	trim_history(s);
 	pthread_cond_broadcast(&s->cond);
+}
+
+static json_object *copy_out(json_object *o, const struct rtype *rt);
+#define copy_out_early copy_out
+
+/* commit() handing the caller a copy with the new resourceVersion. */
+static void commit_out(struct sim *s, const struct rtype *rt, const char *type, const char *ns,
+		       const char *name, json_object *obj, json_object **out)
+{
+	if (out)
+		*out = copy_out_early(obj, rt);
+	commit(s, rt, type, ns, name, obj);
+	if (out && !tl_dry_run) {
+		char rvs[32];
+		snprintf(rvs, sizeof(rvs), "%llu", (unsigned long long)s->rv);
+		json_object_object_add(sj_meta(*out), "resourceVersion", json_object_new_string(rvs));
+	}
 }
 
 /* ---------------------------------------------------------------- fallbacks */
@@ -767,14 +797,11 @@ static int do_create(struct sim *s, const struct rtype *rt, const char *ns, json
 		if ((rc = cr_validate(rt, obj, err)) < 0)
 			goto fail;
 	}
-	if (strcmp(rt->plural, "customresourcedefinitions") == 0)
+	if (strcmp(rt->plural, "customresourcedefinitions") == 0 && !tl_dry_run)
 		crd_register(s, obj);
-	if (out)
-		*out = copy_out(obj, rt);
-	commit(s, rt, "ADDED", ns, name, obj);
-	if (out)
-		json_object_object_add(sj_meta(*out), "resourceVersion",
-				       sj_copy(sj_get(sj_meta(obj), "resourceVersion")));
+	if (tl_dry_run)
+		json_object_object_del(meta, "resourceVersion");
+	commit_out(s, rt, "ADDED", ns, name, obj, out);
 	return 0;
 fail:
 	json_object_put(obj);
@@ -879,11 +906,9 @@ static int do_update(struct sim *s, const struct rtype *rt, const char *ns, json
 			*out = copy_out(cur, rt);
 		return 0;
 	}
-	if (strcmp(rt->plural, "customresourcedefinitions") == 0)
+	if (strcmp(rt->plural, "customresourcedefinitions") == 0 && !tl_dry_run)
 		crd_register(s, obj);
-	commit(s, rt, "MODIFIED", ns, name, obj);
-	if (out)
-		*out = copy_out(obj, rt);
+	commit_out(s, rt, "MODIFIED", ns, name, obj, out);
 	return 0;
 }
 
@@ -919,9 +944,7 @@ static int do_remove(struct sim *s, const struct rtype *rt, const char *ns, cons
 		     json_object *final, json_object **out)
 {
 	char *nsd = xstrdup(ns ? ns : ""), *named = xstrdup(name);
-	if (out)
-		*out = copy_out(final, rt);
-	if (strcmp(rt->plural, "customresourcedefinitions") == 0) {
+	if (strcmp(rt->plural, "customresourcedefinitions") == 0 && !tl_dry_run) {
 		const char *crd_name = sj_str(final, "metadata", "name", NULL);
 		char *cn = xstrdup(crd_name);
 		char *group = xstrdup(sj_str(final, "spec", "group", NULL));
@@ -933,12 +956,7 @@ static int do_remove(struct sim *s, const struct rtype *rt, const char *ns, cons
 		free(group);
 		free(plural);
 	}
-	commit(s, rt, "DELETED", nsd, named, final);
-	if (out) {
-		char rvs[32];
-		snprintf(rvs, sizeof(rvs), "%llu", (unsigned long long)s->rv);
-		json_object_object_add(sj_meta(*out), "resourceVersion", json_object_new_string(rvs));
-	}
+	commit_out(s, rt, "DELETED", nsd, named, final, out);
 	free(nsd);
 	free(named);
 	return 0;
@@ -1010,7 +1028,8 @@ static int do_delete(struct sim *s, const struct rtype *rt, const char *ns, cons
 	int nfin = fin ? (int)json_object_array_length(fin) : 0;
 	if (is_ns) {
 		char *nsname = xstrdup(name);
-		delete_namespace_contents(s, nsname);
+		if (!tl_dry_run)
+			delete_namespace_contents(s, nsname);
 		cur = lookup(s, rt, ns, nsname);
 		int empty = ns_empty(s, nsname);
 		free(nsname);
@@ -1029,9 +1048,7 @@ static int do_delete(struct sim *s, const struct rtype *rt, const char *ns, cons
 			json_object *st = json_object_new_object();
 			json_object_object_add(st, "phase", json_object_new_string("Terminating"));
 			json_object_object_add(obj, "status", st);
-			if (out)
-				*out = copy_out(obj, rt);
-			commit(s, rt, "MODIFIED", "", name, obj);
+			commit_out(s, rt, "MODIFIED", "", name, obj, out);
 			return 0;
 		}
 	}
@@ -1057,9 +1074,7 @@ static int do_delete(struct sim *s, const struct rtype *rt, const char *ns, cons
 			}
 			json_object_array_add(f, json_object_new_string(pfin));
 		}
-		if (out)
-			*out = copy_out(obj, rt);
-		commit(s, rt, "MODIFIED", ns, name, obj);
+		commit_out(s, rt, "MODIFIED", ns, name, obj, out);
 		return 0;
 	}
 	return do_remove(s, rt, ns, name, sj_copy(cur), out);

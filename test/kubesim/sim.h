@@ -119,6 +119,12 @@ int sim_patch(struct sim *s, const char *group, const char *version, const char 
 	      enum sim_patch_type type, json_object *patch, const char *field_manager,
 	      int force, json_object **out, struct sim_err *err);
 
+/* Server-side dry run (?dryRun=All) for the CALLING THREAD: while on,
+ * create/update/update_status/patch/delete validate, default and return what
+ * they would store, but store nothing, bump no resourceVersion and send no
+ * events. Turn it off again after the call. */
+void sim_dry_run(int on);
+
 /* ---- subscribers ---- */
 
 typedef void (*sim_event_fn)(void *ctx, const char *type /* ADDED MODIFIED DELETED */,

@@ -604,6 +604,42 @@ static void test_event_mirror(void **state)
 	sim_free(s);
 }
 
+static void test_dry_run(void **state)
+{
+	(void)state;
+	struct sim *s = new_sim();
+	create_cm(s, "default", "keep", NULL);
+	uint64_t rv = sim_current_rv(s);
+	json_object *in = J("{\"metadata\":{\"name\":\"dry\"}}"), *out = NULL;
+	sim_dry_run(1);
+	assert_int_equal(sim_create(s, "", "v1", "configmaps", "default", in, &out, NULL), 0);
+	assert_string_equal(sj_str(out, "metadata", "name", NULL), "dry");
+	assert_non_null(sj_str(out, "metadata", "uid", NULL));
+	json_object_put(out);
+	/* validation still applies */
+	struct sim_err e = {0};
+	json_object *bad = J("{\"metadata\":{\"name\":\"Bad!\"}}");
+	assert_int_equal(sim_create(s, "", "v1", "configmaps", "default", bad, NULL, &e), -422);
+	sim_err_cleanup(&e);
+	json_object *p = J("{\"data\":{\"x\":\"y\"}}");
+	assert_int_equal(sim_patch(s, "", "v1", "configmaps", "default", "keep", NULL, SIM_PATCH_MERGE, p, NULL, 0, &out,
+				   NULL), 0);
+	assert_string_equal(sj_str(out, "data", "x", NULL), "y");
+	json_object_put(out);
+	assert_int_equal(sim_delete(s, "", "v1", "configmaps", "default", "keep", NULL, NULL, NULL), 0);
+	sim_dry_run(0);
+	/* nothing changed */
+	assert_int_equal(sim_current_rv(s), rv);
+	assert_int_equal(sim_get(s, "", "v1", "configmaps", "default", "dry", NULL, NULL), -404);
+	assert_int_equal(sim_get(s, "", "v1", "configmaps", "default", "keep", &out, NULL), 0);
+	assert_null(sj_get(sj_get(out, "data"), "x"));
+	json_object_put(out);
+	json_object_put(in);
+	json_object_put(bad);
+	json_object_put(p);
+	sim_free(s);
+}
+
 static void test_labelsel_parse_errors(void **state)
 {
 	(void)state;
@@ -642,6 +678,7 @@ int main(void)
 		cmocka_unit_test(test_gc_background_and_foreground),
 		cmocka_unit_test(test_namespace_delete),
 		cmocka_unit_test(test_event_mirror),
+		cmocka_unit_test(test_dry_run),
 		cmocka_unit_test(test_labelsel_parse_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
