@@ -234,12 +234,78 @@ static void test_failing_job(void **state)
 	json_object_put(pods);
 }
 
+static int has_condition(json_object *obj, const char *type, const char *reason)
+{
+	json_object *conds = at(obj, "status.conditions");
+	for (size_t i = 0; conds && i < json_object_array_length(conds); i++) {
+		json_object *c = json_object_array_get_idx(conds, i);
+		if (!strcmp(json_object_get_string(at(c, "type")), type) &&
+		    !strcmp(json_object_get_string(at(c, "status")), "True") &&
+		    (!reason || !strcmp(json_object_get_string(at(c, "reason")), reason)))
+			return 1;
+	}
+	return 0;
+}
+
+static void test_job_init_containers_and_completions(void **state)
+{
+	struct fx *f = *state;
+	/* the init container leaves a file in an emptyDir that the main container
+	 * needs; two completions run one after the other (parallelism 1) */
+	create(f->s, "batch", "jobs", "ns",
+	       "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":\"two\",\"namespace\":\"ns\"},"
+	       "\"spec\":{\"completions\":2,\"backoffLimit\":0,\"template\":{\"spec\":{\"restartPolicy\":\"Never\","
+	       "\"volumes\":[{\"name\":\"work\",\"emptyDir\":{}}],"
+	       "\"initContainers\":[{\"name\":\"prep\",\"image\":\"x\",\"command\":[\"/bin/sh\",\"-c\",\"echo ready > /work/flag\"],"
+	       "  \"volumeMounts\":[{\"name\":\"work\",\"mountPath\":\"/work\"}]}],"
+	       "\"containers\":[{\"name\":\"main\",\"image\":\"x\",\"workingDir\":\"/work\","
+	       "  \"command\":[\"/bin/sh\",\"-c\",\"test \\\"$(cat flag)\\\" = ready && test \\\"$(pwd)\\\" = /work\"],"
+	       "  \"volumeMounts\":[{\"name\":\"work\",\"mountPath\":\"/work\"}]}]}}}}");
+	json_object *job = wait_field(f->s, "batch", "jobs", "ns", "two", "status.succeeded", "2");
+	assert_true(has_condition(job, "Complete", "CompletionsReached"));
+	assert_true(has_condition(job, "SuccessCriteriaMet", NULL));
+	assert_non_null(at(job, "status.completionTime"));
+	assert_null(at(job, "status.failed"));
+	json_object_put(job);
+	json_object *pods = NULL;
+	assert_int_equal(sim_list(f->s, "", "v1", "pods", "ns", "job-name=two", NULL, &pods, NULL), 0);
+	assert_int_equal(json_object_array_length(at(pods, "items")), 2);
+	json_object *init = at(pods, "items.0.status.initContainerStatuses.0.state.terminated");
+	assert_non_null(init);
+	assert_string_equal(json_object_get_string(at(init, "reason")), "Completed");
+	json_object_put(pods);
+}
+
+static void test_job_deadline(void **state)
+{
+	struct fx *f = *state;
+	create(f->s, "batch", "jobs", "ns",
+	       "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":\"slow\",\"namespace\":\"ns\"},"
+	       "\"spec\":{\"activeDeadlineSeconds\":1,\"template\":{\"spec\":{\"restartPolicy\":\"Never\","
+	       "\"containers\":[{\"name\":\"main\",\"image\":\"x\",\"command\":[\"sleep\",\"60\"]}]}}}}");
+	for (int i = 0; i < 300; i++) {
+		json_object *job = NULL;
+		assert_int_equal(sim_get(f->s, "batch", "v1", "jobs", "ns", "slow", &job, NULL), 0);
+		int done = has_condition(job, "Failed", "DeadlineExceeded");
+		if (done) {
+			assert_null(at(job, "status.active"));
+			json_object_put(job);
+			return;
+		}
+		json_object_put(job);
+		usleep(50000);
+	}
+	fail_msg("job slow never failed with DeadlineExceeded");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_pvc_binding, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deployment_available, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failing_job, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_job_init_containers_and_completions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_job_deadline, setup, teardown),
 	};
 	if (geteuid() != 0) {
 		/* Jobs need mount namespaces; the project's CI runs as root */
