@@ -6,7 +6,8 @@
  *    paths; apply --include/--exclude (pkg/hub/filter.h).
  * 2. A marker whose manifest matches (repo, commit, every path/size/hash) and
  *    files of the right sizes: "already hydrated", exit 0, nothing fetched.
- *    Otherwise the stale marker is removed before anything changes.
+ *    Otherwise the stale marker is removed before anything changes, and the
+ *    files it listed that the new listing does not are deleted.
  * 3. A pool of --parallel threads downloads each missing file into
  *    PATH.incomplete, resuming from its size with Range, hashing while
  *    streaming (sha256 for LFS files, git blob sha1 otherwise), then checks
@@ -509,7 +510,7 @@ static int usage(FILE *f)
 		"  --include GLOB         only files matching GLOB (repeatable; '*' also matches '/')\n"
 		"  --exclude GLOB         skip files matching GLOB (repeatable; 'DIR/' = a whole folder)\n"
 		"  --endpoint URL         Hub endpoint (default $HF_ENDPOINT, else https://huggingface.co)\n"
-		"  --parallel N           concurrent downloads (default 4, max %d)\n"
+		"  --parallel N           concurrent downloads (default 8, max %d)\n"
 		"  --token-file F         read the token from F (default: $HF_TOKEN)\n"
 		"  --retries N            retries per request on 429/5xx/network errors (default 5)\n"
 		"  --retry-base-ms MS     first retry delay (default 500; doubles, honours Retry-After)\n"
@@ -553,7 +554,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	};
 	memset(o, 0, sizeof(*o));
 	o->revision = "main";
-	o->parallel = 4;
+	o->parallel = 8;
 	o->retries = 5;
 	o->retry_base_ms = 500;
 	o->progress_s = 5;
@@ -696,15 +697,40 @@ static void report_failure(struct run *r)
 	}
 }
 
-/* Marker check: same manifest and every file present with its size. */
-static bool already_hydrated(struct run *r)
+static bool in_manifest(const struct hydrate_manifest *m, const char *path)
 {
-	struct hydrate_manifest old;
-	if (hydrate_marker_read(r->destfd, &old) < 0)
-		return false;
-	bool same = hydrate_manifest_equal(&old, &r->man);
-	hydrate_manifest_cleanup(&old);
-	if (!same)
+	for (size_t i = 0; i < m->nfiles; i++)
+		if (strcmp(m->files[i].path, path) == 0)
+			return true;
+	return false;
+}
+
+/* Files a previous hydration put here that the new manifest does not list
+ * (another revision, narrower include patterns) are removed, so the folder
+ * holds exactly what the marker will list. Only regular files reached
+ * without symlinks are touched. */
+static void remove_stale(struct run *r, const struct hydrate_manifest *old)
+{
+	for (size_t i = 0; i < old->nfiles; i++) {
+		const char *p = old->files[i].path;
+		int pfd;
+		const char *base;
+		struct stat st;
+		if (!hydrate_path_ok(p) || in_manifest(&r->man, p))
+			continue;
+		if (hydrate_open_parent(r->destfd, p, false, &pfd, &base) < 0)
+			continue;
+		if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+		    unlinkat(pfd, base, 0) == 0)
+			LOG_INFO("removed a file of the previous hydration", "file=%s", p);
+		close(pfd);
+	}
+}
+
+/* Marker check: same manifest and every file present with its size. */
+static bool already_hydrated(struct run *r, const struct hydrate_manifest *old)
+{
+	if (!old->repo || !hydrate_manifest_equal(old, &r->man))
 		return false;
 	for (size_t i = 0; i < r->man.nfiles; i++) {
 		const struct hydrate_file *f = &r->man.files[i];
@@ -804,16 +830,23 @@ int hydrate_main(int argc, char **argv)
 		fail(&r, 1, "cannot open --dest %s: %s", o.dest, strerror(-rc));
 		goto done;
 	}
-	if (already_hydrated(&r)) {
+	struct hydrate_manifest old;
+	if (hydrate_marker_read(r.destfd, &old) < 0)
+		memset(&old, 0, sizeof(old));
+	if (already_hydrated(&r, &old)) {
+		hydrate_manifest_cleanup(&old);
 		printf("already hydrated\n");
 		fflush(stdout);
 		fprintf(stderr, "hydrate: already hydrated (%s at %s)\n", o.repo, r.man.commit);
 		goto done;
 	}
 	if ((rc = hydrate_marker_remove(r.destfd)) < 0) {
+		hydrate_manifest_cleanup(&old);
 		fail(&r, 1, "cannot remove the stale marker: %s", strerror(-rc));
 		goto done;
 	}
+	remove_stale(&r, &old);
+	hydrate_manifest_cleanup(&old);
 
 	/* 3. download */
 	nthreads = o.parallel < r.man.nfiles ? o.parallel : (unsigned)r.man.nfiles;

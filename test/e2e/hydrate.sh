@@ -106,6 +106,13 @@ grep -q '"commit":"1111111111111111111111111111111111111111"' "$D/.modelcache-hy
 grep -q '"revision":"v1.0"' "$D/.modelcache-hydrated" || fail "revision not in marker"
 pass "revision alias v1.0 -> its commit in the marker"
 
+# 3b. re-hydrating the same folder with narrower patterns drops the files no longer listed
+hydrate --repo fixtures/tinyllama --revision v1.0 --include '*.json' --dest "$D" --endpoint "$EP" 2>/dev/null \
+  || fail "narrowed re-hydrate"
+[ ! -e "$D/model.safetensors" ] && [ -f "$D/config.json" ] || fail "stale files kept after narrowing"
+grep -q model.safetensors "$D/.modelcache-hydrated" && fail "marker lists a dropped file"
+pass "narrowed include: files of the previous hydration removed"
+
 # 4. include/exclude
 D=$TMP/d-inc
 hydrate --repo fixtures/tinyllama --include '*.json' --exclude 'original/*' --exclude 'tokenizer*' \

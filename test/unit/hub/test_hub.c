@@ -136,6 +136,8 @@ enum {
 	M_BODY,        /* 200 "0123456789" x10, ignores Range */
 	M_CUT_ONCE,    /* first answer cut after 40 bytes, then M_BODY */
 	M_BIG_JSON,
+	M_HEAD_LFS,    /* HEAD: 302 with X-Linked-* headers */
+	M_HEAD_SMALL,  /* HEAD: 200 with ETag */
 };
 
 static const char BODY100[] =
@@ -199,6 +201,17 @@ static void handler(void *ctx, const struct ts_request *req, struct ts_conn *c)
 			return;   /* no terminating chunk: the transfer is cut */
 		}
 		ts_respond(c, 200, NULL, "application/octet-stream", BODY100, 100);
+		return;
+	case M_HEAD_LFS:
+		ts_respond(c, 302,
+			   "Location: /lfs/abc\r\nX-Linked-Size: 1503300328\r\n"
+			   "X-Linked-Etag: \"f47f71177f32bcd101b7573ec9171e6a57f4f4d31148d38e382306f42996874b\"\r\n"
+			   "X-Repo-Commit: c1899de289a04d12100db370d81485cdf75e47ca\r\nETag: \"a0458bbf\"\r\n",
+			   "text/plain", "", 0);
+		return;
+	case M_HEAD_SMALL:
+		ts_respond(c, 200, "ETag: \"f5c3703b78ae2a478ae15b247e9f855e0ce2107b\"\r\nX-Repo-Commit: c1899de\r\n",
+			   "application/json", "", 0);
 		return;
 	case M_BIG_JSON: {
 		char *big = xmalloc(5001);
@@ -408,6 +421,29 @@ static void test_json_cap(void **state)
 	assert_non_null(strstr(err.msg, "cap"));
 }
 
+static void test_head(void **state)
+{
+	struct fixture *f = *state;
+	struct hub_error err;
+	struct hub_file_meta m;
+	f->s.mode = M_HEAD_LFS;
+	assert_int_equal(hub_head(f->hub, "Qwen/Qwen3-0.6B", "main", "model.safetensors", &m, &err), 0);
+	assert_int_equal(f->s.hits, 1);   /* the redirect is not followed */
+	assert_string_equal(f->s.path[0], "/Qwen/Qwen3-0.6B/resolve/main/model.safetensors");
+	assert_true(m.lfs);
+	assert_int_equal(m.size, 1503300328);
+	assert_string_equal(m.etag, "f47f71177f32bcd101b7573ec9171e6a57f4f4d31148d38e382306f42996874b");
+	assert_string_equal(m.commit, "c1899de289a04d12100db370d81485cdf75e47ca");
+	f->s.mode = M_HEAD_SMALL;
+	assert_int_equal(hub_head(f->hub, "Qwen/Qwen3-0.6B", "main", "config.json", &m, &err), 0);
+	assert_false(m.lfs);
+	assert_string_equal(m.etag, "f5c3703b78ae2a478ae15b247e9f855e0ce2107b");
+	assert_string_equal(m.commit, "c1899de");
+	f->s.mode = M_404;
+	assert_true(hub_head(f->hub, "Qwen/Qwen3-0.6B", "main", "nope", &m, &err) < 0);
+	assert_int_equal(err.kind, HUB_ERR_NOT_FOUND);
+}
+
 static void test_bad_endpoint(void **state)
 {
 	(void)state;
@@ -436,6 +472,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_range_when_server_ignores_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_download_resumes_after_cut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_json_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_head, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
