@@ -306,4 +306,31 @@ mc_log "compacted watch => ERROR 410 Expired"
 
 mc_stop "$KS_cert_PID" TERM
 [ "$MC_RC" = 0 ] || mc_fail "kubesim (cert) exit code $MC_RC after SIGTERM"
+
+# ------------------------------------------------------------------ part 3: faults (plain HTTP)
+: >"$MC_TMP/kubesim-drop.log"
+mc_start_kubesim drop --fault-watch-drop-seconds 1
+set +e
+curl -s --max-time 15 -o "$MC_TMP/drop.out" "$KS_drop_URL/api/v1/namespaces?watch=true"
+crc=$?
+set -e
+[ "$crc" = 0 ] || mc_fail "--fault-watch-drop-seconds 1: the watch did not end by itself (curl rc $crc)"
+[ "$(grep -c '"type":"ADDED"' "$MC_TMP/drop.out")" = 4 ] || mc_fail "dropped watch lacks the initial events"
+mc_stop "$KS_drop_PID" TERM
+: >"$MC_TMP/kubesim-err.log"
+mc_start_kubesim err --fault-error-rate 0.5 --fault-latency-ms 5
+ok=0 failed=0
+for i in $(seq 1 40); do
+	code=$(curl -s -D "$MC_TMP/h.txt" -o /dev/null -w '%{http_code}' "$KS_err_URL/api/v1/namespaces")
+	case $code in
+	200) ok=$((ok + 1)) ;;
+	500) failed=$((failed + 1)) ;;
+	429) failed=$((failed + 1)); grep -qi '^Retry-After: 1' "$MC_TMP/h.txt" || mc_fail "429 without Retry-After" ;;
+	*) mc_fail "fault injection answered $code" ;;
+	esac
+done
+[ "$ok" -gt 0 ] && [ "$failed" -gt 0 ] || mc_fail "--fault-error-rate 0.5: $ok ok, $failed failed of 40"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$KS_err_URL/version")" = 200 ] || mc_fail "/version must not be faulted"
+mc_stop "$KS_err_PID" TERM
+mc_log "faults: watch dropped after 1 s; error rate 0.5 => $ok ok / $failed 500|429 (Retry-After)"
 echo "PASS kubesim_kubectl"

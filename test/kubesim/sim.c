@@ -1678,7 +1678,7 @@ int sim_new(const struct sim_opts *o, struct sim **out)
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	s->clock = o && o->clock ? o->clock : mclock_system();
-	s->history_max = o && o->history_max ? o->history_max : 100000;
+	s->history_max = o && o->history_max ? o->history_max : 20000;
 	s->data = json_object_new_object();
 	for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++) {
 		const struct builtin *b = &builtins[i];

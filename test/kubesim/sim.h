@@ -57,7 +57,7 @@ void sim_err_cleanup(struct sim_err *e);
 
 struct sim_opts {
 	const struct mclock *clock;   /* NULL = system clock */
-	size_t history_max;           /* events kept for watches; 0 = 100000 */
+	size_t history_max;           /* events kept for watches; 0 = 20000 */
 };
 
 int sim_new(const struct sim_opts *o, struct sim **out);
