@@ -21,7 +21,7 @@
 
 /* ---- json helpers --------------------------------------------------------- */
 
-json_object *bj(json_object *o, const char *key)
+json_object *behave__get(json_object *o, const char *key)
 {
 	json_object *v = NULL;
 	if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &v))
@@ -29,29 +29,29 @@ json_object *bj(json_object *o, const char *key)
 	return v;
 }
 
-const char *bjs(json_object *o, const char *key)
+const char *behave__str(json_object *o, const char *key)
 {
-	json_object *v = bj(o, key);
+	json_object *v = behave__get(o, key);
 	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 }
 
-json_object *bjpath(json_object *o, const char *dotted)
+json_object *behave__path(json_object *o, const char *dotted)
 {
 	char buf[256];
 	char *save = NULL;
 	if (snprintf(buf, sizeof(buf), "%s", dotted) >= (int)sizeof(buf))
 		return NULL;
 	for (char *t = strtok_r(buf, ".", &save); t && o; t = strtok_r(NULL, ".", &save))
-		o = bj(o, t);
+		o = behave__get(o, t);
 	return o;
 }
 
-void behave_now(struct behave *b, char out[32])
+void behave__now(struct behave *b, char out[32])
 {
 	sim_now(b->s, out);
 }
 
-int64_t behave_now_sec(struct behave *b)
+int64_t behave__now_sec(struct behave *b)
 {
 	char now[32];
 	int64_t ns = 0;
@@ -61,7 +61,7 @@ int64_t behave_now_sec(struct behave *b)
 	return ns / 1000000000;
 }
 
-int behave_patch(struct behave *b, const char *group, const char *version, const char *resource, const char *ns,
+int behave__patch(struct behave *b, const char *group, const char *version, const char *resource, const char *ns,
 		 const char *name, const char *subresource, json_object *patch, const char *manager)
 {
 	struct sim_err err = {0};
@@ -74,7 +74,7 @@ int behave_patch(struct behave *b, const char *group, const char *version, const
 	return rc;
 }
 
-int behave_mkdirs(const char *path, mode_t mode)
+int behave__mkdirs(const char *path, mode_t mode)
 {
 	char buf[PATH_MAX];
 	size_t n = strlen(path);
@@ -104,7 +104,7 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	return 0;
 }
 
-int behave_rmtree(const char *path)
+int behave__rmtree(const char *path)
 {
 	if (!path || !*path || !strcmp(path, "/"))
 		return -EINVAL;
@@ -128,7 +128,7 @@ static bool same_str(const char *a, const char *b)
 	return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
-void behave_enqueue(struct behave *b, enum bq_kind kind, const char *ns, const char *name, const char *arg,
+void behave__enqueue(struct behave *b, enum bq_kind kind, const char *ns, const char *name, const char *arg,
 		    uint64_t delay_ms)
 {
 	uint64_t due = mono_ms() + delay_ms;
@@ -168,7 +168,7 @@ static void abs_deadline(struct timespec *ts, uint64_t ms)
 	}
 }
 
-int behave_sleep(struct behave *b, uint64_t ms, const int *flag)
+int behave__sleep(struct behave *b, uint64_t ms, const int *flag)
 {
 	struct timespec ts;
 	int rc = 0;
@@ -188,22 +188,22 @@ static void dispatch(struct behave *b, struct bq_item *it)
 {
 	switch (it->kind) {
 	case BQ_PVC:
-		behave_pvc_reconcile(b, it->ns, it->name);
+		behave__pvc_reconcile(b, it->ns, it->name);
 		break;
 	case BQ_PVC_GONE:
-		behave_pvc_gone(b, it->name, it->arg);
+		behave__pvc_gone(b, it->name, it->arg);
 		break;
 	case BQ_SC:
-		behave_sc_changed(b);
+		behave__sc_changed(b);
 		break;
 	case BQ_JOB:
-		behave_job_reconcile(b, it->ns, it->name);
+		behave__job_reconcile(b, it->ns, it->name);
 		break;
 	case BQ_DEPLOY:
-		behave_deploy_reconcile(b, it->ns, it->name, 0);
+		behave__deploy_reconcile(b, it->ns, it->name, 0);
 		break;
 	case BQ_LWS:
-		behave_deploy_reconcile(b, it->ns, it->name, 1);
+		behave__deploy_reconcile(b, it->ns, it->name, 1);
 		break;
 	}
 }
@@ -230,7 +230,7 @@ static void *worker_main(void *arg)
 			dispatch(b, ready);
 			item_free(ready);
 			if (b->run_jobs)
-				behave_pods_reap(b, 0);
+				behave__pods_reap(b, 0);
 			pthread_mutex_lock(&b->mu);
 			continue;
 		}
@@ -242,7 +242,7 @@ static void *worker_main(void *arg)
 		pthread_cond_timedwait(&b->cv, &b->mu, &ts);
 		if (b->run_jobs && !b->stop) {
 			pthread_mutex_unlock(&b->mu);
-			behave_pods_reap(b, 0);
+			behave__pods_reap(b, 0);
 			pthread_mutex_lock(&b->mu);
 		}
 	}
@@ -254,13 +254,13 @@ static void *worker_main(void *arg)
 
 static const char *owner_job(json_object *obj)
 {
-	json_object *refs = bjpath(obj, "metadata.ownerReferences");
+	json_object *refs = behave__path(obj, "metadata.ownerReferences");
 	size_t n = refs && json_object_is_type(refs, json_type_array) ? json_object_array_length(refs) : 0;
 	for (size_t i = 0; i < n; i++) {
 		json_object *r = json_object_array_get_idx(refs, i);
-		const char *kind = bjs(r, "kind"), *av = bjs(r, "apiVersion");
+		const char *kind = behave__str(r, "kind"), *av = behave__str(r, "apiVersion");
 		if (kind && !strcmp(kind, "Job") && av && !strncmp(av, "batch/", 6))
-			return bjs(r, "name");
+			return behave__str(r, "name");
 	}
 	return NULL;
 }
@@ -268,40 +268,40 @@ static const char *owner_job(json_object *obj)
 static void on_event(void *ctx, const char *type, const char *plural, json_object *obj)
 {
 	struct behave *b = ctx;
-	json_object *meta = bj(obj, "metadata");
-	const char *ns = bjs(meta, "namespace"), *name = bjs(meta, "name"), *uid = bjs(meta, "uid");
-	const char *api = bjs(obj, "apiVersion");
+	json_object *meta = behave__get(obj, "metadata");
+	const char *ns = behave__str(meta, "namespace"), *name = behave__str(meta, "name"), *uid = behave__str(meta, "uid");
+	const char *api = behave__str(obj, "apiVersion");
 	bool deleted = !strcmp(type, "DELETED");
 
 	if (!name || !api)
 		return;
 	if (b->bind_pvcs && !strcmp(plural, "persistentvolumeclaims") && !strcmp(api, "v1")) {
 		if (!deleted) {
-			behave_enqueue(b, BQ_PVC, ns, name, NULL, 0);
+			behave__enqueue(b, BQ_PVC, ns, name, NULL, 0);
 		} else {
-			const char *dir = bjs(bj(meta, "annotations"), "kubesim.dev/host-path");
+			const char *dir = behave__str(behave__get(meta, "annotations"), "kubesim.dev/host-path");
 			char pv[128];
 			snprintf(pv, sizeof(pv), "pvc-%s", uid ? uid : "");
-			behave_enqueue(b, BQ_PVC_GONE, NULL, pv, dir, 0);
+			behave__enqueue(b, BQ_PVC_GONE, NULL, pv, dir, 0);
 		}
 	} else if (b->bind_pvcs && !strcmp(plural, "storageclasses") && !deleted) {
-		behave_enqueue(b, BQ_SC, NULL, "", NULL, 0);
+		behave__enqueue(b, BQ_SC, NULL, "", NULL, 0);
 	} else if (b->run_jobs && !strcmp(plural, "jobs") && !strncmp(api, "batch/", 6)) {
 		if (deleted)
-			behave_pod_kill(b, NULL, uid);
+			behave__pod_kill(b, NULL, uid);
 		else
-			behave_enqueue(b, BQ_JOB, ns, name, NULL, 0);
+			behave__enqueue(b, BQ_JOB, ns, name, NULL, 0);
 	} else if (b->run_jobs && !strcmp(plural, "pods") && !strcmp(api, "v1")) {
 		const char *job = owner_job(obj);
-		if (deleted || bjpath(obj, "metadata.deletionTimestamp"))
-			behave_pod_kill(b, uid, NULL);
+		if (deleted || behave__path(obj, "metadata.deletionTimestamp"))
+			behave__pod_kill(b, uid, NULL);
 		if (job)
-			behave_enqueue(b, BQ_JOB, ns, job, NULL, 0);
+			behave__enqueue(b, BQ_JOB, ns, job, NULL, 0);
 	} else if (b->ready_deployments && !deleted && !strcmp(plural, "deployments") && !strncmp(api, "apps/", 5)) {
-		behave_enqueue(b, BQ_DEPLOY, ns, name, NULL, 150);
+		behave__enqueue(b, BQ_DEPLOY, ns, name, NULL, 150);
 	} else if (b->ready_deployments && !deleted && !strcmp(plural, "leaderworkersets") &&
 		   !strncmp(api, "leaderworkerset.x-k8s.io/", 25)) {
-		behave_enqueue(b, BQ_LWS, ns, name, NULL, 150);
+		behave__enqueue(b, BQ_LWS, ns, name, NULL, 150);
 	}
 }
 
@@ -314,11 +314,11 @@ static void enqueue_existing(struct behave *b, const char *group, const char *ve
 		return;
 	if (sim_list(b->s, group, version, resource, NULL, NULL, NULL, &list, NULL) < 0)
 		return;
-	items = bj(list, "items");
+	items = behave__get(list, "items");
 	size_t n = items ? json_object_array_length(items) : 0;
 	for (size_t i = 0; i < n; i++) {
-		json_object *meta = bj(json_object_array_get_idx(items, i), "metadata");
-		behave_enqueue(b, kind, bjs(meta, "namespace"), bjs(meta, "name"), NULL, 0);
+		json_object *meta = behave__get(json_object_array_get_idx(items, i), "metadata");
+		behave__enqueue(b, kind, behave__str(meta, "namespace"), behave__str(meta, "name"), NULL, 0);
 	}
 	json_object_put(list);
 }
@@ -347,11 +347,11 @@ int behave_start(struct sim *s, const struct behave_opts *o, struct behave **out
 	pthread_condattr_destroy(&ca);
 
 	pvs = xasprintf("%s/pvs", b->data_dir);
-	rc = behave_mkdirs(pvs, 0755);
+	rc = behave__mkdirs(pvs, 0755);
 	free(pvs);
 	if (rc == 0) {
 		char *pods = xasprintf("%s/pods", b->data_dir);
-		rc = behave_mkdirs(pods, 0755);
+		rc = behave__mkdirs(pods, 0755);
 		free(pods);
 	}
 	if (rc < 0) {
@@ -400,7 +400,7 @@ void behave_stop(struct behave *b)
 	pthread_cond_broadcast(&b->cv);
 	pthread_mutex_unlock(&b->mu);
 	pthread_join(b->worker, NULL);
-	behave_pods_reap(b, 1);
+	behave__pods_reap(b, 1);
 	while (b->seen) {
 		struct job_seen *js = b->seen;
 		b->seen = js->next;

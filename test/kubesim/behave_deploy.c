@@ -19,9 +19,9 @@ static json_object *condition(const char *type, const char *reason, const char *
 	/* lastTransitionTime only moves when the status flips */
 	for (size_t i = 0; i < n; i++) {
 		json_object *o = json_object_array_get_idx(old_conds, i);
-		const char *t = bjs(o, "type"), *s = bjs(o, "status");
-		if (t && !strcmp(t, type) && s && !strcmp(s, "True") && bjs(o, "lastTransitionTime"))
-			since = bjs(o, "lastTransitionTime");
+		const char *t = behave__str(o, "type"), *s = behave__str(o, "status");
+		if (t && !strcmp(t, type) && s && !strcmp(s, "True") && behave__str(o, "lastTransitionTime"))
+			since = behave__str(o, "lastTransitionTime");
 	}
 	json_object_object_add(c, "type", json_object_new_string(type));
 	json_object_object_add(c, "status", json_object_new_string("True"));
@@ -32,7 +32,7 @@ static json_object *condition(const char *type, const char *reason, const char *
 	return c;
 }
 
-void behave_deploy_reconcile(struct behave *b, const char *ns, const char *name, int lws)
+void behave__deploy_reconcile(struct behave *b, const char *ns, const char *name, int lws)
 {
 	const char *group = lws ? "leaderworkerset.x-k8s.io" : "apps";
 	const char *resource = lws ? "leaderworkersets" : "deployments";
@@ -44,20 +44,20 @@ void behave_deploy_reconcile(struct behave *b, const char *ns, const char *name,
 		return;
 	if (sim_get(b->s, group, "v1", resource, ns, name, &obj, NULL) < 0)
 		return;
-	if (bjpath(obj, "metadata.deletionTimestamp"))
+	if (behave__path(obj, "metadata.deletionTimestamp"))
 		goto out;
-	repl = bjpath(obj, "spec.replicas");
+	repl = behave__path(obj, "spec.replicas");
 	if (repl)
 		want = json_object_get_int64(repl);
-	if (bjpath(obj, "metadata.generation"))
-		gen = json_object_get_int64(bjpath(obj, "metadata.generation"));
-	st = bj(obj, "status");
-	if (bj(st, "observedGeneration") && json_object_get_int64(bj(st, "observedGeneration")) == gen &&
-	    (want == 0 ? !bj(st, "readyReplicas") || json_object_get_int64(bj(st, "readyReplicas")) == 0
-		       : bj(st, "readyReplicas") && json_object_get_int64(bj(st, "readyReplicas")) == want))
+	if (behave__path(obj, "metadata.generation"))
+		gen = json_object_get_int64(behave__path(obj, "metadata.generation"));
+	st = behave__get(obj, "status");
+	if (behave__get(st, "observedGeneration") && json_object_get_int64(behave__get(st, "observedGeneration")) == gen &&
+	    (want == 0 ? !behave__get(st, "readyReplicas") || json_object_get_int64(behave__get(st, "readyReplicas")) == 0
+		       : behave__get(st, "readyReplicas") && json_object_get_int64(behave__get(st, "readyReplicas")) == want))
 		goto out; /* already reported: our own status write comes back here */
 
-	behave_now(b, now);
+	behave__now(b, now);
 	patch = json_object_new_object();
 	json_object *ns_st = json_object_new_object();
 	json_object_object_add(ns_st, "observedGeneration", json_object_new_int64(gen));
@@ -71,23 +71,23 @@ void behave_deploy_reconcile(struct behave *b, const char *ns, const char *name,
 	conds = json_object_new_array();
 	if (lws) {
 		json_object_array_add(conds, condition("Available", "AllGroupsReady", "All replicas are ready", now,
-						       bj(st, "conditions")));
+						       behave__get(st, "conditions")));
 	} else {
 		/* the ReplicaSet name the deployment controller would use: <name>-<hash> */
 		char hex[65], msg[256];
-		json_object *tmpl = bjpath(obj, "spec.template");
+		json_object *tmpl = behave__path(obj, "spec.template");
 		const char *t = tmpl ? json_object_to_json_string_ext(tmpl, JSON_C_TO_STRING_PLAIN) : "";
 		sha256_hex(t, strlen(t), hex);
 		hex[10] = 0;
 		snprintf(msg, sizeof(msg), "ReplicaSet \"%s-%s\" has successfully progressed.", name, hex);
 		json_object_array_add(conds, condition("Available", "MinimumReplicasAvailable",
-						       "Deployment has minimum availability.", now, bj(st, "conditions")));
+						       "Deployment has minimum availability.", now, behave__get(st, "conditions")));
 		json_object_array_add(conds, condition("Progressing", "NewReplicaSetAvailable", msg, now,
-						       bj(st, "conditions")));
+						       behave__get(st, "conditions")));
 	}
 	json_object_object_add(ns_st, "conditions", conds);
 	json_object_object_add(patch, "status", ns_st);
-	behave_patch(b, group, "v1", resource, ns, name, "status", patch, "kube-controller-manager");
+	behave__patch(b, group, "v1", resource, ns, name, "status", patch, "kube-controller-manager");
 	json_object_put(patch);
 out:
 	json_object_put(obj);

@@ -1,4 +1,5 @@
-/* Internals shared by the behave*.c files (not for the HTTP layer). */
+/* Internals shared by the behave*.c files (not for the HTTP layer); cross-file
+ * names carry the double prefix behave__. */
 #ifndef KUBESIM_BEHAVE_INT_H
 #define KUBESIM_BEHAVE_INT_H
 
@@ -64,34 +65,34 @@ struct job_seen {
 };
 
 /* queue (behave.c) */
-void behave_enqueue(struct behave *b, enum bq_kind kind, const char *ns, const char *name, const char *arg,
+void behave__enqueue(struct behave *b, enum bq_kind kind, const char *ns, const char *name, const char *arg,
 		    uint64_t delay_ms);
 /* Sleep up to ms; returns 1 when the behaviours are stopping (or *flag, read
  * under b->mu, became non-zero), 0 otherwise. flag may be NULL. */
-int behave_sleep(struct behave *b, uint64_t ms, const int *flag);
+int behave__sleep(struct behave *b, uint64_t ms, const int *flag);
 
 /* helpers (behave.c) */
-json_object *bj(json_object *o, const char *key);          /* borrowed child or NULL */
-const char *bjs(json_object *o, const char *key);          /* string child or NULL */
-json_object *bjpath(json_object *o, const char *dotted);   /* borrowed, "a.b.c" */
-int64_t behave_now_sec(struct behave *b);                  /* the sim's wall clock */
-void behave_now(struct behave *b, char out[32]);
+json_object *behave__get(json_object *o, const char *key);          /* borrowed child or NULL */
+const char *behave__str(json_object *o, const char *key);          /* string child or NULL */
+json_object *behave__path(json_object *o, const char *dotted);   /* borrowed, "a.b.c" */
+int64_t behave__now_sec(struct behave *b);                  /* the sim's wall clock */
+void behave__now(struct behave *b, char out[32]);
 /* merge-patch obj's subresource ("status" or NULL) with patch (borrowed) */
-int behave_patch(struct behave *b, const char *group, const char *version, const char *resource, const char *ns,
+int behave__patch(struct behave *b, const char *group, const char *version, const char *resource, const char *ns,
 		 const char *name, const char *subresource, json_object *patch, const char *manager);
-int behave_mkdirs(const char *path, mode_t mode);          /* mkdir -p; 0 or -errno */
-int behave_rmtree(const char *path);                       /* rm -rf; 0 or -errno */
+int behave__mkdirs(const char *path, mode_t mode);          /* mkdir -p; 0 or -errno */
+int behave__rmtree(const char *path);                       /* rm -rf; 0 or -errno */
 
 /* behaviours */
-void behave_pvc_reconcile(struct behave *b, const char *ns, const char *name);
-void behave_pvc_gone(struct behave *b, const char *pv_name, const char *host_dir);
-void behave_sc_changed(struct behave *b);
-void behave_job_reconcile(struct behave *b, const char *ns, const char *name);
-void behave_deploy_reconcile(struct behave *b, const char *ns, const char *name, int lws);
+void behave__pvc_reconcile(struct behave *b, const char *ns, const char *name);
+void behave__pvc_gone(struct behave *b, const char *pv_name, const char *host_dir);
+void behave__sc_changed(struct behave *b);
+void behave__job_reconcile(struct behave *b, const char *ns, const char *name);
+void behave__deploy_reconcile(struct behave *b, const char *ns, const char *name, int lws);
 
 /* pods (behave_pod.c) */
-int behave_pod_start(struct behave *b, json_object *pod /* borrowed, as created */, const char *job_uid);
-void behave_pod_kill(struct behave *b, const char *pod_uid, const char *job_uid); /* either may be NULL */
-void behave_pods_reap(struct behave *b, int all);          /* join finished runners (all: every runner) */
+int behave__pod_start(struct behave *b, json_object *pod /* borrowed, as created */, const char *job_uid);
+void behave__pod_kill(struct behave *b, const char *pod_uid, const char *job_uid); /* either may be NULL */
+void behave__pods_reap(struct behave *b, int all);          /* join finished runners (all: every runner) */
 
 #endif

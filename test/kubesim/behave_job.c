@@ -24,7 +24,7 @@ static bool cond_true(json_object *conds, const char *type)
 	size_t n = conds && json_object_is_type(conds, json_type_array) ? json_object_array_length(conds) : 0;
 	for (size_t i = 0; i < n; i++) {
 		json_object *c = json_object_array_get_idx(conds, i);
-		const char *t = bjs(c, "type"), *s = bjs(c, "status");
+		const char *t = behave__str(c, "type"), *s = behave__str(c, "status");
 		if (t && s && !strcmp(t, type) && !strcmp(s, "True"))
 			return true;
 	}
@@ -36,9 +36,9 @@ static const char *cond_time(json_object *conds, const char *type)
 	size_t n = conds && json_object_is_type(conds, json_type_array) ? json_object_array_length(conds) : 0;
 	for (size_t i = 0; i < n; i++) {
 		json_object *c = json_object_array_get_idx(conds, i);
-		const char *t = bjs(c, "type");
+		const char *t = behave__str(c, "type");
 		if (t && !strcmp(t, type))
-			return bjs(c, "lastTransitionTime");
+			return behave__str(c, "lastTransitionTime");
 	}
 	return NULL;
 }
@@ -53,7 +53,7 @@ static int64_t parse_sec(const char *ts)
 
 static int64_t int_or(json_object *o, const char *path, int64_t def)
 {
-	json_object *v = bjpath(o, path);
+	json_object *v = behave__path(o, path);
 	return v && (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double))
 		       ? json_object_get_int64(v)
 		       : def;
@@ -75,7 +75,7 @@ static json_object *condition(const char *type, const char *reason, const char *
 static bool changes(json_object *cur, json_object *patch)
 {
 	json_object_object_foreach(patch, k, v) {
-		json_object *c = bj(cur, k);
+		json_object *c = behave__get(cur, k);
 		if (!v) {
 			if (c)
 				return true;
@@ -89,17 +89,17 @@ static bool changes(json_object *cur, json_object *patch)
 
 static void handle_ttl(struct behave *b, json_object *job, const char *ns, const char *name)
 {
-	json_object *ttl = bjpath(job, "spec.ttlSecondsAfterFinished");
-	json_object *st = bj(job, "status");
+	json_object *ttl = behave__path(job, "spec.ttlSecondsAfterFinished");
+	json_object *st = behave__get(job, "status");
 	int64_t done, now;
 	if (!ttl)
 		return;
-	done = parse_sec(bjs(st, "completionTime"));
+	done = parse_sec(behave__str(st, "completionTime"));
 	if (!done)
-		done = parse_sec(cond_time(bj(st, "conditions"), "Failed"));
+		done = parse_sec(cond_time(behave__get(st, "conditions"), "Failed"));
 	if (!done)
 		return;
-	now = behave_now_sec(b);
+	now = behave__now_sec(b);
 	if (now >= done + json_object_get_int64(ttl)) {
 		struct sim_err err = {0};
 		LOG_INFO("kubesim: Job TTL expired", "key=%s/%s", ns, name);
@@ -107,14 +107,14 @@ static void handle_ttl(struct behave *b, json_object *job, const char *ns, const
 		sim_err_cleanup(&err);
 		return;
 	}
-	behave_enqueue(b, BQ_JOB, ns, name, NULL, (uint64_t)(done + json_object_get_int64(ttl) - now) * 1000 + 50);
+	behave__enqueue(b, BQ_JOB, ns, name, NULL, (uint64_t)(done + json_object_get_int64(ttl) - now) * 1000 + 50);
 }
 
 static json_object *new_pod(json_object *job, const char *ns, const char *name, const char *uid)
 {
-	json_object *tmpl = bjpath(job, "spec.template"), *pod = json_object_new_object();
+	json_object *tmpl = behave__path(job, "spec.template"), *pod = json_object_new_object();
 	json_object *meta = json_object_new_object(), *labels = json_object_new_object(), *spec = NULL;
-	json_object *tl = bjpath(tmpl, "metadata.labels"), *ta = bjpath(tmpl, "metadata.annotations");
+	json_object *tl = behave__path(tmpl, "metadata.labels"), *ta = behave__path(tmpl, "metadata.annotations");
 	char *gen = xasprintf("%s-", name);
 
 	json_object_object_add(pod, "apiVersion", json_object_new_string("v1"));
@@ -144,8 +144,8 @@ static json_object *new_pod(json_object *job, const char *ns, const char *name, 
 	json_object_array_add(refs, ref);
 	json_object_object_add(meta, "ownerReferences", refs);
 	json_object_object_add(pod, "metadata", meta);
-	if (bj(tmpl, "spec"))
-		json_object_deep_copy(bj(tmpl, "spec"), &spec, NULL);
+	if (behave__get(tmpl, "spec"))
+		json_object_deep_copy(behave__get(tmpl, "spec"), &spec, NULL);
 	if (!spec)
 		spec = json_object_new_object();
 	json_object_object_add(spec, "nodeName", json_object_new_string("kubesim"));
@@ -194,11 +194,11 @@ static void forget_job(struct behave *b, const char *uid)
 
 static void delete_pod(struct behave *b, json_object *pod)
 {
-	json_object *meta = bj(pod, "metadata");
-	sim_delete(b->s, "", "v1", "pods", bjs(meta, "namespace"), bjs(meta, "name"), "Background", NULL, NULL);
+	json_object *meta = behave__get(pod, "metadata");
+	sim_delete(b->s, "", "v1", "pods", behave__str(meta, "namespace"), behave__str(meta, "name"), "Background", NULL, NULL);
 }
 
-void behave_job_reconcile(struct behave *b, const char *ns, const char *name)
+void behave__job_reconcile(struct behave *b, const char *ns, const char *name)
 {
 	json_object *job = NULL, *pods = NULL, *items, *st, *patch = NULL, *conds = NULL;
 	const char *uid;
@@ -207,15 +207,15 @@ void behave_job_reconcile(struct behave *b, const char *ns, const char *name)
 
 	if (sim_get(b->s, "batch", "v1", "jobs", ns, name, &job, NULL) < 0)
 		return;
-	uid = bjs(bj(job, "metadata"), "uid");
+	uid = behave__str(behave__get(job, "metadata"), "uid");
 	if (!uid)
 		goto out;
-	if (bjpath(job, "metadata.deletionTimestamp")) {
-		behave_pod_kill(b, NULL, uid);
+	if (behave__path(job, "metadata.deletionTimestamp")) {
+		behave__pod_kill(b, NULL, uid);
 		goto out;
 	}
-	st = bj(job, "status");
-	if (cond_true(bj(st, "conditions"), "Complete") || cond_true(bj(st, "conditions"), "Failed")) {
+	st = behave__get(job, "status");
+	if (cond_true(behave__get(st, "conditions"), "Complete") || cond_true(behave__get(st, "conditions"), "Failed")) {
 		handle_ttl(b, job, ns, name);
 		goto out;
 	}
@@ -223,18 +223,18 @@ void behave_job_reconcile(struct behave *b, const char *ns, const char *name)
 	snprintf(sel, sizeof(sel), "batch.kubernetes.io/controller-uid=%s", uid);
 	if (sim_list(b->s, "", "v1", "pods", ns, sel, NULL, &pods, NULL) < 0)
 		goto out;
-	items = bj(pods, "items");
+	items = behave__get(pods, "items");
 	size_t np = items ? json_object_array_length(items) : 0;
 	for (size_t i = 0; i < np; i++) {
 		json_object *p = json_object_array_get_idx(items, i);
-		const char *phase = bjs(bj(p, "status"), "phase");
+		const char *phase = behave__str(behave__get(p, "status"), "phase");
 		if (phase && !strcmp(phase, "Succeeded")) {
 			succeeded++;
 		} else if (phase && !strcmp(phase, "Failed")) {
 			failed++;
-		} else if (!bjpath(p, "metadata.deletionTimestamp")) {
+		} else if (!behave__path(p, "metadata.deletionTimestamp")) {
 			active++;
-			if (cond_true(bjpath(p, "status.conditions"), "Ready"))
+			if (cond_true(behave__path(p, "status.conditions"), "Ready"))
 				ready++;
 		}
 	}
@@ -243,13 +243,13 @@ void behave_job_reconcile(struct behave *b, const char *ns, const char *name)
 	int64_t parallelism = int_or(job, "spec.parallelism", 1);
 	int64_t backoff_limit = int_or(job, "spec.backoffLimit", 6);
 	int64_t deadline = int_or(job, "spec.activeDeadlineSeconds", 0);
-	json_object *suspend = bjpath(job, "spec.suspend");
-	int64_t now_s = behave_now_sec(b);
-	const char *start = bjs(st, "startTime");
-	behave_now(b, now);
+	json_object *suspend = behave__path(job, "spec.suspend");
+	int64_t now_s = behave__now_sec(b);
+	const char *start = behave__str(st, "startTime");
+	behave__now(b, now);
 
 	conds = json_object_new_array();
-	json_object *old = bj(st, "conditions");
+	json_object *old = behave__get(st, "conditions");
 	for (size_t i = 0; old && i < json_object_array_length(old); i++)
 		json_object_array_add(conds, json_object_get(json_object_array_get_idx(old, i)));
 
@@ -266,7 +266,7 @@ void behave_job_reconcile(struct behave *b, const char *ns, const char *name)
 	if (fail_reason) {
 		for (size_t i = 0; i < np; i++) {
 			json_object *p = json_object_array_get_idx(items, i);
-			const char *phase = bjs(bj(p, "status"), "phase");
+			const char *phase = behave__str(behave__get(p, "status"), "phase");
 			if (!phase || (strcmp(phase, "Succeeded") && strcmp(phase, "Failed")))
 				delete_pod(b, p);
 		}
@@ -294,7 +294,7 @@ void behave_job_reconcile(struct behave *b, const char *ns, const char *name)
 				delay = RETRY_MAX_MS;
 			uint64_t now_ms = mono_ms();
 			if (seen_at + delay > now_ms) {
-				behave_enqueue(b, BQ_JOB, ns, name, NULL, seen_at + delay - now_ms);
+				behave__enqueue(b, BQ_JOB, ns, name, NULL, seen_at + delay - now_ms);
 				need = 0;
 			}
 		}
@@ -303,12 +303,12 @@ void behave_job_reconcile(struct behave *b, const char *ns, const char *name)
 			struct sim_err err = {0};
 			if (sim_create(b->s, "", "v1", "pods", ns, pod, &created, &err) == 0) {
 				LOG_INFO("kubesim: Job pod created", "key=%s/%s pod=%s", ns, name,
-					 bjs(bj(created, "metadata"), "name"));
-				behave_pod_start(b, created, uid);
+					 behave__str(behave__get(created, "metadata"), "name"));
+				behave__pod_start(b, created, uid);
 				active++;
 			} else {
 				LOG_WARN("kubesim: cannot create Job pod", "key=%s/%s msg=%s", ns, name, err.message);
-				behave_enqueue(b, BQ_JOB, ns, name, NULL, 1000);
+				behave__enqueue(b, BQ_JOB, ns, name, NULL, 1000);
 			}
 			sim_err_cleanup(&err);
 			json_object_put(created);
@@ -330,18 +330,18 @@ void behave_job_reconcile(struct behave *b, const char *ns, const char *name)
 	if (changes(st, nst)) {
 		patch = json_object_new_object();
 		json_object_object_add(patch, "status", nst);
-		behave_patch(b, "batch", "v1", "jobs", ns, name, "status", patch, MANAGER);
+		behave__patch(b, "batch", "v1", "jobs", ns, name, "status", patch, MANAGER);
 	} else {
 		json_object_put(nst);
 	}
 	if (complete || fail_reason) {
 		forget_job(b, uid);
-		if (bjpath(job, "spec.ttlSecondsAfterFinished"))
-			behave_enqueue(b, BQ_JOB, ns, name, NULL,
-				       (uint64_t)json_object_get_int64(bjpath(job, "spec.ttlSecondsAfterFinished")) * 1000 + 50);
+		if (behave__path(job, "spec.ttlSecondsAfterFinished"))
+			behave__enqueue(b, BQ_JOB, ns, name, NULL,
+				       (uint64_t)json_object_get_int64(behave__path(job, "spec.ttlSecondsAfterFinished")) * 1000 + 50);
 	} else if (deadline > 0) {
 		int64_t left = (start ? parse_sec(start) : now_s) + deadline - now_s;
-		behave_enqueue(b, BQ_JOB, ns, name, NULL, left > 0 ? (uint64_t)left * 1000 + 50 : 50);
+		behave__enqueue(b, BQ_JOB, ns, name, NULL, left > 0 ? (uint64_t)left * 1000 + 50 : 50);
 	}
 out:
 	json_object_put(conds);

@@ -473,7 +473,7 @@ static void patch_status(struct runner_ctx *c, json_object *st /* owned */)
 {
 	json_object *patch = json_object_new_object();
 	json_object_object_add(patch, "status", st);
-	behave_patch(c->b, "", "v1", "pods", c->r->ns, c->r->name, "status", patch, MANAGER);
+	behave__patch(c->b, "", "v1", "pods", c->r->ns, c->r->name, "status", patch, MANAGER);
 	json_object_put(patch);
 }
 
@@ -493,7 +493,7 @@ static void report(struct runner_ctx *c, const char *phase, int running, int fin
 {
 	char now[32];
 	json_object *st = json_object_new_object(), *conds = json_object_new_array();
-	behave_now(c->b, now);
+	behave__now(c->b, now);
 	json_object_object_add(st, "phase", json_object_new_string(phase));
 	json_object_object_add(st, "hostIP", json_object_new_string("127.0.0.1"));
 	json_object_object_add(st, "podIP", json_object_new_string("127.0.0.1"));
@@ -519,8 +519,8 @@ static void report(struct runner_ctx *c, const char *phase, int running, int fin
 static json_object *cstatus(json_object *container, const char *state, json_object *detail /* owned */)
 {
 	json_object *cs = json_object_new_object(), *s = json_object_new_object();
-	const char *img = bjs(container, "image");
-	json_object_object_add(cs, "name", json_object_new_string(bjs(container, "name") ? bjs(container, "name") : ""));
+	const char *img = behave__str(container, "image");
+	json_object_object_add(cs, "name", json_object_new_string(behave__str(container, "name") ? behave__str(container, "name") : ""));
 	json_object_object_add(cs, "image", json_object_new_string(img ? img : ""));
 	json_object_object_add(cs, "imageID", json_object_new_string(""));
 	json_object_object_add(cs, "ready", json_object_new_boolean(!strcmp(state, "running")));
@@ -550,7 +550,7 @@ static void set_waiting(struct runner_ctx *c, json_object *containers, json_obje
 static int resolve_volumes(struct runner_ctx *c, json_object *pod, char **msg)
 {
 	struct behave *b = c->b;
-	json_object *vols = bjpath(pod, "spec.volumes");
+	json_object *vols = behave__path(pod, "spec.volumes");
 	size_t n = vols && json_object_is_type(vols, json_type_array) ? json_object_array_length(vols) : 0;
 	const char *ns = c->r->ns;
 
@@ -558,19 +558,19 @@ static int resolve_volumes(struct runner_ctx *c, json_object *pod, char **msg)
 	c->vols = xcalloc(n ? n : 1, sizeof(*c->vols));
 	for (size_t i = 0; i < n; i++) {
 		json_object *v = json_object_array_get_idx(vols, i), *src;
-		const char *vname = bjs(v, "name");
+		const char *vname = behave__str(v, "name");
 		char *dir = NULL;
 		if (!vname)
 			continue;
-		if ((src = bj(v, "persistentVolumeClaim"))) {
+		if ((src = behave__get(v, "persistentVolumeClaim"))) {
 			json_object *pvc = NULL;
-			const char *claim = bjs(src, "claimName"), *phase, *hp;
+			const char *claim = behave__str(src, "claimName"), *phase, *hp;
 			if (!claim || sim_get(b->s, "", "v1", "persistentvolumeclaims", ns, claim, &pvc, NULL) < 0) {
 				*msg = xasprintf("persistentvolumeclaim \"%s\" not found", claim ? claim : "");
 				return 1;
 			}
-			phase = bjs(bj(pvc, "status"), "phase");
-			hp = bjs(bjpath(pvc, "metadata.annotations"), "kubesim.dev/host-path");
+			phase = behave__str(behave__get(pvc, "status"), "phase");
+			hp = behave__str(behave__path(pvc, "metadata.annotations"), "kubesim.dev/host-path");
 			if (!phase || strcmp(phase, "Bound") || !hp) {
 				*msg = xasprintf("pod has unbound immediate PersistentVolumeClaims (\"%s\")", claim);
 				json_object_put(pvc);
@@ -578,23 +578,23 @@ static int resolve_volumes(struct runner_ctx *c, json_object *pod, char **msg)
 			}
 			dir = xstrdup(hp);
 			json_object_put(pvc);
-		} else if (bj(v, "emptyDir")) {
+		} else if (behave__get(v, "emptyDir")) {
 			dir = xasprintf("%s/volumes/%s", c->poddir, vname);
-			if (behave_mkdirs(dir, 0777) < 0) {
+			if (behave__mkdirs(dir, 0777) < 0) {
 				*msg = xasprintf("cannot create emptyDir %s", vname);
 				free(dir);
 				return -1;
 			}
 			chmod(dir, 0777);
-		} else if ((src = bj(v, "secret")) || (src = bj(v, "configMap"))) {
-			bool secret = bj(v, "secret") != NULL;
-			const char *oname = secret ? bjs(src, "secretName") : bjs(src, "name");
-			json_object *obj = NULL, *data, *items = bj(src, "items"), *opt = bj(src, "optional");
-			json_object *dm = bj(src, "defaultMode");
+		} else if ((src = behave__get(v, "secret")) || (src = behave__get(v, "configMap"))) {
+			bool secret = behave__get(v, "secret") != NULL;
+			const char *oname = secret ? behave__str(src, "secretName") : behave__str(src, "name");
+			json_object *obj = NULL, *data, *items = behave__get(src, "items"), *opt = behave__get(src, "optional");
+			json_object *dm = behave__get(src, "defaultMode");
 			mode_t mode = dm ? (mode_t)json_object_get_int(dm) : 0644;
 			dir = xasprintf("%s/volumes/%s", c->poddir, vname);
-			behave_rmtree(dir);
-			if (behave_mkdirs(dir, 0755) < 0) {
+			behave__rmtree(dir);
+			if (behave__mkdirs(dir, 0755) < 0) {
 				free(dir);
 				return -1;
 			}
@@ -605,8 +605,8 @@ static int resolve_volumes(struct runner_ctx *c, json_object *pod, char **msg)
 				free(dir);
 				return 1;
 			}
-			data = bj(obj, "data");
-			json_object *bdata = secret ? NULL : bj(obj, "binaryData");
+			data = behave__get(obj, "data");
+			json_object *bdata = secret ? NULL : behave__get(obj, "binaryData");
 			for (int pass = 0; pass < 2; pass++) {
 				json_object *src_data = pass == 0 ? data : bdata;
 				if (!src_data || !json_object_is_type(src_data, json_type_object))
@@ -619,10 +619,10 @@ static int resolve_volumes(struct runner_ctx *c, json_object *pod, char **msg)
 						rel = NULL;
 						for (size_t k = 0; k < ni; k++) {
 							json_object *it = json_object_array_get_idx(items, k);
-							if (bjs(it, "key") && !strcmp(bjs(it, "key"), key)) {
-								rel = bjs(it, "path");
-								if (bj(it, "mode"))
-									m = (mode_t)json_object_get_int(bj(it, "mode"));
+							if (behave__str(it, "key") && !strcmp(behave__str(it, "key"), key)) {
+								rel = behave__str(it, "path");
+								if (behave__get(it, "mode"))
+									m = (mode_t)json_object_get_int(behave__get(it, "mode"));
 							}
 						}
 						if (!rel)
@@ -644,7 +644,7 @@ static int resolve_volumes(struct runner_ctx *c, json_object *pod, char **msg)
 					char *fp = xasprintf("%s/%s", dir, rel);
 					char *slash = strrchr(fp, '/');
 					*slash = 0;
-					behave_mkdirs(fp, 0755);
+					behave__mkdirs(fp, 0755);
 					*slash = '/';
 					write_file(fp, content.data ? content.data : "", content.len, m & 0777);
 					free(fp);
@@ -652,16 +652,16 @@ static int resolve_volumes(struct runner_ctx *c, json_object *pod, char **msg)
 				}
 			}
 			json_object_put(obj);
-		} else if ((src = bj(v, "hostPath"))) {
-			dir = xstrdup(bjs(src, "path") ? bjs(src, "path") : "/nonexistent");
+		} else if ((src = behave__get(v, "hostPath"))) {
+			dir = xstrdup(behave__str(src, "path") ? behave__str(src, "path") : "/nonexistent");
 		} else {
 			/* projected, downwardAPI, ...: an empty directory */
 			dir = xasprintf("%s/volumes/%s", c->poddir, vname);
-			behave_mkdirs(dir, 0755);
+			behave__mkdirs(dir, 0755);
 		}
 	add:
 		c->vols[c->nvols].name = xstrdup(vname);
-		c->vols[c->nvols].host = bj(v, "hostPath") != NULL;
+		c->vols[c->nvols].host = behave__get(v, "hostPath") != NULL;
 		c->vols[c->nvols].dir = dir;
 		c->nvols++;
 	}
@@ -740,8 +740,8 @@ static char *expand(const char *s, struct env *e)
 /* value of key in a Secret (decoded) or ConfigMap; 0, 1 = wait (msg), 2 = optional and missing */
 static int ref_value(struct behave *b, const char *ns, json_object *ref, bool secret, char **out, char **msg)
 {
-	const char *name = bjs(ref, "name"), *key = bjs(ref, "key");
-	json_object *opt = bj(ref, "optional"), *obj = NULL, *v;
+	const char *name = behave__str(ref, "name"), *key = behave__str(ref, "key");
+	json_object *opt = behave__get(ref, "optional"), *obj = NULL, *v;
 	bool optional = opt && json_object_get_boolean(opt);
 	if (!name || sim_get(b->s, "", "v1", secret ? "secrets" : "configmaps", ns, name, &obj, NULL) < 0) {
 		if (optional)
@@ -749,7 +749,7 @@ static int ref_value(struct behave *b, const char *ns, json_object *ref, bool se
 		*msg = xasprintf("%s \"%s\" not found", secret ? "secret" : "configmap", name ? name : "");
 		return 1;
 	}
-	v = key ? bj(bj(obj, "data"), key) : NULL;
+	v = key ? behave__get(behave__get(obj, "data"), key) : NULL;
 	if (!v) {
 		json_object_put(obj);
 		if (optional)
@@ -777,20 +777,20 @@ static int ref_value(struct behave *b, const char *ns, json_object *ref, bool se
 
 static char *field_value(json_object *pod, const char *path)
 {
-	json_object *meta = bj(pod, "metadata");
+	json_object *meta = behave__get(pod, "metadata");
 	char key[256];
-	if (!strcmp(path, "metadata.name")) return xstrdup(bjs(meta, "name"));
-	if (!strcmp(path, "metadata.namespace")) return xstrdup(bjs(meta, "namespace"));
-	if (!strcmp(path, "metadata.uid")) return xstrdup(bjs(meta, "uid"));
+	if (!strcmp(path, "metadata.name")) return xstrdup(behave__str(meta, "name"));
+	if (!strcmp(path, "metadata.namespace")) return xstrdup(behave__str(meta, "namespace"));
+	if (!strcmp(path, "metadata.uid")) return xstrdup(behave__str(meta, "uid"));
 	if (!strcmp(path, "spec.nodeName")) return xstrdup("kubesim");
 	if (!strcmp(path, "spec.serviceAccountName"))
-		return xstrdup(bjs(bj(pod, "spec"), "serviceAccountName") ? bjs(bj(pod, "spec"), "serviceAccountName") : "default");
+		return xstrdup(behave__str(behave__get(pod, "spec"), "serviceAccountName") ? behave__str(behave__get(pod, "spec"), "serviceAccountName") : "default");
 	if (!strcmp(path, "status.podIP") || !strcmp(path, "status.hostIP") || !strcmp(path, "status.podIPs"))
 		return xstrdup("127.0.0.1");
 	if (sscanf(path, "metadata.labels['%255[^']']", key) == 1)
-		return xstrdup(bjs(bj(meta, "labels"), key) ? bjs(bj(meta, "labels"), key) : "");
+		return xstrdup(behave__str(behave__get(meta, "labels"), key) ? behave__str(behave__get(meta, "labels"), key) : "");
 	if (sscanf(path, "metadata.annotations['%255[^']']", key) == 1)
-		return xstrdup(bjs(bj(meta, "annotations"), key) ? bjs(bj(meta, "annotations"), key) : "");
+		return xstrdup(behave__str(behave__get(meta, "annotations"), key) ? behave__str(behave__get(meta, "annotations"), key) : "");
 	return xstrdup("");
 }
 
@@ -799,7 +799,7 @@ static int build_env(struct runner_ctx *c, json_object *pod, json_object *ctr, s
 {
 	struct behave *b = c->b;
 	const char *ns = c->r->ns;
-	json_object *ef = bj(ctr, "envFrom"), *env = bj(ctr, "env");
+	json_object *ef = behave__get(ctr, "envFrom"), *env = behave__get(ctr, "env");
 	char *path = xasprintf("%s%s/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", b->bin_dir,
 			       *b->bin_dir ? ":" : "");
 	env_set(e, "PATH", path);
@@ -809,18 +809,18 @@ static int build_env(struct runner_ctx *c, json_object *pod, json_object *ctr, s
 	env_set(e, "KUBESIM_POD_DIR", c->poddir);
 	for (size_t i = 0; ef && i < json_object_array_length(ef); i++) {
 		json_object *f = json_object_array_get_idx(ef, i), *ref, *obj = NULL;
-		bool secret = (ref = bj(f, "secretRef")) != NULL;
-		const char *prefix = bjs(f, "prefix") ? bjs(f, "prefix") : "";
-		if (!ref && !(ref = bj(f, "configMapRef")))
+		bool secret = (ref = behave__get(f, "secretRef")) != NULL;
+		const char *prefix = behave__str(f, "prefix") ? behave__str(f, "prefix") : "";
+		if (!ref && !(ref = behave__get(f, "configMapRef")))
 			continue;
-		const char *name = bjs(ref, "name");
+		const char *name = behave__str(ref, "name");
 		if (!name || sim_get(b->s, "", "v1", secret ? "secrets" : "configmaps", ns, name, &obj, NULL) < 0) {
-			if (bj(ref, "optional") && json_object_get_boolean(bj(ref, "optional")))
+			if (behave__get(ref, "optional") && json_object_get_boolean(behave__get(ref, "optional")))
 				continue;
 			*msg = xasprintf("%s \"%s\" not found", secret ? "secret" : "configmap", name ? name : "");
 			return 1;
 		}
-		json_object *data = bj(obj, "data");
+		json_object *data = behave__get(obj, "data");
 		if (data && json_object_is_type(data, json_type_object)) {
 			json_object_object_foreach(data, k, v) {
 				char *key = xasprintf("%s%s", prefix, k);
@@ -839,19 +839,19 @@ static int build_env(struct runner_ctx *c, json_object *pod, json_object *ctr, s
 		json_object_put(obj);
 	}
 	for (size_t i = 0; env && i < json_object_array_length(env); i++) {
-		json_object *ev = json_object_array_get_idx(env, i), *vf = bj(ev, "valueFrom");
-		const char *name = bjs(ev, "name");
+		json_object *ev = json_object_array_get_idx(env, i), *vf = behave__get(ev, "valueFrom");
+		const char *name = behave__str(ev, "name");
 		char *val = NULL;
 		if (!name)
 			continue;
 		if (vf) {
 			int rc = 0;
-			if (bj(vf, "secretKeyRef"))
-				rc = ref_value(b, ns, bj(vf, "secretKeyRef"), true, &val, msg);
-			else if (bj(vf, "configMapKeyRef"))
-				rc = ref_value(b, ns, bj(vf, "configMapKeyRef"), false, &val, msg);
-			else if (bj(vf, "fieldRef"))
-				val = field_value(pod, bjs(bj(vf, "fieldRef"), "fieldPath") ? bjs(bj(vf, "fieldRef"), "fieldPath") : "");
+			if (behave__get(vf, "secretKeyRef"))
+				rc = ref_value(b, ns, behave__get(vf, "secretKeyRef"), true, &val, msg);
+			else if (behave__get(vf, "configMapKeyRef"))
+				rc = ref_value(b, ns, behave__get(vf, "configMapKeyRef"), false, &val, msg);
+			else if (behave__get(vf, "fieldRef"))
+				val = field_value(pod, behave__str(behave__get(vf, "fieldRef"), "fieldPath") ? behave__str(behave__get(vf, "fieldRef"), "fieldPath") : "");
 			else
 				val = xstrdup("");
 			if (rc == 1)
@@ -859,7 +859,7 @@ static int build_env(struct runner_ctx *c, json_object *pod, json_object *ctr, s
 			if (rc == 2)
 				continue;
 		} else {
-			val = expand(bjs(ev, "value") ? bjs(ev, "value") : "", e);
+			val = expand(behave__str(ev, "value") ? behave__str(ev, "value") : "", e);
 		}
 		env_set(e, name, val ? val : "");
 		free(val);
@@ -869,9 +869,9 @@ static int build_env(struct runner_ctx *c, json_object *pod, json_object *ctr, s
 
 static void sec_id(json_object *pod_sc, json_object *ctr_sc, const char *key, int *has, unsigned *out)
 {
-	json_object *v = bj(ctr_sc, key);
+	json_object *v = behave__get(ctr_sc, key);
 	if (!v)
-		v = bj(pod_sc, key);
+		v = behave__get(pod_sc, key);
 	if (v) {
 		*has = 1;
 		*out = (unsigned)json_object_get_int64(v);
@@ -955,9 +955,9 @@ static int ovl_cmp(const void *a, const void *b)
 static int plan_container(struct runner_ctx *c, json_object *pod, json_object *ctr, struct cplan *p, char **msg)
 {
 	struct env e = {0};
-	json_object *cmd = bj(ctr, "command"), *args = bj(ctr, "args"), *mounts = bj(ctr, "volumeMounts");
-	json_object *psc = bjpath(pod, "spec.securityContext"), *csc = bj(ctr, "securityContext");
-	const char *cname = bjs(ctr, "name") ? bjs(ctr, "name") : "c";
+	json_object *cmd = behave__get(ctr, "command"), *args = behave__get(ctr, "args"), *mounts = behave__get(ctr, "volumeMounts");
+	json_object *psc = behave__path(pod, "spec.securityContext"), *csc = behave__get(ctr, "securityContext");
+	const char *cname = behave__str(ctr, "name") ? behave__str(ctr, "name") : "c";
 	size_t ncmd = cmd ? json_object_array_length(cmd) : 0, nargs = args ? json_object_array_length(args) : 0;
 	int rc;
 
@@ -985,7 +985,7 @@ static int plan_container(struct runner_ctx *c, json_object *pod, json_object *c
 		for (size_t i = 0; i < nargs; i++)
 			p->argv[ncmd + i] = expand(json_object_get_string(json_object_array_get_idx(args, i)), &view);
 	}
-	p->workdir = xstrdup(bjs(ctr, "workingDir"));
+	p->workdir = xstrdup(behave__str(ctr, "workingDir"));
 	p->hostname = xstrdup(c->r->name);
 
 	unsigned v = 0;
@@ -997,7 +997,7 @@ static int plan_container(struct runner_ctx *c, json_object *pod, json_object *c
 		p->has_gid = 1; /* the image's user would decide; without one, the uid's own group */
 		p->gid = (gid_t)p->uid;
 	}
-	json_object *fsg = bj(psc, "fsGroup"), *sup = bj(psc, "supplementalGroups");
+	json_object *fsg = behave__get(psc, "fsGroup"), *sup = behave__get(psc, "supplementalGroups");
 	if (fsg)
 		p->groups[p->ngroups++] = (gid_t)json_object_get_int64(fsg);
 	for (size_t i = 0; sup && i < json_object_array_length(sup) && p->ngroups < 8; i++)
@@ -1006,7 +1006,7 @@ static int plan_container(struct runner_ctx *c, json_object *pod, json_object *c
 	/* volume mounts */
 	for (size_t i = 0; mounts && i < json_object_array_length(mounts); i++) {
 		json_object *m = json_object_array_get_idx(mounts, i);
-		const char *vname = bjs(m, "name"), *mp = bjs(m, "mountPath"), *sub = bjs(m, "subPath");
+		const char *vname = behave__str(m, "name"), *mp = behave__str(m, "mountPath"), *sub = behave__str(m, "subPath");
 		const char *dir = vname ? vol_dir(c, vname) : NULL;
 		if (!dir || !mp || mp[0] != '/') {
 			*msg = xasprintf("volume mount %s: no volume \"%s\"", mp ? mp : "", vname ? vname : "");
@@ -1026,18 +1026,18 @@ static int plan_container(struct runner_ctx *c, json_object *pod, json_object *c
 			}
 			p->m[p->nm].src = xasprintf("%s/%s", dir, sub);
 			if (!path_exists(p->m[p->nm].src))
-				behave_mkdirs(p->m[p->nm].src, 0777);
+				behave__mkdirs(p->m[p->nm].src, 0777);
 		} else {
 			p->m[p->nm].src = xstrdup(dir);
 		}
 		p->m[p->nm].dst = xstrdup(mp);
-		p->m[p->nm].ro = bj(m, "readOnly") && json_object_get_boolean(bj(m, "readOnly"));
+		p->m[p->nm].ro = behave__get(m, "readOnly") && json_object_get_boolean(behave__get(m, "readOnly"));
 		struct stat st;
 		p->m[p->nm].file = stat(p->m[p->nm].src, &st) == 0 && !S_ISDIR(st.st_mode);
 		p->nm++;
 	}
 	/* termination message file */
-	const char *tmp = bjs(ctr, "terminationMessagePath");
+	const char *tmp = behave__str(ctr, "terminationMessagePath");
 	p->term_file = xasprintf("%s/termination/%s", c->poddir, cname);
 	write_file(p->term_file, "", 0, 0666);
 	chmod(p->term_file, 0666);
@@ -1049,7 +1049,7 @@ static int plan_container(struct runner_ctx *c, json_object *pod, json_object *c
 	p->m[p->nm].dst = xstrdup(tmp && *tmp ? tmp : "/dev/termination-log");
 	p->m[p->nm].file = 1;
 	p->nm++;
-	p->policy = bjs(ctr, "terminationMessagePolicy");
+	p->policy = behave__str(ctr, "terminationMessagePolicy");
 
 	qsort(p->m, (size_t)p->nm, sizeof(p->m[0]), mnt_cmp);
 	for (int i = 0; i < p->nm; i++) {
@@ -1149,7 +1149,7 @@ static void wait_all(struct runner_ctx *c, struct running *rs, size_t n, void (*
 				rs[i].status = st;
 				rs[i].done = 1;
 				track_pid(r, rs[i].pid, 0);
-				behave_now(c->b, rs[i].finished);
+				behave__now(c->b, rs[i].finished);
 				char msg[600];
 				ssize_t m = read(rs[i].errfd, msg, sizeof(msg) - 1);
 				if (m > 0) {
@@ -1236,7 +1236,7 @@ static size_t main_index(struct runner_ctx *c, struct running *x)
 {
 	size_t n = json_object_array_length(c->statuses);
 	for (size_t i = 0; i < n; i++) {
-		const char *nm = bjs(json_object_array_get_idx(c->statuses, i), "name");
+		const char *nm = behave__str(json_object_array_get_idx(c->statuses, i), "name");
 		if (nm && !strcmp(nm, x->plan.cname))
 			return i;
 	}
@@ -1266,7 +1266,7 @@ static pthread_mutex_t fs_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void apply_fs_group(struct runner_ctx *c, json_object *pod)
 {
-	json_object *fsg = bjpath(pod, "spec.securityContext.fsGroup");
+	json_object *fsg = behave__path(pod, "spec.securityContext.fsGroup");
 	if (!fsg)
 		return;
 	pthread_mutex_lock(&fs_mu);
@@ -1284,7 +1284,7 @@ static void *runner_main(void *arg)
 	struct pod_runner *r = arg;
 	struct behave *b = r->b;
 	struct runner_ctx c = {.r = r, .b = b};
-	json_object *pod = r->pod, *inits = bjpath(pod, "spec.initContainers"), *mains = bjpath(pod, "spec.containers");
+	json_object *pod = r->pod, *inits = behave__path(pod, "spec.initContainers"), *mains = behave__path(pod, "spec.containers");
 	size_t ninit = inits ? json_object_array_length(inits) : 0, nmain = mains ? json_object_array_length(mains) : 0;
 	char *msg = NULL, *last_wait = NULL;
 	struct running *rs = NULL;
@@ -1293,10 +1293,10 @@ static void *runner_main(void *arg)
 	c.poddir = xasprintf("%s/pods/%s_%s_%s", b->data_dir, r->ns, r->name, r->uid);
 	c.init_statuses = json_object_new_array();
 	c.statuses = json_object_new_array();
-	behave_now(b, c.started);
+	behave__now(b, c.started);
 	for (const char *sub = "logs"; sub; sub = !strcmp(sub, "logs") ? "termination" : !strcmp(sub, "termination") ? "volumes" : NULL) {
 		char *d = xasprintf("%s/%s", c.poddir, sub);
-		behave_mkdirs(d, 0755);
+		behave__mkdirs(d, 0755);
 		free(d);
 	}
 	{
@@ -1304,7 +1304,7 @@ static void *runner_main(void *arg)
 		json_object_object_add(ann, "kubesim.dev/pod-dir", json_object_new_string(c.poddir));
 		json_object_object_add(meta, "annotations", ann);
 		json_object_object_add(patch, "metadata", meta);
-		behave_patch(b, "", "v1", "pods", r->ns, r->name, NULL, patch, MANAGER);
+		behave__patch(b, "", "v1", "pods", r->ns, r->name, NULL, patch, MANAGER);
 		json_object_put(patch);
 	}
 
@@ -1327,7 +1327,7 @@ static void *runner_main(void *arg)
 			free(last_wait);
 			last_wait = xstrdup(msg);
 		}
-		if (behave_sleep(b, 250, &r->kill))
+		if (behave__sleep(b, 250, &r->kill))
 			goto done;
 	}
 	if (failed) {
@@ -1353,10 +1353,10 @@ static void *runner_main(void *arg)
 			json_object_object_add(d, "message", json_object_new_string(msg));
 			json_object_array_put_idx(c.init_statuses, i, cstatus(ctr, "waiting", d));
 			report(&c, "Pending", 0, 0);
-			if (behave_sleep(b, 250, &r->kill))
+			if (behave__sleep(b, 250, &r->kill))
 				goto done;
 		}
-		behave_now(b, x.started);
+		behave__now(b, x.started);
 		json_object *d = json_object_new_object();
 		json_object_object_add(d, "startedAt", json_object_new_string(x.started));
 		json_object_array_put_idx(c.init_statuses, i, cstatus(ctr, "running", d));
@@ -1406,7 +1406,7 @@ static void *runner_main(void *arg)
 			json_object_object_add(d, "message", json_object_new_string(msg));
 			json_object_array_put_idx(c.statuses, i, cstatus(rs[i].ctr, "waiting", d));
 			report(&c, "Pending", 0, 0);
-			if (behave_sleep(b, 250, &r->kill)) {
+			if (behave__sleep(b, 250, &r->kill)) {
 				for (size_t j = 0; j <= i; j++)
 					plan_free(&rs[j].plan);
 				goto done;
@@ -1418,7 +1418,7 @@ static void *runner_main(void *arg)
 		}
 	}
 	for (size_t i = 0; i < nmain; i++) {
-		behave_now(b, rs[i].started);
+		behave__now(b, rs[i].started);
 		if (!rs[i].start_error && spawn(&rs[i].plan, &rs[i].pid, &rs[i].errfd) < 0)
 			rs[i].start_error = xasprintf("fork: %s", strerror(errno));
 		if (rs[i].start_error) {
@@ -1452,7 +1452,7 @@ done:
 	/* scratch volumes go with the pod; logs and termination files stay */
 	{
 		char *v = xasprintf("%s/volumes", c.poddir);
-		behave_rmtree(v);
+		behave__rmtree(v);
 		free(v);
 	}
 	vols_free(&c);
@@ -1468,17 +1468,17 @@ done:
 	return NULL;
 }
 
-int behave_pod_start(struct behave *b, json_object *pod, const char *job_uid)
+int behave__pod_start(struct behave *b, json_object *pod, const char *job_uid)
 {
 	struct pod_runner *r;
-	json_object *meta = bj(pod, "metadata");
-	if (!bjs(meta, "name") || !bjs(meta, "uid"))
+	json_object *meta = behave__get(pod, "metadata");
+	if (!behave__str(meta, "name") || !behave__str(meta, "uid"))
 		return -EINVAL;
 	r = xcalloc(1, sizeof(*r));
 	r->b = b;
-	r->ns = xstrdup(bjs(meta, "namespace") ? bjs(meta, "namespace") : "default");
-	r->name = xstrdup(bjs(meta, "name"));
-	r->uid = xstrdup(bjs(meta, "uid"));
+	r->ns = xstrdup(behave__str(meta, "namespace") ? behave__str(meta, "namespace") : "default");
+	r->name = xstrdup(behave__str(meta, "name"));
+	r->uid = xstrdup(behave__str(meta, "uid"));
 	r->job_uid = xstrdup(job_uid);
 	json_object_deep_copy(pod, &r->pod, NULL);
 	pthread_mutex_lock(&b->mu);
@@ -1504,7 +1504,7 @@ fail:
 	return -EAGAIN;
 }
 
-void behave_pod_kill(struct behave *b, const char *pod_uid, const char *job_uid)
+void behave__pod_kill(struct behave *b, const char *pod_uid, const char *job_uid)
 {
 	pthread_mutex_lock(&b->mu);
 	for (struct pod_runner *r = b->runners; r; r = r->next) {
@@ -1521,7 +1521,7 @@ void behave_pod_kill(struct behave *b, const char *pod_uid, const char *job_uid)
 	pthread_mutex_unlock(&b->mu);
 }
 
-void behave_pods_reap(struct behave *b, int all)
+void behave__pods_reap(struct behave *b, int all)
 {
 	for (;;) {
 		struct pod_runner *found = NULL;

@@ -19,7 +19,7 @@
  * names none. NULL when there is none (the PVC stays Pending). Caller frees. */
 static char *pick_class(struct behave *b, json_object *pvc)
 {
-	json_object *cls = bjpath(pvc, "spec.storageClassName"), *sc = NULL, *list = NULL, *items;
+	json_object *cls = behave__path(pvc, "spec.storageClassName"), *sc = NULL, *list = NULL, *items;
 	char *out = NULL;
 
 	if (cls && json_object_is_type(cls, json_type_string)) {
@@ -34,16 +34,16 @@ static char *pick_class(struct behave *b, json_object *pvc)
 	}
 	if (sim_list(b->s, "storage.k8s.io", "v1", "storageclasses", NULL, NULL, NULL, &list, NULL) < 0)
 		return NULL;
-	items = bj(list, "items");
+	items = behave__get(list, "items");
 	size_t n = items ? json_object_array_length(items) : 0;
 	for (size_t i = 0; i < n && !out; i++) {
 		json_object *it = json_object_array_get_idx(items, i);
-		json_object *ann = bjpath(it, "metadata.annotations");
-		const char *d = bjs(ann, "storageclass.kubernetes.io/is-default-class");
+		json_object *ann = behave__path(it, "metadata.annotations");
+		const char *d = behave__str(ann, "storageclass.kubernetes.io/is-default-class");
 		if (!d)
-			d = bjs(ann, "storageclass.beta.kubernetes.io/is-default-class");
+			d = behave__str(ann, "storageclass.beta.kubernetes.io/is-default-class");
 		if (d && !strcmp(d, "true"))
-			out = xstrdup(bjs(bj(it, "metadata"), "name"));
+			out = xstrdup(behave__str(behave__get(it, "metadata"), "name"));
 	}
 	json_object_put(list);
 	return out;
@@ -59,9 +59,9 @@ static json_object *copy_or_empty(json_object *v, enum json_type t)
 
 static void ensure_pv(struct behave *b, json_object *pvc, const char *cls, const char *dir)
 {
-	json_object *meta = bj(pvc, "metadata"), *pv, *pm, *spec, *ann, *ref, *cap, *existing = NULL;
+	json_object *meta = behave__get(pvc, "metadata"), *pv, *pm, *spec, *ann, *ref, *cap, *existing = NULL;
 	char name[128];
-	snprintf(name, sizeof(name), "pvc-%s", bjs(meta, "uid"));
+	snprintf(name, sizeof(name), "pvc-%s", behave__str(meta, "uid"));
 	if (!sim_served(b->s, "", "v1", "persistentvolumes", NULL))
 		return;
 	if (sim_get(b->s, "", "v1", "persistentvolumes", NULL, name, &existing, NULL) == 0) {
@@ -80,10 +80,10 @@ static void ensure_pv(struct behave *b, json_object *pvc, const char *cls, const
 	json_object_object_add(pv, "metadata", pm);
 	spec = json_object_new_object();
 	cap = json_object_new_object();
-	json_object *req = bjpath(pvc, "spec.resources.requests.storage");
+	json_object *req = behave__path(pvc, "spec.resources.requests.storage");
 	json_object_object_add(cap, "storage", json_object_new_string(req ? json_object_get_string(req) : "1Gi"));
 	json_object_object_add(spec, "capacity", cap);
-	json_object_object_add(spec, "accessModes", copy_or_empty(bjpath(pvc, "spec.accessModes"), json_type_array));
+	json_object_object_add(spec, "accessModes", copy_or_empty(behave__path(pvc, "spec.accessModes"), json_type_array));
 	json_object_object_add(spec, "persistentVolumeReclaimPolicy", json_object_new_string("Delete"));
 	json_object_object_add(spec, "storageClassName", json_object_new_string(cls));
 	json_object_object_add(spec, "volumeMode", json_object_new_string("Filesystem"));
@@ -93,9 +93,9 @@ static void ensure_pv(struct behave *b, json_object *pvc, const char *cls, const
 	ref = json_object_new_object();
 	json_object_object_add(ref, "apiVersion", json_object_new_string("v1"));
 	json_object_object_add(ref, "kind", json_object_new_string("PersistentVolumeClaim"));
-	json_object_object_add(ref, "namespace", json_object_new_string(bjs(meta, "namespace")));
-	json_object_object_add(ref, "name", json_object_new_string(bjs(meta, "name")));
-	json_object_object_add(ref, "uid", json_object_new_string(bjs(meta, "uid")));
+	json_object_object_add(ref, "namespace", json_object_new_string(behave__str(meta, "namespace")));
+	json_object_object_add(ref, "name", json_object_new_string(behave__str(meta, "name")));
+	json_object_object_add(ref, "uid", json_object_new_string(behave__str(meta, "uid")));
 	json_object_object_add(spec, "claimRef", ref);
 	json_object_object_add(pv, "spec", spec);
 	json_object *st = json_object_new_object();
@@ -108,7 +108,7 @@ static void ensure_pv(struct behave *b, json_object *pvc, const char *cls, const
 	json_object_put(pv);
 }
 
-void behave_pvc_reconcile(struct behave *b, const char *ns, const char *name)
+void behave__pvc_reconcile(struct behave *b, const char *ns, const char *name)
 {
 	json_object *pvc = NULL, *meta, *patch = NULL;
 	const char *phase, *uid, *dir;
@@ -116,24 +116,24 @@ void behave_pvc_reconcile(struct behave *b, const char *ns, const char *name)
 
 	if (sim_get(b->s, "", "v1", "persistentvolumeclaims", ns, name, &pvc, NULL) < 0)
 		return;
-	meta = bj(pvc, "metadata");
-	uid = bjs(meta, "uid");
-	if (!uid || bj(meta, "deletionTimestamp"))
+	meta = behave__get(pvc, "metadata");
+	uid = behave__str(meta, "uid");
+	if (!uid || behave__get(meta, "deletionTimestamp"))
 		goto out;
-	phase = bjs(bj(pvc, "status"), "phase");
-	dir = bjs(bj(meta, "annotations"), "kubesim.dev/host-path");
+	phase = behave__str(behave__get(pvc, "status"), "phase");
+	dir = behave__str(behave__get(meta, "annotations"), "kubesim.dev/host-path");
 
 	if (phase && !strcmp(phase, "Bound") && dir) {
 		/* expansion: the volume grows to what is requested */
-		json_object *req = bjpath(pvc, "spec.resources.requests.storage");
-		json_object *have = bjpath(pvc, "status.capacity.storage");
+		json_object *req = behave__path(pvc, "spec.resources.requests.storage");
+		json_object *have = behave__path(pvc, "status.capacity.storage");
 		if (req && (!have || strcmp(json_object_get_string(req), json_object_get_string(have)))) {
 			patch = json_object_new_object();
 			json_object *st = json_object_new_object(), *cap = json_object_new_object();
 			json_object_object_add(cap, "storage", json_object_new_string(json_object_get_string(req)));
 			json_object_object_add(st, "capacity", cap);
 			json_object_object_add(patch, "status", st);
-			behave_patch(b, "", "v1", "persistentvolumeclaims", ns, name, "status", patch, MANAGER);
+			behave__patch(b, "", "v1", "persistentvolumeclaims", ns, name, "status", patch, MANAGER);
 		}
 		goto out;
 	}
@@ -145,13 +145,13 @@ void behave_pvc_reconcile(struct behave *b, const char *ns, const char *name)
 			json_object *st = json_object_new_object();
 			json_object_object_add(st, "phase", json_object_new_string("Pending"));
 			json_object_object_add(patch, "status", st);
-			behave_patch(b, "", "v1", "persistentvolumeclaims", ns, name, "status", patch, MANAGER);
+			behave__patch(b, "", "v1", "persistentvolumeclaims", ns, name, "status", patch, MANAGER);
 		}
 		goto out;
 	}
 
 	hostdir = xasprintf("%s/pvs/%s/%s-%s", b->data_dir, ns ? ns : "_", name, uid);
-	if (behave_mkdirs(hostdir, 0755) < 0) {
+	if (behave__mkdirs(hostdir, 0755) < 0) {
 		LOG_WARN("kubesim behave: cannot create PVC directory", "dir=%s err=%s", hostdir, strerror(errno));
 		goto out;
 	}
@@ -169,22 +169,22 @@ void behave_pvc_reconcile(struct behave *b, const char *ns, const char *name)
 	json_object_object_add(pm, "annotations", ann);
 	json_object_object_add(patch, "metadata", pm);
 	json_object_object_add(spec, "volumeName", json_object_new_string(pvname));
-	if (!bjpath(pvc, "spec.storageClassName"))
+	if (!behave__path(pvc, "spec.storageClassName"))
 		json_object_object_add(spec, "storageClassName", json_object_new_string(cls));
 	json_object_object_add(patch, "spec", spec);
-	if (behave_patch(b, "", "v1", "persistentvolumeclaims", ns, name, NULL, patch, MANAGER) < 0)
+	if (behave__patch(b, "", "v1", "persistentvolumeclaims", ns, name, NULL, patch, MANAGER) < 0)
 		goto out;
 	json_object_put(patch);
 
 	patch = json_object_new_object();
 	json_object *st = json_object_new_object(), *cap = json_object_new_object();
-	json_object *req = bjpath(pvc, "spec.resources.requests.storage");
+	json_object *req = behave__path(pvc, "spec.resources.requests.storage");
 	json_object_object_add(st, "phase", json_object_new_string("Bound"));
-	json_object_object_add(st, "accessModes", copy_or_empty(bjpath(pvc, "spec.accessModes"), json_type_array));
+	json_object_object_add(st, "accessModes", copy_or_empty(behave__path(pvc, "spec.accessModes"), json_type_array));
 	json_object_object_add(cap, "storage", json_object_new_string(req ? json_object_get_string(req) : "1Gi"));
 	json_object_object_add(st, "capacity", cap);
 	json_object_object_add(patch, "status", st);
-	if (behave_patch(b, "", "v1", "persistentvolumeclaims", ns, name, "status", patch, MANAGER) == 0)
+	if (behave__patch(b, "", "v1", "persistentvolumeclaims", ns, name, "status", patch, MANAGER) == 0)
 		LOG_INFO("kubesim: PVC bound", "key=%s/%s class=%s dir=%s", ns ? ns : "", name, cls, hostdir);
 out:
 	json_object_put(patch);
@@ -193,12 +193,12 @@ out:
 	json_object_put(pvc);
 }
 
-void behave_pvc_gone(struct behave *b, const char *pv_name, const char *host_dir)
+void behave__pvc_gone(struct behave *b, const char *pv_name, const char *host_dir)
 {
 	char *root = xasprintf("%s/pvs/", b->data_dir);
 	/* only ever remove what we provisioned */
 	if (host_dir && !strncmp(host_dir, root, strlen(root)) && !strstr(host_dir, "/../")) {
-		int rc = behave_rmtree(host_dir);
+		int rc = behave__rmtree(host_dir);
 		if (rc < 0)
 			LOG_WARN("kubesim behave: cannot remove PVC directory", "dir=%s err=%s", host_dir, strerror(-rc));
 	}
@@ -207,19 +207,19 @@ void behave_pvc_gone(struct behave *b, const char *pv_name, const char *host_dir
 		sim_delete(b->s, "", "v1", "persistentvolumes", NULL, pv_name, NULL, NULL, NULL);
 }
 
-void behave_sc_changed(struct behave *b)
+void behave__sc_changed(struct behave *b)
 {
 	json_object *list = NULL, *items;
 	if (sim_list(b->s, "", "v1", "persistentvolumeclaims", NULL, NULL, NULL, &list, NULL) < 0)
 		return;
-	items = bj(list, "items");
+	items = behave__get(list, "items");
 	size_t n = items ? json_object_array_length(items) : 0;
 	for (size_t i = 0; i < n; i++) {
 		json_object *it = json_object_array_get_idx(items, i);
-		const char *phase = bjs(bj(it, "status"), "phase");
+		const char *phase = behave__str(behave__get(it, "status"), "phase");
 		if (phase && !strcmp(phase, "Bound"))
 			continue;
-		behave_enqueue(b, BQ_PVC, bjs(bj(it, "metadata"), "namespace"), bjs(bj(it, "metadata"), "name"), NULL, 0);
+		behave__enqueue(b, BQ_PVC, behave__str(behave__get(it, "metadata"), "namespace"), behave__str(behave__get(it, "metadata"), "name"), NULL, 0);
 	}
 	json_object_put(list);
 }
