@@ -33,6 +33,14 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "hydrate") == 0)
 		return hydrate_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0) {
+		if (argc > 2 && (strcmp(argv[2], "-h") == 0 || strcmp(argv[2], "--help") == 0)) {
+			printf("Usage: modelcache-operator version\n\nPrints the version and exits.\n");
+			return 0;
+		}
+		if (argc > 2) {
+			fprintf(stderr, "modelcache-operator version: unexpected argument \"%s\"\n", argv[2]);
+			return 2;
+		}
 		printf("modelcache-operator %s\n", MC_VERSION);
 		return 0;
 	}

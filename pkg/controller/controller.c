@@ -11,7 +11,15 @@
 #include "util/log.h"
 #include "util/mem.h"
 
+struct stale {
+	char *key;
+	char *rv;
+	uint64_t at_ns;
+	struct stale *next;
+};
+
 struct ctrl {
+	struct stale *stale;   /* under mu */
 	char *name;
 	int nworkers;
 	ctrl_reconcile_fn reconcile;
@@ -196,6 +204,13 @@ void ctrl_free(struct ctrl *c)
 	if (!c)
 		return;
 	ctrl_stop(c, 30000);
+	while (c->stale) {
+		struct stale *n = c->stale->next;
+		free(c->stale->key);
+		free(c->stale->rv);
+		free(c->stale);
+		c->stale = n;
+	}
 	wq_free(c->q);
 	pthread_mutex_destroy(&c->mu);
 	free(c->name);
@@ -302,4 +317,52 @@ int ctrl_map_by_cache_labels(void *mctx, json_object *obj, char *out, size_t n)
 		return -1;
 	int w = snprintf(out, n, "%s/%s", json_object_get_string(ns), json_object_get_string(name));
 	return (w < 0 || (size_t)w >= n) ? -1 : 0;
+}
+
+#define STALE_MAX_NS (10ull * 1000000000ull)
+
+void ctrl_note_write(struct ctrl *c, const char *key, const char *old_rv)
+{
+	if (!key || !old_rv)
+		return;
+	pthread_mutex_lock(&c->mu);
+	struct stale *e;
+	for (e = c->stale; e; e = e->next)
+		if (strcmp(e->key, key) == 0)
+			break;
+	if (!e) {
+		e = xcalloc(1, sizeof(*e));
+		e->key = xstrdup(key);
+		e->next = c->stale;
+		c->stale = e;
+	}
+	free(e->rv);
+	e->rv = xstrdup(old_rv);
+	e->at_ns = mclock_mono_ns(c->clock);
+	pthread_mutex_unlock(&c->mu);
+}
+
+bool ctrl_cache_stale(struct ctrl *c, const char *key, const char *cached_rv)
+{
+	bool stale = false;
+	uint64_t now = mclock_mono_ns(c->clock);
+	pthread_mutex_lock(&c->mu);
+	for (struct stale **pp = &c->stale; *pp;) {
+		struct stale *e = *pp;
+		bool expired = now - e->at_ns > STALE_MAX_NS;
+		if (strcmp(e->key, key) == 0 && !expired && cached_rv && strcmp(e->rv, cached_rv) == 0) {
+			stale = true;
+			break;
+		}
+		if (strcmp(e->key, key) == 0 || expired) {
+			*pp = e->next;
+			free(e->key);
+			free(e->rv);
+			free(e);
+			continue;
+		}
+		pp = &e->next;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return stale;
 }

@@ -16,6 +16,7 @@
 #define MC_CONTROLLER_CONTROLLER_H
 
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "cache/informer.h"
@@ -81,6 +82,15 @@ void ctrl_handler_map_free(struct informer_handler *h);
 /* Map by the labels DESIGN.md section 2 puts on composed objects:
  * modelcache.dev/cache-namespace + modelcache.dev/cache => "ns/name". */
 int ctrl_map_by_cache_labels(void *mctx, json_object *obj, char *out, size_t n);
+
+/* Read-your-writes guard. After a write that replaced the cached version
+ * old_rv of key (e.g. a status update), call ctrl_note_write(c, key, old_rv).
+ * ctrl_cache_stale(c, key, cached_rv) is then true while the informer still
+ * shows old_rv: requeue shortly (e.g. 200 ms) instead of computing a write
+ * from a stale copy (which would only earn a 409 Conflict). The note is
+ * dropped once a newer version is seen, or after 10 s. */
+void ctrl_note_write(struct ctrl *c, const char *key, const char *old_rv);
+bool ctrl_cache_stale(struct ctrl *c, const char *key, const char *cached_rv);
 
 /* The reconcile id of the calling worker (0 outside a reconcile). */
 unsigned long ctrl_current_rid(void);

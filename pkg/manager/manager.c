@@ -67,6 +67,16 @@ static void cp_request_hook(void *ctx, const char *verb, const char *resource, i
 		"Kubernetes API requests per cluster, verb and HTTP code (0 = no response).", 3, k, v));
 }
 
+static void cp_failure(void *ctx, const char *reason, int rc)
+{
+	(void)ctx;
+	(void)rc;
+	static const char *k[] = {"cluster", "reason"};
+	const char *v[] = {"control-plane", reason};
+	metrics_counter_inc(metrics_counter_get("modelcache_watch_restarts_total",
+		"Watch restarts per cluster and reason.", 2, k, v));
+}
+
 static void set_leader_gauge(bool v)
 {
 	metrics_gauge_set(metrics_gauge_get("modelcache_leader_is_leader",
@@ -191,6 +201,8 @@ struct informer *mgr_informer(struct manager *m, const struct kube_resource *res
 		inf = NULL;
 		goto out;
 	}
+	struct informer_handler fh = {.on_failure = cp_failure};
+	informer_add_handler(inf, &fh);
 	struct minf *mi = &m->infs[m->ninfs++];
 	mi->res = res;
 	mi->ns = xstrdup(ns);

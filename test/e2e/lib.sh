@@ -10,6 +10,7 @@
 #   mc_wait 30 "what we wait for" cmd args...  # polls every 0.5 s; fails with the message on timeout
 #   mc_stop PID [signal]                       # kill + wait (bounded); returns the exit code in MC_RC
 #   mc_free_port                               # prints a free TCP port
+#   mc_retry cmd args...                       # retries a failing command (20 x 0.3 s), then fails
 #   mc_fail "message"                          # prints, dumps logs, exits 1
 #   mc_log "message"
 # Every process started through these helpers is killed by the EXIT trap;
@@ -20,6 +21,17 @@ MC_TMP=""
 
 mc_log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
+# Retry a command (kubectl does not retry 5xx; simulators may inject faults).
+mc_retry() {
+	local i
+	for i in $(seq 1 20); do
+		"$@" && return 0
+		sleep 0.3
+	done
+	mc_fail "command kept failing: $*"
+}
+
+exec 3>&2
 mc_dump_logs() {
 	[ -n "$MC_TMP" ] || return 0
 	local f
@@ -31,8 +43,9 @@ mc_dump_logs() {
 }
 
 mc_fail() {
-	echo "FAIL: $*" >&2
-	mc_dump_logs
+	# fd 3 is the script's original stderr (set by mc_init): the message is
+	# seen even when mc_fail runs inside a redirected command
+	{ echo "FAIL: $*"; mc_dump_logs; } >&3 2>&3
 	MC_KEEP_TMP=1
 	exit 1
 }
@@ -168,15 +181,17 @@ mc_minimal_crds() {
 	mc_minimal_crd modeldeployments ModelDeployment md Namespaced
 }
 
+mc_apply_minimal_crds() { mc_minimal_crds | mc_kubectl "$1" apply -f - >/dev/null; }
+
 mc_apply_crds() {
 	local name=$1 f found=0
 	for f in "$MC_SOURCE_DIR"/crds/*.yaml; do
 		[ -f "$f" ] || continue
 		found=1
-		mc_kubectl "$name" apply -f "$f" >/dev/null
+		mc_retry mc_kubectl "$name" apply -f "$f" >/dev/null
 	done
 	if [ "$found" = 0 ]; then
-		mc_minimal_crds | mc_kubectl "$name" apply -f - >/dev/null
+		mc_retry mc_apply_minimal_crds "$name"
 	fi
 	mc_wait 20 "CRDs served on $name" mc_kubectl "$name" get inferenceclusters,modelcaches
 }

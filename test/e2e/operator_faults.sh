@@ -10,29 +10,28 @@ FAULTS=(--fault-watch-drop-seconds 3 --fault-error-rate 0.05)
 mc_start_kubesim cp "${FAULTS[@]}"
 mc_start_kubesim remote "${FAULTS[@]}"
 # kubectl does not retry 5xx: retry our own setup calls
-retry() {
-	local i
-	for i in $(seq 1 20); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.2
-	done
-	mc_fail "command kept failing: $*"
-}
-apply_crds_retry() { mc_apply_crds cp; }
-retry apply_crds_retry
+retry() { mc_retry "$@" >/dev/null 2>&1; }
+mc_apply_crds cp
 NODES=10
+# (manifests go through files: a retried `apply -f -` would read an empty stdin)
 for n in $(seq 0 $((NODES - 1))); do
-	retry mc_kubectl remote apply -f - <<YAML
+	[ "$n" = 0 ] || echo ---
+	cat <<YAML
 apiVersion: v1
 kind: Node
 metadata:
   name: gpu-$n
   labels: {nvidia.com/gpu.product: NVIDIA-L40S, nvidia.com/gpu.memory: "46068", nvidia.com/gpu.count: "1"}
 YAML
-done
-retry mc_kubectl cp create namespace modelcache-system
-retry mc_kubectl cp -n modelcache-system create secret generic gpu-remote --from-file=kubeconfig="$KS_remote_KUBECONFIG"
-retry mc_kubectl cp apply -f - <<'YAML'
+done >"$MC_TMP/nodes.yaml"
+retry mc_kubectl remote apply -f "$MC_TMP/nodes.yaml"
+# idempotent: create manifests client-side, apply them (a retried create could hit AlreadyExists)
+mc_kubectl cp create namespace modelcache-system --dry-run=client -o yaml >"$MC_TMP/ns.yaml"
+mc_kubectl cp -n modelcache-system create secret generic gpu-remote --from-file=kubeconfig="$KS_remote_KUBECONFIG" \
+	--dry-run=client -o yaml >"$MC_TMP/secret.yaml"
+retry mc_kubectl cp apply -f "$MC_TMP/ns.yaml"
+retry mc_kubectl cp apply -f "$MC_TMP/secret.yaml"
+cat >"$MC_TMP/ics.yaml" <<'YAML'
 apiVersion: modelcache.dev/v1alpha1
 kind: InferenceCluster
 metadata: {name: remote}
@@ -44,6 +43,7 @@ kind: InferenceCluster
 metadata: {name: local}
 spec: {connection: {local: {}}}
 YAML
+retry mc_kubectl cp apply -f "$MC_TMP/ics.yaml"
 
 mc_start_operator op cp
 pools() { mc_kubectl cp get ic remote -o jsonpath='{range .status.gpuPools[*]}{.product}:{.perNode}:{.nodes};{end}' 2>/dev/null; }

@@ -327,6 +327,14 @@ static int reconcile(void *ctx, const char *key, struct ctrl_result *res)
 		LOG_INFO("inferencecluster gone, cluster stopped", "cluster=%s", key);
 		return 0;
 	}
+	const char *cached_rv = api_path_str(ic_obj, "metadata.resourceVersion", NULL);
+	if (ctrl_cache_stale(x->c, key, cached_rv)) {
+		/* our last status write has not reached the cache yet */
+		res->kind = CTRL_REQUEUE_AFTER;
+		res->requeue_after_ms = 200;
+		json_object_put(ic_obj);
+		return 0;
+	}
 	struct api_inferencecluster ic;
 	char *vmsg = NULL;
 	json_object *old_status = NULL;
@@ -422,6 +430,7 @@ write:;
 			 err.message ? err.message : kube_reason_str(-rc));
 		kube_error_clear(&err);
 	} else if (updated) {
+		ctrl_note_write(x->c, key, api_path_str(ic_obj, "metadata.resourceVersion", NULL));
 		LOG_INFO("status updated", "cluster=%s connected=%s", key, connected_str(status));
 	}
 	cluster_release(cl);

@@ -241,6 +241,21 @@ static void test_apply_skipped_when_hash_equal(void **st)
 	json_object_put(observed);
 }
 
+static void test_read_your_writes_guard(void **st)
+{
+	(void)st;
+	struct rctx r = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	struct ctrl *c = mk(&r, 1);
+	assert_false(ctrl_cache_stale(c, "ns/a", "5"));
+	ctrl_note_write(c, "ns/a", "5");   /* we wrote over version 5 */
+	assert_true(ctrl_cache_stale(c, "ns/a", "5"));    /* cache still shows 5 */
+	assert_true(ctrl_cache_stale(c, "ns/a", "5"));
+	assert_false(ctrl_cache_stale(c, "ns/b", "5"));   /* other keys unaffected */
+	assert_false(ctrl_cache_stale(c, "ns/a", "6"));   /* caught up: note dropped */
+	assert_false(ctrl_cache_stale(c, "ns/a", "5"));
+	ctrl_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -250,6 +265,7 @@ int main(void)
 		cmocka_unit_test(test_map_by_cache_labels),
 		cmocka_unit_test(test_desired_hash_canonical),
 		cmocka_unit_test(test_apply_skipped_when_hash_equal),
+		cmocka_unit_test(test_read_your_writes_guard),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
