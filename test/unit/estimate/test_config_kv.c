@@ -203,7 +203,7 @@ static void test_config_hostile(void **state)
 	struct model_arch a;
 	assert_int_equal(model_config_parse("{", 1, &a), -EINVAL);
 	assert_int_equal(model_config_parse("[]", 2, &a), -EINVAL);
-	char deep[3000];
+	char deep[5 * 1000 + 1];
 	size_t k = 0;
 	for (int i = 0; i < 1000; i++) {
 		memcpy(deep + k, "{\"a\":", 5);
