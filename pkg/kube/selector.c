@@ -719,6 +719,10 @@ int kube_selector_render(const struct kube_selector *s, char **out)
 						  r->op == KUBE_SEL_IN ? "in" : "notin");
 			for (size_t j = 0; j < r->nvalues && rc == 0; j++)
 				rc = buf_printf(&b, "%s%s", j ? "," : "", r->values[j]);
+			/* a set holding only "" must not render as "()" (which
+			 * does not parse): "(,)" parses back to {""} */
+			if (rc == 0 && r->nvalues == 1 && !r->values[0][0])
+				rc = buf_putc(&b, ',');
 			rc = rc ? rc : buf_putc(&b, ')');
 			break;
 		case KUBE_SEL_EXISTS:
