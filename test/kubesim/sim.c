@@ -660,13 +660,16 @@ static int spec_equal(json_object *a, json_object *b)
 	return eq;
 }
 
+/* 1 exists, 2 exists but Terminating, 0 missing. */
 static int ns_exists(struct sim *s, const char *ns)
 {
 	struct rtype *nst = find_type(s, "", "v1", "namespaces");
-	json_object *b = bucket(s, nst);
+	json_object *b = bucket(s, nst), *o = NULL;
 	char *k = obj_key("", ns);
-	int ok = json_object_object_get_ex(b, k, NULL);
+	int ok = json_object_object_get_ex(b, k, &o);
 	free(k);
+	if (ok && sj_get(sj_get(o, "metadata"), "deletionTimestamp"))
+		return 2;
 	return ok;
 }
 
@@ -745,8 +748,17 @@ static int do_create(struct sim *s, const struct rtype *rt, const char *ns, json
 	if ((rc = validate_name(rt, name, err)) < 0)
 		goto fail;
 	if (rt->namespaced) {
-		if (!ns_exists(s, ns)) {
+		int nse = ns_exists(s, ns);
+		if (!nse) {
 			rc = seterr(err, 404, "NotFound", "namespaces \"%s\" not found", ns);
+			goto fail;
+		}
+		if (nse == 2) {
+			char q[256];
+			qual_resource(rt, q, sizeof(q));
+			rc = seterr(err, 403, "Forbidden",
+				    "%s \"%s\" is forbidden: unable to create new content in namespace %s because it is being terminated",
+				    q, name, ns);
 			goto fail;
 		}
 		json_object_object_add(meta, "namespace", json_object_new_string(ns));

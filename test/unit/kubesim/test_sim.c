@@ -560,8 +560,27 @@ static void test_namespace_delete(void **state)
 	assert_string_equal(sj_str(out, "status", "phase", NULL), "Active");
 	json_object_put(out);
 	create_cm(s, "tmp", "a", NULL);
+	json_object *held = J("{\"metadata\":{\"name\":\"held\",\"finalizers\":[\"x.io/f\"]}}"), *h = NULL;
+	assert_int_equal(sim_create(s, "", "v1", "configmaps", "tmp", held, NULL, NULL), 0);
 	assert_int_equal(sim_delete(s, "", "v1", "namespaces", NULL, "tmp", NULL, NULL, NULL), 0);
 	sim_sync(s);
+	/* Terminating while the finalizer holds "held": no new content (403) */
+	assert_int_equal(sim_get(s, "", "v1", "namespaces", NULL, "tmp", &out, NULL), 0);
+	assert_string_equal(sj_str(out, "status", "phase", NULL), "Terminating");
+	json_object_put(out);
+	struct sim_err e = {0};
+	json_object *more = J("{\"metadata\":{\"name\":\"more\"}}");
+	assert_int_equal(sim_create(s, "", "v1", "configmaps", "tmp", more, NULL, &e), -403);
+	assert_string_equal(e.reason, "Forbidden");
+	sim_err_cleanup(&e);
+	assert_int_equal(sim_get(s, "", "v1", "configmaps", "tmp", "held", &h, NULL), 0);
+	json_object_object_del(sj_meta(h), "finalizers");
+	assert_int_equal(sim_update(s, "", "v1", "configmaps", "tmp", h, NULL, NULL), 0);
+	sim_sync(s);
+	sim_sync(s);
+	json_object_put(h);
+	json_object_put(held);
+	json_object_put(more);
 	assert_int_equal(sim_get(s, "", "v1", "configmaps", "tmp", "a", NULL, NULL), -404);
 	assert_int_equal(sim_get(s, "", "v1", "namespaces", NULL, "tmp", NULL, NULL), -404);
 	json_object_put(ns);
