@@ -309,6 +309,62 @@ k scale -n e2e deployment/web --replicas=3 >/dev/null
 mc_wait 20 "scaled deployment reports 3 ready" jp_is deployment web '{.status.readyReplicas}' 3
 mc_log "deployment Available"
 
+# ---- LeaderWorkerSets (once their CRD is applied) become Available too, and
+# our status write settles (the CRD's status schema has no observedGeneration)
+k apply -f - >/dev/null <<'YAML'
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: leaderworkersets.leaderworkerset.x-k8s.io}
+spec:
+  group: leaderworkerset.x-k8s.io
+  names: {kind: LeaderWorkerSet, listKind: LeaderWorkerSetList, plural: leaderworkersets, singular: leaderworkerset, shortNames: [lws]}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources:
+      status: {}
+      scale: {specReplicasPath: .spec.replicas, statusReplicasPath: .status.replicas}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {type: object, x-kubernetes-preserve-unknown-fields: true}
+          status:
+            type: object
+            properties:
+              readyReplicas: {type: integer}
+              replicas: {type: integer}
+              updatedReplicas: {type: integer}
+              conditions:
+                type: array
+                items:
+                  type: object
+                  required: [type, status]
+                  properties:
+                    type: {type: string}
+                    status: {type: string}
+                    reason: {type: string}
+                    message: {type: string}
+                    lastTransitionTime: {type: string, format: date-time}
+YAML
+mc_wait 20 "the LeaderWorkerSet kind is served" k get lws -n e2e
+k apply -f - >/dev/null <<'YAML'
+apiVersion: leaderworkerset.x-k8s.io/v1
+kind: LeaderWorkerSet
+metadata: {name: big, namespace: e2e}
+spec:
+  replicas: 2
+  leaderWorkerTemplate: {size: 2}
+YAML
+mc_wait 20 "the LeaderWorkerSet reports 2 ready" jp_is lws big '{.status.readyReplicas}' 2
+[ "$(jsonpath lws big '{.status.conditions[?(@.type=="Available")].status}')" = True ] || mc_fail "LWS not Available"
+rv1=$(jsonpath lws big '{.metadata.resourceVersion}')
+sleep 1
+[ "$(jsonpath lws big '{.metadata.resourceVersion}')" = "$rv1" ] || mc_fail "the LWS status keeps being rewritten"
+mc_log "leaderworkerset Available, status settled"
+
 # ---- deleting the PVC removes its directory ------------------------------------
 k delete pvc out -n e2e --wait=false >/dev/null
 mc_wait 20 "the PVC directory is removed" test ! -e "$OUT_DIR"

@@ -3,6 +3,7 @@
  * controller does once its pods are up. No Pods or ReplicaSets are made. */
 #include "behave_int.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,6 +33,34 @@ static json_object *condition(const char *type, const char *reason, const char *
 	return c;
 }
 
+static int64_t int_at(json_object *o, const char *key, int64_t def)
+{
+	json_object *v = behave__get(o, key);
+	return v ? json_object_get_int64(v) : def;
+}
+
+/* Is the status already what we would write? Compared field by field (not
+ * timestamps), and only on fields the object's schema keeps: a
+ * LeaderWorkerSet's status has no observedGeneration, so it is not asked
+ * for (else our own write would bring us back here forever). */
+static bool reported(json_object *st, int64_t want, int64_t gen, int lws)
+{
+	json_object *conds = behave__get(st, "conditions");
+	bool available = false;
+	for (size_t i = 0; conds && json_object_is_type(conds, json_type_array) && i < json_object_array_length(conds); i++) {
+		json_object *c = json_object_array_get_idx(conds, i);
+		const char *t = behave__str(c, "type"), *s = behave__str(c, "status");
+		if (t && s && !strcmp(t, "Available") && !strcmp(s, "True"))
+			available = true;
+	}
+	if (!available || int_at(st, "replicas", -1) != want || int_at(st, "readyReplicas", 0) != want ||
+	    int_at(st, "updatedReplicas", -1) != want)
+		return false;
+	if (lws)
+		return true;
+	return int_at(st, "observedGeneration", -1) == gen && int_at(st, "availableReplicas", 0) == want;
+}
+
 void behave__deploy_reconcile(struct behave *b, const char *ns, const char *name, int lws)
 {
 	const char *group = lws ? "leaderworkerset.x-k8s.io" : "apps";
@@ -52,9 +81,7 @@ void behave__deploy_reconcile(struct behave *b, const char *ns, const char *name
 	if (behave__path(obj, "metadata.generation"))
 		gen = json_object_get_int64(behave__path(obj, "metadata.generation"));
 	st = behave__get(obj, "status");
-	if (behave__get(st, "observedGeneration") && json_object_get_int64(behave__get(st, "observedGeneration")) == gen &&
-	    (want == 0 ? !behave__get(st, "readyReplicas") || json_object_get_int64(behave__get(st, "readyReplicas")) == 0
-		       : behave__get(st, "readyReplicas") && json_object_get_int64(behave__get(st, "readyReplicas")) == want))
+	if (reported(st, want, gen, lws))
 		goto out; /* already reported: our own status write comes back here */
 
 	behave__now(b, now);
