@@ -139,7 +139,7 @@ static const char *str_field(struct vctx *v, json_object *parent, const char *pp
 		return NULL;
 	}
 	if (maxlen && strlen(s) > maxlen) {
-		verr(v, path, "Too long: may not be longer than %zu", maxlen);
+		verr(v, path, "Too long: may not be more than %zu bytes", maxlen);
 		return NULL;
 	}
 	return s;
@@ -655,10 +655,9 @@ static int mc_check(json_object *obj, struct api_modelcache *mc, char **msg)
 	mc->precheck_vram = true;
 	mc->safety_factor = API_DEFAULT_SAFETY_FACTOR;
 	spec = begin(&v, obj, &mc->meta);
-	/* CEL on the root: the name is used as a label value */
+	/* schema metadata.name maxLength 63: the name is used as a label value */
 	if (mc->meta.name && strlen(mc->meta.name) > 63)
-		verr(&v, "metadata.name", "Invalid value: \"%.*s...\": must be no more than 63 characters",
-		     40, mc->meta.name);
+		verr(&v, "metadata.name", "Too long: may not be more than 63 bytes");
 	if (!spec)
 		return result(&v, msg);
 

@@ -389,10 +389,28 @@ static void check_crd(json_object *crd, const char *file)
 		}
 		if (strcmp(or_default(gets(schema, "type"), ""), "object"))
 			err(&e, "openAPIV3Schema", "root type must be object");
-		/* metadata may only be {type: object} (name/generateName rules aside) */
-		if (get(get(schema, "properties"), "metadata") &&
-		    json_object_object_length(get(get(schema, "properties"), "metadata")) != 1)
-			err(&e, "openAPIV3Schema.metadata", "must only set type: object");
+		/* metadata: type object, and restrictions on name/generateName only */
+		{
+			json_object *md = get(get(schema, "properties"), "metadata");
+
+			json_object *mp = get(md, "properties");
+
+			if (md) {
+				json_object_object_foreach(md, k, val) {
+					(void)val;
+					if (strcmp(k, "type") && strcmp(k, "properties"))
+						err(&e, "openAPIV3Schema.metadata", "must not set %s", k);
+				}
+			}
+			if (mp) {
+				json_object_object_foreach(mp, pk, pv) {
+					(void)pv;
+					if (strcmp(pk, "name") && strcmp(pk, "generateName"))
+						err(&e, "openAPIV3Schema.metadata",
+						    "only name and generateName may be restricted, not %s", pk);
+				}
+			}
+		}
 		check_node(&e, schema, "openAPIV3Schema", 0);
 		for (size_t c = 0; cols && c < json_object_array_length(cols); c++) {
 			json_object *col = json_object_array_get_idx(cols, c);
