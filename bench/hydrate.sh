@@ -10,7 +10,7 @@
 # page-cache-only times of curl and aria2c are printed too. RUNS=N keeps the
 # best of N runs per tool (the machine is shared; noise is large).
 #
-#   bench/hydrate.sh                      # build dir ./build, 1 GiB, --parallel 4
+#   bench/hydrate.sh                      # build dir ./build, 1 GiB, --parallel 8
 #   BUILD=build-hub SIZE=2Gi PARALLEL=8 bench/hydrate.sh
 #   FIXTURE_ROOT=/tmp/keep bench/hydrate.sh   # reuse a generated fixture root
 #   OUT=/dev/shm RUNS=3 bench/hydrate.sh       # write to tmpfs, best of 3
@@ -24,7 +24,7 @@ case $BUILD in /*) ;; *) BUILD=$SRC/$BUILD ;; esac
 BIN=${MC_BIN:-$BUILD/bin}
 SIZE=${SIZE:-1Gi}
 SHARD=${SHARD:-256Mi}
-PARALLEL=${PARALLEL:-4}
+PARALLEL=${PARALLEL:-8}
 RUNS=${RUNS:-1}
 REPO=fixtures/tinyllama
 for b in "$BIN/modelcache-operator" "$BIN/fakehub"; do
@@ -147,11 +147,13 @@ D=$TMP/out-cut
 "$BIN/modelcache-operator" hydrate --repo "$REPO" --dest "$D" --endpoint "$EP" --parallel "$PARALLEL" \
   --retries 0 2>/dev/null && { echo "bench: the cut run unexpectedly succeeded"; exit 1; }
 stop_last_hub
+# what the cut run left on disk (complete files + PATH.incomplete)
+ON_DISK=$(find "$D" -type f ! -name '.modelcache-hydrated*' -printf '%s\n' | awk '{s += $1} END {print s + 0}')
 start_hub resume
 "$BIN/modelcache-operator" hydrate --repo "$REPO" --dest "$D" --endpoint "$EP" --parallel "$PARALLEL" 2>/dev/null
 REFETCH=$(awk '$2 ~ /\/resolve\/|^\/lfs\// {s += $4} END {print s + 0}' "$LOG")
-WASTE=$((REFETCH - (TOTAL - CUT)))
-echo "cut after $CUT bytes: rerun fetched $REFETCH bytes (remaining $((TOTAL - CUT)); re-downloaded $WASTE)"
+WASTE=$((REFETCH - (TOTAL - ON_DISK)))
+echo "cut after $CUT bytes served: $ON_DISK bytes kept on disk; rerun fetched $REFETCH bytes (missing $((TOTAL - ON_DISK)), fetched again $WASTE)"
 stop_last_hub
 
 BEST=$(python3 -c "print(max(float('$C'), float('$A')))")
