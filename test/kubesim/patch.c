@@ -1092,6 +1092,22 @@ static char *conflict_message(struct conflict_group *g, size_t ng, size_t total)
 	return buf_take(&b, NULL);
 }
 
+static bool same_but_managed_fields(json_object *a, json_object *b)
+{
+	json_object *ca, *cb;
+	bool eq;
+	if (!a || !b)
+		return false;
+	ca = copy(a);
+	cb = copy(b);
+	json_object_object_del(get(ca, "metadata"), "managedFields");
+	json_object_object_del(get(cb, "metadata"), "managedFields");
+	eq = json_object_equal(ca, cb);
+	json_object_put(ca);
+	json_object_put(cb);
+	return eq;
+}
+
 static bool status_apply(json_object *applied)
 {
 	bool status = false;
@@ -1243,12 +1259,19 @@ int patch_apply(json_object **live, json_object *applied, const char *manager, i
 		json_object_put(ppaths);
 	}
 
-	/* record our ownership */
-	json_object *entry = new_entry(manager, "Apply", api_version, sub, now_rfc3339, json_object_get(aset));
-	if (mine >= 0)
-		json_object_array_put_idx(mf, (size_t)mine, entry);
-	else
-		json_object_array_add(mf, entry);
+	/* record our ownership; an unchanged set keeps its entry (and time), so
+	 * that a no-op apply leaves the object byte-for-byte as it was and the
+	 * server does not bump its resourceVersion */
+	json_object *old_entry = mine >= 0 ? json_object_array_get_idx(mf, (size_t)mine) : NULL;
+	const char *old_av = get_str(old_entry, "apiVersion");
+	if (!old_entry || !json_object_equal(get(old_entry, "fieldsV1"), aset) || !old_av ||
+	    strcmp(old_av, api_version) || !same_but_managed_fields(*live, result)) {
+		json_object *entry = new_entry(manager, "Apply", api_version, sub, now_rfc3339, json_object_get(aset));
+		if (mine >= 0)
+			json_object_array_put_idx(mf, (size_t)mine, entry);
+		else
+			json_object_array_add(mf, entry);
+	}
 	set_managed_fields(result, mf);
 	mf = NULL;
 	replace_target(live, result);

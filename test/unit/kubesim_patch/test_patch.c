@@ -392,6 +392,26 @@ static void test_apply_create_records_fields(void **state)
 	json_object_put(live);
 }
 
+static void test_apply_noop_changes_nothing(void **state)
+{
+	(void)state;
+	json_object *live = NULL, *before = NULL, *a = parse(APPLY_A);
+	char *err = NULL;
+	assert_int_equal(apply(&live, APPLY_A, "op", 1, &err), 0);
+	assert_int_equal(json_object_deep_copy(live, &before, NULL), 0);
+	/* the same manifest again, later: not even managedFields[].time moves */
+	assert_int_equal(patch_apply(&live, a, "op", 1, "2030-01-01T00:00:00Z", &err), 0);
+	assert_true(json_object_equal(live, before));
+	/* a real change does move it */
+	json_object_object_add(at(a, "spec"), "replicas", json_object_new_int(9));
+	assert_int_equal(patch_apply(&live, a, "op", 1, "2030-01-01T00:00:00Z", &err), 0);
+	assert_int_equal(json_object_get_int(at(live, "spec.replicas")), 9);
+	assert_string_equal(json_object_get_string(at(entry_for(live, "op", "Apply"), "time")), "2030-01-01T00:00:00Z");
+	json_object_put(a);
+	json_object_put(before);
+	json_object_put(live);
+}
+
 static void test_apply_removes_dropped_fields(void **state)
 {
 	(void)state;
@@ -626,6 +646,7 @@ int main(void)
 		cmocka_unit_test(test_strategic_directives),
 		cmocka_unit_test(test_strategic_errors),
 		cmocka_unit_test(test_apply_create_records_fields),
+		cmocka_unit_test(test_apply_noop_changes_nothing),
 		cmocka_unit_test(test_apply_removes_dropped_fields),
 		cmocka_unit_test(test_apply_conflict_and_force),
 		cmocka_unit_test(test_apply_shared_ownership),
