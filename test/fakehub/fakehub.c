@@ -476,7 +476,18 @@ static int on_http(struct lws *wsi, struct pss *p, const char *in)
 	}
 	char q[1024] = "";
 	lws_hdr_copy(wsi, q, sizeof(q), WSI_TOKEN_HTTP_URI_ARGS);
-	snprintf(p->uri, sizeof(p->uri), "%s%s%s", in, q[0] ? "?" : "", q);
+	/* lws hands over the decoded path: escape it again for the log so a
+	 * line always has exactly four space-separated fields */
+	size_t o = 0;
+	for (const unsigned char *c = (const unsigned char *)in; *c && o + 4 < sizeof(p->uri); c++) {
+		if (*c <= 0x20 || *c >= 0x7f || *c == '%')
+			o += (size_t)snprintf(p->uri + o, sizeof(p->uri) - o, "%%%02X", *c);
+		else
+			p->uri[o++] = (char)*c;
+	}
+	p->uri[o] = '\0';
+	if (q[0] && o + 2 + strlen(q) < sizeof(p->uri))
+		snprintf(p->uri + o, sizeof(p->uri) - o, "?%s", q);
 
 	if (strcmp(p->method, "OTHER") == 0)
 		return respond_error(wsi, p, 405, "MethodNotAllowed", "only GET and HEAD");
