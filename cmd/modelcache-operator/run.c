@@ -16,6 +16,9 @@
 #ifdef MC_HAVE_MODELDEPLOYMENT_CONTROLLER
 #include "controllers/modeldeployment/modeldeployment.h"
 #endif
+#ifdef MC_HAVE_WEBHOOK
+#include "webhook/webhook.h"
+#endif
 
 static void usage(FILE *f)
 {
@@ -202,6 +205,10 @@ int operator_run(int argc, char **argv)
 #ifdef MC_HAVE_MODELDEPLOYMENT_CONTROLLER
 	if (rc == 0)
 		rc = modeldeployment_controller_setup(m, &o);
+#endif
+#ifdef MC_HAVE_WEBHOOK
+	if (rc == 0 && o.webhook_port > 0)
+		rc = webhook_setup(m, &o);
 #endif
 	if (rc) {
 		LOG_ERROR("controller setup failed", "rc=%d", rc);

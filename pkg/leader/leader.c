@@ -29,6 +29,7 @@ struct leader {
 	uint64_t observed_ns;     /* when it last changed (local monotonic) */
 	uint64_t last_renew_ns;   /* last successful acquire/renew */
 	json_object *lease;       /* last lease we wrote or read */
+	uint64_t expires_ns;      /* when another holder's lease expires (local view); 0 = unknown */
 };
 
 int leader_new(struct kube_client *c, const struct leader_opts *o, struct leader **out)
@@ -141,17 +142,18 @@ int leader_try_acquire_or_renew(struct leader *l)
 	pthread_mutex_lock(&l->mu);
 	observe(l, lease);
 	uint64_t observed_ns = l->observed_ns;
-	bool was_leading = l->leading;
 	pthread_mutex_unlock(&l->mu);
 	const char *holder = spec_str(lease, "holderIdentity");
 	int64_t dur_s = spec_int(lease, "leaseDurationSeconds", 15);
 	bool mine = holder && strcmp(holder, l->id) == 0;
 	bool free_ = !holder || !*holder;
 	bool expired = now >= observed_ns + (uint64_t)dur_s * 1000000000ull;
-	if (!mine && !free_ && !expired)
-		goto out;   /* someone else holds it */
-	if (mine && !was_leading) {
-		/* our own record from a previous life: take it over as new */
+	if (!mine && !free_ && !expired) {
+		/* someone else holds it: try again as soon as it would expire */
+		pthread_mutex_lock(&l->mu);
+		l->expires_ns = observed_ns + (uint64_t)dur_s * 1000000000ull;
+		pthread_mutex_unlock(&l->mu);
+		goto out;
 	}
 	set_spec(l, lease, !mine, false);
 	rc = kube_update(l->c, &KUBE_RES_LEASES, l->ns, l->name, lease, &out, &err);
@@ -219,7 +221,16 @@ static void *run(void *p)
 				break;
 			}
 		}
-		sleep_locked(l, l->retry_ms);
+		uint64_t wait_ms = l->retry_ms;
+		if (!l->leading && l->expires_ns) {
+			/* wake up right when the holder's lease expires */
+			uint64_t now = mclock_mono_ns(l->clock);
+			uint64_t until = l->expires_ns > now ? (l->expires_ns - now) / 1000000ull + 1 : 1;
+			if (until < wait_ms)
+				wait_ms = until;
+			l->expires_ns = 0;
+		}
+		sleep_locked(l, wait_ms);
 	}
 	pthread_mutex_unlock(&l->mu);
 	return NULL;
