@@ -67,6 +67,12 @@ int behave__patch(struct behave *b, const char *group, const char *version, cons
 	struct sim_err err = {0};
 	int rc = sim_patch(b->s, group, version, resource, ns, name, subresource, SIM_PATCH_MERGE, patch, manager, 0,
 			   NULL, &err);
+	if (rc == -404 && subresource) {
+		/* a CRD without a status subresource: status lives on the main resource */
+		sim_err_cleanup(&err);
+		rc = sim_patch(b->s, group, version, resource, ns, name, NULL, SIM_PATCH_MERGE, patch, manager, 0, NULL,
+			       &err);
+	}
 	if (rc < 0 && rc != -404)
 		LOG_WARN("kubesim behave: patch failed", "resource=%s key=%s/%s sub=%s code=%d msg=%s", resource,
 			 ns ? ns : "", name, subresource ? subresource : "", rc, err.message);
