@@ -172,7 +172,18 @@ grep -q bob <<<"$out" || mc_fail "managedFields lack bob"
 grep -q 'PATCH /apis/modelcache.dev/v1alpha1/namespaces/e2e/modelcaches/ssa?fieldManager=bob&force=true 200' "$RLOG" ||
 	grep -Eq 'PATCH /apis/modelcache.dev/v1alpha1/namespaces/e2e/modelcaches/ssa\?.*force=true.* 200' "$RLOG" ||
 	mc_fail "request log lacks the forced apply"
-mc_log "server-side apply: conflict (409) without force, taken over with --force-conflicts"
+# an Update manager (kubectl patch) owns what it changed: applying it elsewhere conflicts
+K patch mc ssa -n e2e --type=merge -p '{"spec":{"size":"3Gi"}}' >/dev/null
+if K apply --server-side --field-manager=bob -f "$MC_TMP/ssa.yaml" >"$MC_TMP/ssa2.out" 2>&1; then
+	mc_fail "apply over a field set by kubectl patch did not conflict"
+fi
+grep -q 'kubectl-patch' "$MC_TMP/ssa2.out" || mc_fail "conflict does not name kubectl-patch: $(cat "$MC_TMP/ssa2.out")"
+K apply --server-side --field-manager=bob --force-conflicts -f "$MC_TMP/ssa.yaml" >/dev/null
+# client-side apply -> server-side apply migrates without conflicts (last-applied manager)
+sed 's/Qwen3-0.6B/Qwen3-1.7B/' "$MC_TMP/mc.yaml" >"$MC_TMP/mc-ssa.yaml"
+K apply --server-side -f "$MC_TMP/mc-ssa.yaml" >/dev/null || mc_fail "client-side -> server-side apply conflicted"
+[ "$(K get mc qwen -n e2e -o jsonpath='{.spec.huggingFace.repo}')" = Qwen/Qwen3-1.7B ] || mc_fail "server-side apply after client-side apply not stored"
+mc_log "server-side apply: conflict (409) without force, taken over with --force-conflicts; Update managers own fields; CSA->SSA migrates"
 
 # delete waits on a finalizer
 K patch mc ssa -n e2e --type=merge -p '{"metadata":{"finalizers":["modelcache.dev/cleanup"]}}' >/dev/null

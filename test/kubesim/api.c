@@ -1056,6 +1056,7 @@ static void do_resource(struct api *a, struct http_req *r, struct target *t, int
 	json_object *body = NULL, *out = NULL;
 	const char *m = r->method;
 	char *dry = qparam(r->query, "dryRun");
+	char *fm_q = NULL;
 	if (dry && *dry && strcmp(m, "GET") != 0) {
 		if (strcmp(dry, "All") != 0) {
 			char *msg = xasprintf("Invalid value: \"%s\": supported values: \"All\"", dry);
@@ -1075,6 +1076,14 @@ static void do_resource(struct api *a, struct http_req *r, struct target *t, int
 		}
 		sim_dry_run(1);
 	}
+	/* the field manager of this write: ?fieldManager= or the User-Agent's program */
+	fm_q = qparam(r->query, "fieldManager");
+	if (!fm_q || !*fm_q) {
+		free(fm_q);
+		size_t n = strcspn(r->user_agent, "/ ");
+		fm_q = n ? xstrndup(r->user_agent, n) : xstrdup("unknown");
+	}
+	sim_field_manager(fm_q);
 	if (t->sub && strcmp(t->sub, "scale") == 0) {
 		if (!sj_bool(t->desc, "scale"))
 			respond_status(a, r, 404, "NotFound", "the server could not find the requested resource", NULL,
@@ -1227,6 +1236,8 @@ static void do_resource(struct api *a, struct http_req *r, struct target *t, int
 		       NULL, NULL, NULL, NULL, NULL);
 out:
 	sim_dry_run(0);
+	sim_field_manager(NULL);
+	free(fm_q);
 	free(dry);
 	if (body)
 		json_object_put(body);

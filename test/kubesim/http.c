@@ -264,6 +264,7 @@ static void req_free(struct http_req *r)
 	free(r->accept);
 	free(r->content_type);
 	free(r->authorization);
+	free(r->user_agent);
 	free(r->body);
 }
 
@@ -305,6 +306,7 @@ static int serve_one(struct http_conn *c, int cert_ok, const char *cn)
 	r.accept = xstrdup("");
 	r.content_type = xstrdup("");
 	r.authorization = xstrdup("");
+	r.user_agent = xstrdup("");
 	if (strcmp(version, "HTTP/1.0") == 0)
 		c->close_after = 1;
 	for (;;) {
@@ -330,6 +332,9 @@ static int serve_one(struct http_conn *c, int cert_ok, const char *cn)
 			} else if (strcasecmp(line, "Authorization") == 0) {
 				free(r.authorization);
 				r.authorization = xstrdup(v);
+			} else if (strcasecmp(line, "User-Agent") == 0) {
+				free(r.user_agent);
+				r.user_agent = xstrdup(v);
 			} else if (strcasecmp(line, "Content-Length") == 0) {
 				clen = atoll(v);
 			} else if (strcasecmp(line, "Transfer-Encoding") == 0) {

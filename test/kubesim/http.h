@@ -31,6 +31,7 @@ struct http_req {
 	char *accept;         /* header values, "" when absent */
 	char *content_type;
 	char *authorization;
+	char *user_agent;
 	char *body;           /* NUL-terminated, may be "" */
 	size_t body_len;
 	int client_cert_ok;   /* TLS client certificate verified by our CA */

@@ -292,10 +292,48 @@ static const struct builtin builtins[] = {
 /* ---------------------------------------------------------------- dry run */
 
 static _Thread_local int tl_dry_run;
+static _Thread_local const char *tl_manager;
+static _Thread_local int tl_applying; /* inside a server-side apply: patch_apply owns managedFields */
 
 void sim_dry_run(int on)
 {
 	tl_dry_run = on;
+}
+
+void sim_field_manager(const char *manager)
+{
+	tl_manager = manager;
+}
+
+/* Record an Update by the thread's field manager (old NULL on create). */
+static void track_update(struct sim *s, json_object *old, json_object *obj, const char *subresource)
+{
+#ifdef KUBESIM_HAVE_PATCH
+	if (!tl_manager || tl_applying)
+		return;
+	char now[32];
+	rfc3339_format(mclock_wall_ns(s->clock) / 1000000000, now);
+	/* like the apiserver's field manager: managedFields the request changed
+	 * itself (kubectl's client-side -> server-side apply migration does) are
+	 * taken as the base; otherwise the live object's are */
+	json_object *base = old, *tmp = NULL;
+	json_object *nmf = sj_get(sj_get(obj, "metadata"), "managedFields");
+	json_object *omf = old ? sj_get(sj_get(old, "metadata"), "managedFields") : NULL;
+	if (old && nmf && json_object_is_type(nmf, json_type_array) && json_object_array_length(nmf) > 0 &&
+	    !json_object_equal(omf, nmf)) {
+		tmp = sj_copy(old);
+		json_object_object_add(sj_meta(tmp), "managedFields", sj_copy(nmf));
+		base = tmp;
+	}
+	patch_track_update(base, obj, tl_manager, subresource, now);
+	if (tmp)
+		json_object_put(tmp);
+#else
+	(void)s;
+	(void)old;
+	(void)obj;
+	(void)subresource;
+#endif
 }
 
 /* ---------------------------------------------------------------- history */
@@ -809,6 +847,7 @@ static int do_create(struct sim *s, const struct rtype *rt, const char *ns, json
 		if ((rc = cr_validate(rt, obj, err)) < 0)
 			goto fail;
 	}
+	track_update(s, NULL, obj, NULL);
 	if (strcmp(rt->plural, "customresourcedefinitions") == 0 && !tl_dry_run)
 		crd_register(s, obj);
 	if (tl_dry_run)
@@ -898,6 +937,7 @@ static int do_update(struct sim *s, const struct rtype *rt, const char *ns, json
 		json_object_put(obj);
 		return rc;
 	}
+	track_update(s, cur, obj, mode == UPD_STATUS ? "status" : NULL);
 	/* a terminating object whose last finalizer went away is deleted */
 	json_object *fin = sj_get(sj_get(obj, "metadata"), "finalizers");
 	if (sj_get(sj_get(obj, "metadata"), "deletionTimestamp") &&
@@ -1241,6 +1281,24 @@ int sim_delete(struct sim *s, const char *group, const char *version, const char
 	return rc;
 }
 
+#ifdef KUBESIM_HAVE_PATCH
+/* Does an apply conflict message name only kubectl's client-side apply manager? */
+static int csa_only_conflicts(const char *msg)
+{
+	const char *p = msg;
+	int n = 0;
+	if (!msg)
+		return 0;
+	while ((p = strstr(p, "conflict with \"")) != NULL) {
+		p += strlen("conflict with \"");
+		if (strncmp(p, "kubectl-client-side-apply\"", 26) != 0)
+			return 0;
+		n++;
+	}
+	return n > 0;
+}
+#endif
+
 int sim_patch(struct sim *s, const char *group, const char *version, const char *resource,
 	      const char *ns, const char *name, const char *subresource,
 	      enum sim_patch_type type, json_object *patch, const char *field_manager,
@@ -1307,6 +1365,16 @@ int sim_patch(struct sim *s, const char *group, const char *version, const char 
 		now_str(s, now);
 #ifdef KUBESIM_HAVE_PATCH
 		prc = patch_apply(&work, patch, field_manager, force, now, &emsg);
+		if (prc == -2 && cur && csa_only_conflicts(emsg) &&
+		    sj_str(cur, "metadata", "annotations", "kubectl.kubernetes.io/last-applied-configuration", NULL)) {
+			/* the apiserver's last-applied manager: fields managed by client-side
+			 * kubectl apply move to server-side apply without conflicts */
+			free(emsg);
+			emsg = NULL;
+			json_object_put(work);
+			work = copy_out(cur, rt);
+			prc = patch_apply(&work, patch, field_manager, 1, now, &emsg);
+		}
 #else
 		(void)force;
 		work = merge_patch(work, patch);
@@ -1325,8 +1393,10 @@ int sim_patch(struct sim *s, const char *group, const char *version, const char 
 	/* the patch may not rename or move the object */
 	json_object *meta = sj_meta(work);
 	json_object_object_add(meta, "name", json_object_new_string(name));
+	tl_applying = type == SIM_PATCH_APPLY;
 	if (!cur) {
 		rc = do_create(s, rt, ns, work, out, err);
+		tl_applying = 0;
 		goto out;
 	}
 	/* a resourceVersion the patch did not set must not trip the precondition */
@@ -1334,6 +1404,7 @@ int sim_patch(struct sim *s, const char *group, const char *version, const char 
 		json_object_object_add(meta, "resourceVersion",
 				       sj_copy(sj_get(sj_get(cur, "metadata"), "resourceVersion")));
 	rc = do_update(s, rt, ns, work, mode, out, err);
+	tl_applying = 0;
 out:
 	pthread_mutex_unlock(&s->mu);
 	if (work)

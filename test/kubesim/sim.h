@@ -125,6 +125,13 @@ int sim_patch(struct sim *s, const char *group, const char *version, const char 
  * events. Turn it off again after the call. */
 void sim_dry_run(int on);
 
+/* Field manager of the CALLING THREAD's writes (the HTTP layer sets
+ * ?fieldManager= or the User-Agent's program name): create/update/status
+ * updates and non-apply patches then record "Update" managedFields entries
+ * like the apiserver, so a later server-side apply conflicts with them.
+ * NULL (default) = writes are not tracked. The string is borrowed until reset. */
+void sim_field_manager(const char *manager);
+
 /* ---- subscribers ---- */
 
 typedef void (*sim_event_fn)(void *ctx, const char *type /* ADDED MODIFIED DELETED */,

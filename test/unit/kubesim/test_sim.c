@@ -659,6 +659,48 @@ static void test_dry_run(void **state)
 	sim_free(s);
 }
 
+static void test_update_managed_fields(void **state)
+{
+	(void)state;
+	struct sim *s = new_sim();
+	sim_field_manager("alice");
+	create_cm(s, "default", "m", NULL);
+	json_object *p = J("{\"data\":{\"k\":\"changed\"}}"), *out = NULL;
+	assert_int_equal(sim_patch(s, "", "v1", "configmaps", "default", "m", NULL, SIM_PATCH_MERGE, p, NULL, 0, &out,
+				   NULL), 0);
+	sim_field_manager(NULL);
+#ifdef KUBESIM_HAVE_PATCH
+	json_object *mf = sj_get(sj_get(out, "metadata"), "managedFields");
+	assert_non_null(mf);
+	assert_string_equal(sj_str(json_object_array_get_idx(mf, 0), "manager", NULL), "alice");
+	assert_string_equal(sj_str(json_object_array_get_idx(mf, 0), "operation", NULL), "Update");
+	/* a server-side apply by someone else changing data.k conflicts with alice */
+	json_object *ap = J("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"m\"},"
+			    "\"data\":{\"k\":\"bob\"}}");
+	struct sim_err e = {0};
+	assert_int_equal(sim_patch(s, "", "v1", "configmaps", "default", "m", NULL, SIM_PATCH_APPLY, ap, "bob", 0, NULL,
+				   &e), -409);
+	assert_non_null(strstr(e.message, "alice"));
+	sim_err_cleanup(&e);
+	assert_int_equal(sim_patch(s, "", "v1", "configmaps", "default", "m", NULL, SIM_PATCH_APPLY, ap, "bob", 1, NULL,
+				   NULL), 0);
+	json_object_put(ap);
+#endif
+	/* untracked writes (no field manager) leave managedFields alone */
+	json_object *got = NULL;
+	assert_int_equal(sim_get(s, "", "v1", "configmaps", "default", "m", &got, NULL), 0);
+	json_object *before = sj_copy(sj_get(sj_get(got, "metadata"), "managedFields"));
+	json_object_object_add(sj_meta(got), "labels", J("{\"z\":\"1\"}"));
+	json_object_put(out);
+	assert_int_equal(sim_update(s, "", "v1", "configmaps", "default", got, &out, NULL), 0);
+	assert_true(json_object_equal(before, sj_get(sj_get(out, "metadata"), "managedFields")));
+	json_object_put(before);
+	json_object_put(got);
+	json_object_put(out);
+	json_object_put(p);
+	sim_free(s);
+}
+
 static void test_labelsel_parse_errors(void **state)
 {
 	(void)state;
@@ -698,6 +740,7 @@ int main(void)
 		cmocka_unit_test(test_namespace_delete),
 		cmocka_unit_test(test_event_mirror),
 		cmocka_unit_test(test_dry_run),
+		cmocka_unit_test(test_update_managed_fields),
 		cmocka_unit_test(test_labelsel_parse_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
