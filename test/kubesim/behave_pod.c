@@ -38,6 +38,7 @@
 #include <ftw.h>
 #include <grp.h>
 #include <limits.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -46,6 +47,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1126,6 +1128,7 @@ struct running {
 	int errfd;
 	int status;
 	int done;
+	int pidfd;            /* wait_all only */
 	char started[32], finished[32];
 	char *start_error;
 };
@@ -1136,6 +1139,8 @@ static void wait_all(struct runner_ctx *c, struct running *rs, size_t n, void (*
 	struct pod_runner *r = c->r;
 	bool termed = false;
 	uint64_t term_at = 0;
+	for (size_t i = 0; i < n; i++)
+		rs[i].pidfd = rs[i].done ? -1 : (int)syscall(SYS_pidfd_open, rs[i].pid, 0);
 	for (;;) {
 		size_t left = 0;
 		for (size_t i = 0; i < n; i++) {
@@ -1148,6 +1153,9 @@ static void wait_all(struct runner_ctx *c, struct running *rs, size_t n, void (*
 				kill(-rs[i].pid, SIGKILL);
 				rs[i].status = st;
 				rs[i].done = 1;
+				if (rs[i].pidfd >= 0)
+					close(rs[i].pidfd);
+				rs[i].pidfd = -1;
 				track_pid(r, rs[i].pid, 0);
 				behave__now(c->b, rs[i].finished);
 				char msg[600];
@@ -1181,8 +1189,26 @@ static void wait_all(struct runner_ctx *c, struct running *rs, size_t n, void (*
 				if (!rs[i].done)
 					kill(-rs[i].pid, SIGKILL);
 		}
-		struct timespec ts = {0, 20 * 1000 * 1000};
-		nanosleep(&ts, NULL);
+		/* sleep until a child exits (pidfds) or 100 ms pass (kill flags) */
+		struct pollfd pfd[16];
+		nfds_t np = 0;
+		for (size_t i = 0; i < n && np < 16; i++) {
+			if (rs[i].done)
+				continue;
+			if (rs[i].pidfd < 0) {
+				np = 0;
+				break; /* no pidfd (old kernel): short sleeps instead */
+			}
+			pfd[np].fd = rs[i].pidfd;
+			pfd[np].events = POLLIN;
+			np++;
+		}
+		if (np > 0) {
+			poll(pfd, np, 100);
+		} else {
+			struct timespec ts = {0, 20 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+		}
 	}
 }
 
