@@ -30,9 +30,10 @@ struct ctrl {
 	bool started;
 	pthread_mutex_t mu;
 	struct ctrl_stats st;
-	struct metrics_histogram *hist;
+	struct metrics_histogram *hist[4];   /* per result */
 };
 
+static const char *const result_names[] = {"success", "requeue_after", "error", "terminal"};
 static atomic_ulong next_rid = 1;
 static _Thread_local unsigned long cur_rid;
 
@@ -80,16 +81,14 @@ int ctrl_new(const struct ctrl_opts *o, struct ctrl **out)
 	wq_new(&qo, &c->q);
 	struct wq_hooks h = {hook_add, hook_retry, hook_depth, c};
 	wq_set_hooks(c->q, &h);
-	static const char *k[] = {"controller"};
-	c->hist = metrics_histogram_get("modelcache_reconcile_duration_seconds",
-		"Time per reconcile.", 0, NULL, 1, k, (const char *[]){c->name});
-	/* make the families visible at zero */
+	/* make the families visible at zero; results in enum ctrl_result_kind order */
 	static const char *k2[] = {"controller", "result"};
-	static const char *results[] = {"success", "requeue_after", "error", "terminal"};
 	for (int i = 0; i < 4; i++) {
-		const char *v2[] = {c->name, results[i]};
+		const char *v2[] = {c->name, result_names[i]};
 		metrics_counter_add(metrics_counter_get("modelcache_reconcile_total",
 			"Reconciles per controller and result.", 2, k2, v2), 0);
+		c->hist[i] = metrics_histogram_get("modelcache_reconcile_duration_seconds",
+			"Time per reconcile, per controller and result.", 0, NULL, 2, k2, v2);
 	}
 	hook_depth(NULL, c->name, 0);
 	*out = c;
@@ -119,9 +118,11 @@ static void *worker(void *p)
 		uint64_t t0 = mclock_mono_ns(mclock_system());
 		int rc = c->reconcile(c->ctx, key, &res);
 		double secs = (double)(mclock_mono_ns(mclock_system()) - t0) / 1e9;
-		metrics_histogram_observe(c->hist, secs);
 		if (rc < 0 && res.kind != CTRL_TERMINAL)
 			res.kind = CTRL_ERROR;
+		if ((unsigned)res.kind > CTRL_TERMINAL)
+			res.kind = CTRL_ERROR;
+		metrics_histogram_observe(c->hist[res.kind], secs);
 		pthread_mutex_lock(&c->mu);
 		c->st.reconciles++;
 		switch (res.kind) {
@@ -133,25 +134,25 @@ static void *worker(void *p)
 		pthread_mutex_unlock(&c->mu);
 		switch (res.kind) {
 		case CTRL_DONE:
-			count(c, "success");
+			count(c, result_names[CTRL_DONE]);
 			wq_forget(c->q, key);
 			LOG_DEBUG("reconciled", "took_ms=%.1f", secs * 1000);
 			break;
 		case CTRL_REQUEUE_AFTER:
-			count(c, "requeue_after");
+			count(c, result_names[CTRL_REQUEUE_AFTER]);
 			wq_forget(c->q, key);
 			wq_add_after(c->q, key, res.requeue_after_ms);
 			LOG_DEBUG("reconciled", "took_ms=%.1f requeue_after_ms=%llu", secs * 1000,
 				  (unsigned long long)res.requeue_after_ms);
 			break;
 		case CTRL_ERROR:
-			count(c, "error");
+			count(c, result_names[CTRL_ERROR]);
 			LOG_WARN("reconcile failed", "rc=%d retries=%u error=%s", rc, wq_num_requeues(c->q, key),
 				 res.message[0] ? res.message : "(none)");
 			wq_add_rate_limited(c->q, key);
 			break;
 		case CTRL_TERMINAL:
-			count(c, "terminal");
+			count(c, result_names[CTRL_TERMINAL]);
 			wq_forget(c->q, key);
 			LOG_ERROR("reconcile failed, not retried", "error=%s", res.message[0] ? res.message : "(none)");
 			break;

@@ -12,6 +12,7 @@
 
 #include "controller/apply.h"
 #include "controller/controller.h"
+#include "metrics/metrics.h"
 
 struct rctx {
 	pthread_mutex_t mu;
@@ -125,6 +126,16 @@ static void test_results(void **st)
 	assert_int_equal(s.terminal, 1);
 	assert_int_equal(s.requeues, 2);
 	assert_int_equal(s.reconciles, 8);
+	/* the same figures in the Prometheus registry */
+	static const char *k[] = {"controller", "result"};
+	const char *ve[] = {"test", "error"}, *vt[] = {"test", "terminal"}, *vs[] = {"test", "success"};
+	assert_true(metrics_counter_value(metrics_counter_get("modelcache_reconcile_total", "", 2, k, ve)) == 3.0);
+	assert_true(metrics_counter_value(metrics_counter_get("modelcache_reconcile_total", "", 2, k, vt)) == 1.0);
+	assert_true(metrics_counter_value(metrics_counter_get("modelcache_reconcile_total", "", 2, k, vs)) == 2.0);
+	uint64_t n = 0;
+	double sum = 0;
+	metrics_histogram_read(metrics_histogram_get("modelcache_reconcile_duration_seconds", "", 0, NULL, 2, k, ve), &n, &sum);
+	assert_int_equal(n, 3);
 	/* every reconcile had its own id */
 	for (int i = 0; i < r.nrids; i++) {
 		assert_true(r.rids[i] > 0);
