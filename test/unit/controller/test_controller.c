@@ -36,7 +36,7 @@ static int reconcile(void *ctx, const char *key, struct ctrl_result *res)
 	pthread_mutex_unlock(&r->mu);
 	int rc = 0;
 	if (strcmp(key, "a") == 0) {
-		usleep(30000);
+		usleep(150000);   /* long enough for the test to re-add it meanwhile */
 		pthread_mutex_lock(&r->mu);
 		r->calls_a++;
 		pthread_mutex_unlock(&r->mu);
@@ -158,7 +158,7 @@ static void test_one_worker_per_key(void **st)
 	for (int i = 0; i < 20; i++)
 		ctrl_enqueue(c, "a");
 	wait_val(&r, &r.calls_a, 2);
-	usleep(80000);
+	usleep(200000);
 	assert_int_equal(val(&r, &r.calls_a), 2);
 	assert_int_equal(r.max_concurrent, 1);
 	ctrl_stop(c, 1000);
