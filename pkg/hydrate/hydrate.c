@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -756,6 +757,7 @@ int hydrate_main(int argc, char **argv)
 	pthread_t threads[MAX_PARALLEL], prog;
 	unsigned nthreads = 0;
 	bool prog_started = false;
+	int lockfd = -1;
 	int rc;
 
 	rc = parse_args(argc, argv, &o);
@@ -830,6 +832,17 @@ int hydrate_main(int argc, char **argv)
 		fail(&r, 1, "cannot open --dest %s: %s", o.dest, strerror(-rc));
 		goto done;
 	}
+	/* one hydrator per folder at a time (a retried Job whose previous pod
+	 * still runs, two caches pointed at one volume) */
+	rc = hydrate_openat_nofollow(r.destfd, HYDRATE_MARKER ".lock", O_RDWR | O_CREAT, 0644, &lockfd);
+	if (rc < 0) {
+		fail(&r, 1, "cannot open the lock file in %s: %s", o.dest, strerror(-rc));
+		goto done;
+	}
+	if (flock(lockfd, LOCK_EX | LOCK_NB) < 0) {
+		fail(&r, 1, "another hydration holds the lock on %s", o.dest);
+		goto done;
+	}
 	struct hydrate_manifest old;
 	if (hydrate_marker_read(r.destfd, &old) < 0)
 		memset(&old, 0, sizeof(old));
@@ -890,6 +903,8 @@ done:
 	json_object_put(info);
 	hub_client_free(r.hub);
 	hydrate_manifest_cleanup(&r.man);
+	if (lockfd >= 0)
+		close(lockfd);   /* releases the flock */
 	if (r.destfd >= 0)
 		close(r.destfd);
 	free_secret(token);

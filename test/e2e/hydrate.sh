@@ -180,6 +180,27 @@ grep -q 'symlink' "$TMP/link.err" || fail "symlink message: $(cat "$TMP/link.err
 [ -z "$(ls -A "$TMP/outside")" ] || fail "wrote through the symlink"
 [ -f "$TMP/d-link/.modelcache-hydrated" ] && fail "marker despite refusal"
 pass "hostile listing (../x, /etc/x) and symlink escape refused"
+
+# 7b. one hydrator per folder: a held lock makes a second one fail fast
+D=$TMP/d-lock
+mkdir -p "$D"
+python3 -c 'import fcntl, sys, time
+f = open(sys.argv[1], "w"); fcntl.flock(f, fcntl.LOCK_EX); open(sys.argv[2], "w").close(); time.sleep(30)' \
+  "$D/.modelcache-hydrated.lock" "$TMP/locked" &
+LOCKPID=$!
+PIDS+=($LOCKPID)
+for _ in $(seq 100); do [ -e "$TMP/locked" ] && break; sleep 0.05; done
+[ -e "$TMP/locked" ] || fail "lock holder did not start"
+{
+  set +e
+  hydrate --repo fixtures/tinyllama --dest "$D" --endpoint "$EP" 2>"$TMP/lock.err"; rc=$?
+  set -e
+  [ $rc = 1 ] && grep -q 'another hydration' "$TMP/lock.err" || fail "locked folder: exit $rc: $(cat "$TMP/lock.err")"
+  kill "$LOCKPID" 2>/dev/null || true; wait "$LOCKPID" 2>/dev/null || true
+  unset 'PIDS[-1]'
+  hydrate --repo fixtures/tinyllama --dest "$D" --endpoint "$EP" 2>/dev/null || fail "hydrate after the lock is released"
+  pass "a second hydrator on a locked folder exits 1; runs once the lock is free"
+}
 stop_last_hub
 
 # 8. a cut transfer: the first run fails with no marker, the rerun resumes
