@@ -423,6 +423,7 @@ struct rec {
 	json_object *prev;       /* previous status (memo or observed), borrowed */
 	uint64_t requeue_ms;     /* 0 = none */
 	bool error;
+	unsigned nerrors;
 	char errbuf[256];
 };
 
@@ -435,6 +436,7 @@ static void want_requeue(struct rec *x, uint64_t ms)
 static void set_error(struct rec *x, const char *what, const char *cluster, const struct kube_error *err)
 {
 	x->error = true;
+	x->nerrors++;
 	snprintf(x->errbuf, sizeof(x->errbuf), "%s on %s: %s", what, cluster,
 		 err && err->message ? err->message : "error");
 	LOG_WARN("write failed", "what=%s cluster=%s err=%s", what, cluster,
@@ -549,6 +551,7 @@ static void reconcile_cluster(struct rec *x, json_object *ic, json_object **entr
 	char *term = NULL;
 	struct kube_error err = {0};
 	struct cluster *cl = NULL;
+	unsigned errors_before = x->nerrors;
 
 	/* 4.5: the precheck decides before anything is composed */
 	struct precheck_result pr;
@@ -658,8 +661,9 @@ static void reconcile_cluster(struct rec *x, json_object *ic, json_object **entr
 		kube_error_clear(&err);
 	}
 
-	/* 4. hydration Job, while not Ready and the token (if any) is there */
-	if (phase != STATUS_READY && !x->auth_message && !x->error) {
+	/* 4. hydration Job, while not Ready and the token (if any) is there,
+	 * and only once this cluster's volume and token copy were written */
+	if (phase != STATUS_READY && !x->auth_message && x->nerrors == errors_before) {
 		unsigned attempt = 0;
 		bool create = false, replace = false;
 		if (!job) {
@@ -673,7 +677,7 @@ static void reconcile_cluster(struct rec *x, json_object *ic, json_object **entr
 			}
 			kube_error_clear(&err);
 		}
-		if (x->error) {
+		if (x->nerrors != errors_before) {
 			/* nothing */
 		} else if (!job) {
 			create = true;
@@ -1113,7 +1117,8 @@ static int reconcile(void *ctx, const char *key, struct ctrl_result *res)
 	{
 		size_t n = 0;
 		char **names = registry_names(mgr_clusters(r->m), &n);
-		bool retain = false;   /* un-matching deletes (deletionPolicy applies to the ModelCache's deletion) */
+		/* 4.2.5: removed where it no longer matches, the PVC only with deletionPolicy Delete */
+		bool retain = streq(jpath_str(mc, "spec.deletionPolicy"), "Retain");
 		for (size_t i = 0; i < n; i++) {
 			json_object *e = jpath_find_name(clusters, names[i]);
 			if (e && status_entry_phase(e) != STATUS_SKIPPED)
