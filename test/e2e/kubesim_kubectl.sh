@@ -255,6 +255,19 @@ grep -q 'spec.source' "$MC_TMP/bad.out" || mc_fail "422 message does not name sp
 grep -q 'is invalid' "$MC_TMP/bad.out" || mc_fail "not an Invalid error: $(cat "$MC_TMP/bad.out")"
 grep -Eq '^POST /apis/modelcache.dev/v1alpha1/namespaces/e2e/modelcaches\?.* 422$' "$RLOG" || mc_fail "no 422 in the request log"
 mc_log "invalid resource refused: $(head -1 "$MC_TMP/bad.out")"
+# a typo is refused by kubectl's strict field validation, pruned with --validate=false
+cat >"$MC_TMP/typo.yaml" <<'YAML'
+apiVersion: modelcache.dev/v1alpha1
+kind: ModelCache
+metadata: {name: typo, namespace: e2e}
+spec: {source: HuggingFace, hugginFace: {repo: a/b}, huggingFace: {repo: a/b}}
+YAML
+if K apply -f "$MC_TMP/typo.yaml" >"$MC_TMP/typo.out" 2>&1; then mc_fail "unknown field accepted under Strict validation"; fi
+grep -q 'strict decoding error: unknown field "spec.hugginFace"' "$MC_TMP/typo.out" || mc_fail "typo: $(cat "$MC_TMP/typo.out")"
+K apply --validate=false -f "$MC_TMP/typo.yaml" >/dev/null || mc_fail "--validate=false apply failed"
+[ -z "$(K get mc typo -n e2e -o jsonpath='{.spec.hugginFace}')" ] || mc_fail "unknown field not pruned"
+K delete mc typo -n e2e >/dev/null
+mc_log "unknown fields: 400 strict decoding error with kubectl's default validation, pruned with --validate=false"
 
 # server-side dry run: kubectl diff / apply / delete --dry-run=server change nothing
 rv=$(K get mc qwen -n e2e -o jsonpath='{.metadata.resourceVersion}')

@@ -1084,6 +1084,9 @@ static void do_resource(struct api *a, struct http_req *r, struct target *t, int
 		fm_q = n ? xstrndup(r->user_agent, n) : xstrdup("unknown");
 	}
 	sim_field_manager(fm_q);
+	char *fv = qparam(r->query, "fieldValidation");
+	sim_field_validation_strict(fv && strcmp(fv, "Strict") == 0);
+	free(fv);
 	if (t->sub && strcmp(t->sub, "scale") == 0) {
 		if (!sj_bool(t->desc, "scale"))
 			respond_status(a, r, 404, "NotFound", "the server could not find the requested resource", NULL,
@@ -1237,6 +1240,7 @@ static void do_resource(struct api *a, struct http_req *r, struct target *t, int
 out:
 	sim_dry_run(0);
 	sim_field_manager(NULL);
+	sim_field_validation_strict(0);
 	free(fm_q);
 	free(dry);
 	if (body)

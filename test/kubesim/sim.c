@@ -294,6 +294,12 @@ static const struct builtin builtins[] = {
 static _Thread_local int tl_dry_run;
 static _Thread_local const char *tl_manager;
 static _Thread_local int tl_applying; /* inside a server-side apply: patch_apply owns managedFields */
+static _Thread_local int tl_strict_fields;
+
+void sim_field_validation_strict(int on)
+{
+	tl_strict_fields = on;
+}
 
 void sim_dry_run(int on)
 {
@@ -630,6 +636,39 @@ static void crd_register(struct sim *s, json_object *crd)
 	}
 }
 
+#ifdef KUBESIM_HAVE_SCHEMA
+/* Append `unknown field "a.b"` for every member of `before` (outside
+ * metadata/apiVersion/kind) that `after` lacks; arrays element-wise. */
+static void pruned_fields(json_object *before, json_object *after, const char *path, char *out, size_t cap,
+			  size_t *used)
+{
+	if (json_object_is_type(before, json_type_object) && json_object_is_type(after, json_type_object)) {
+		json_object_object_foreach(before, k, v) {
+			if (!path[0] && (!strcmp(k, "metadata") || !strcmp(k, "apiVersion") || !strcmp(k, "kind")))
+				continue;
+			char sub[512];
+			snprintf(sub, sizeof(sub), "%s%s%s", path, path[0] ? "." : "", k);
+			json_object *a = NULL;
+			if (!json_object_object_get_ex(after, k, &a)) {
+				int n = snprintf(out + *used, cap - *used, "%sunknown field \"%s\"", *used ? ", " : "", sub);
+				if (n > 0 && (size_t)n < cap - *used)
+					*used += (size_t)n;
+				continue;
+			}
+			pruned_fields(v, a, sub, out, cap, used);
+		}
+	} else if (json_object_is_type(before, json_type_array) && json_object_is_type(after, json_type_array) &&
+		   json_object_array_length(before) == json_object_array_length(after)) {
+		for (size_t i = 0; i < json_object_array_length(before); i++) {
+			char sub[512];
+			snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+			pruned_fields(json_object_array_get_idx(before, i), json_object_array_get_idx(after, i), sub, out,
+				      cap, used);
+		}
+	}
+}
+#endif
+
 /* Defaults and validation for custom resources (schema.c from kubesim2). */
 static int cr_validate(const struct rtype *rt, json_object *obj, struct sim_err *err)
 {
@@ -637,7 +676,23 @@ static int cr_validate(const struct rtype *rt, json_object *obj, struct sim_err 
 	if (!rt->crd || !rt->schema)
 		return 0;
 	json_object *causes = json_object_new_array();
+	json_object *before = tl_strict_fields ? sj_copy(obj) : NULL;
 	int rc = schema_apply(rt->schema, obj, causes);
+	if (rc == 0 && before) {
+		/* ?fieldValidation=Strict: fields the schema pruned are an error */
+		char unknown[900] = "";
+		size_t used = 0;
+		pruned_fields(before, obj, "", unknown, sizeof(unknown), &used);
+		json_object_put(before);
+		if (used) {
+			json_object_put(causes);
+			return seterr(err, 400, "BadRequest",
+				      "%s in version \"%s\" cannot be handled as a %s: strict decoding error: %s", rt->kind,
+				      rt->version, rt->kind, unknown);
+		}
+	} else if (before) {
+		json_object_put(before);
+	}
 	if (rc == 0 && json_object_array_length(causes) == 0) {
 		json_object_put(causes);
 		return 0;

@@ -132,6 +132,11 @@ void sim_dry_run(int on);
  * NULL (default) = writes are not tracked. The string is borrowed until reset. */
 void sim_field_manager(const char *manager);
 
+/* ?fieldValidation=Strict for the CALLING THREAD's writes: a custom resource
+ * carrying fields its schema does not declare is refused (400 BadRequest,
+ * `strict decoding error: unknown field "spec.x"`) instead of pruned. */
+void sim_field_validation_strict(int on);
+
 /* ---- subscribers ---- */
 
 typedef void (*sim_event_fn)(void *ctx, const char *type /* ADDED MODIFIED DELETED */,

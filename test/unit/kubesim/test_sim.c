@@ -440,6 +440,17 @@ static void test_crd_serves_kind(void **state)
 	assert_non_null(strstr(e.message, "spec.size"));
 	sim_err_cleanup(&e);
 	json_object_put(bad);
+	/* fieldValidation=Strict: unknown fields are refused instead of pruned */
+	json_object *junk = J("{\"metadata\":{\"name\":\"w3\"},\"spec\":{\"size\":2,\"junk\":1,"
+			      "\"list\":[{\"a\":1}]}}");
+	sim_field_validation_strict(1);
+	assert_int_equal(sim_create(s, "x.io", "v1", "widgets", "default", junk, NULL, &e), -400);
+	sim_field_validation_strict(0);
+	assert_string_equal(e.reason, "BadRequest");
+	assert_non_null(strstr(e.message, "strict decoding error: unknown field \"spec.junk\""));
+	assert_non_null(strstr(e.message, "unknown field \"spec.list\""));
+	sim_err_cleanup(&e);
+	json_object_put(junk);
 #endif
 	assert_null(sj_get(wo, "status")); /* status subresource: not set on create */
 	/* deleting the CRD stops serving the kind and removes its objects */
