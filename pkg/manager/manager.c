@@ -106,7 +106,10 @@ int mgr_new(const struct operator_options *o, struct manager **out, char **errms
 		*errmsg = xstrdup("cannot start the watch thread");
 		goto fail;
 	}
-	struct kube_client_opts rco = {.qps = o->qps, .burst = o->burst};
+	/* Remote clusters: shorter timeouts and fewer retries than the control
+	 * plane, so that a black-holed cluster cannot hold a worker (or the
+	 * shutdown, which joins that cluster's list calls) for minutes. */
+	struct kube_client_opts rco = {.qps = o->qps, .burst = o->burst, .timeout_s = 10, .max_retries = 2};
 	struct registry_opts ro = {
 		.mux = m->mux,
 		.client_opts = &rco,
