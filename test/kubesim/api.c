@@ -457,9 +457,25 @@ static void openapi_v3(struct api *a, struct http_req *r, const char *rest)
 		char sname[300];
 		snprintf(sname, sizeof(sname), "%s.%s.%s", group[0] ? group : "io.k8s.api.core", version,
 			 sj_str(d, "kind", NULL));
-		json_object *sch = json_object_new_object();
-		json_object_object_add(sch, "type", json_object_new_string("object"));
-		json_object_object_add(sch, "x-kubernetes-preserve-unknown-fields", json_object_new_boolean(1));
+		/* CRDs: their own schema (kubectl explain); built-ins: free-form */
+		json_object *sch = sim_resource_schema(a->sim, group, version, res);
+		if (sch && json_object_is_type(sch, json_type_object)) {
+			json_object *props = sj_get(sch, "properties");
+			if (props && !sj_get(props, "metadata")) {
+				json_object *md = json_object_new_object();
+				json_object_object_add(md, "type", json_object_new_string("object"));
+				json_object_object_add(md, "description", json_object_new_string(
+					"Standard object's metadata. More info: "
+					"https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata"));
+				json_object_object_add(props, "metadata", md);
+			}
+		} else {
+			if (sch)
+				json_object_put(sch);
+			sch = json_object_new_object();
+			json_object_object_add(sch, "type", json_object_new_string("object"));
+			json_object_object_add(sch, "x-kubernetes-preserve-unknown-fields", json_object_new_boolean(1));
+		}
 		json_object *gvka = json_object_new_array();
 		json_object_array_add(gvka, gvk);
 		json_object_object_add(sch, "x-kubernetes-group-version-kind", gvka);

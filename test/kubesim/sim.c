@@ -1529,6 +1529,15 @@ json_object *sim_resource(struct sim *s, const char *group, const char *version,
 	return d;
 }
 
+json_object *sim_resource_schema(struct sim *s, const char *group, const char *version, const char *resource)
+{
+	pthread_mutex_lock(&s->mu);
+	struct rtype *rt = find_type(s, group ? group : "", version, resource);
+	json_object *d = rt && rt->schema ? sj_copy(rt->schema) : NULL;
+	pthread_mutex_unlock(&s->mu);
+	return d;
+}
+
 int sim_resource_for_kind(struct sim *s, const char *group, const char *kind,
 			  char *plural, size_t plural_n, char *version, size_t version_n)
 {

@@ -174,6 +174,8 @@ uint64_t sim_current_rv(struct sim *s);
 json_object *sim_resources(struct sim *s);
 /* One entry of sim_resources, or NULL when not served. Caller puts. */
 json_object *sim_resource(struct sim *s, const char *group, const char *version, const char *resource);
+/* The openAPIV3Schema of a CRD-served version (copy, caller puts) or NULL. */
+json_object *sim_resource_schema(struct sim *s, const char *group, const char *version, const char *resource);
 /* Resolve a kind ("ModelCache") in a group to its plural and version; 0 or -404. */
 int sim_resource_for_kind(struct sim *s, const char *group, const char *kind,
 			  char *plural, size_t plural_n, char *version, size_t version_n);
