@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 
 #include "estimate/config.h"
+#include "estimate/satmath.h"
 
 static json_object *get(json_object *o, const char *k)
 {
@@ -141,6 +142,8 @@ int model_config_parse(const char *json, size_t len, struct model_arch *a)
 	if (!sw)
 		sw = get(root, "sliding_window");
 	int64_t window = sw && json_object_is_type(sw, json_type_int) ? json_object_get_int64(sw) : 0;
+	if (window < 0 || window > ((int64_t)1 << 48))
+		window = 0;
 	json_object *use = get(text, "use_sliding_window");
 	if (!use)
 		use = get(root, "use_sliding_window");
@@ -169,7 +172,7 @@ int model_config_parse(const char *json, size_t len, struct model_arch *a)
 		} else {
 			int64_t pat = int_of(text, root, KEYS("sliding_window_pattern"));
 			if (pat > 0)
-				a->swa_layers = a->layers - a->layers / pat;
+				a->swa_layers = a->layers - a->layers / pat;   /* pat < 2^48 */
 			else if (mt && strcmp(mt, "gemma2") == 0)
 				a->swa_layers = a->layers - a->layers / 2;
 			else if (mt && (strcmp(mt, "mistral") == 0 || strcmp(mt, "mixtral") == 0))
@@ -186,8 +189,10 @@ int model_config_parse(const char *json, size_t len, struct model_arch *a)
 		int64_t kd = int_of(text, root, KEYS("linear_key_head_dim"));
 		int64_t vd = int_of(text, root, KEYS("linear_value_head_dim"));
 		int64_t conv = int_of(text, root, KEYS("linear_conv_kernel_dim"));
-		a->recurrent_state_bytes = vh * kd * vd * 4 +
-					   (conv > 0 ? conv - 1 : 0) * (2 * kh * kd + vh * vd) * 2;
+		a->recurrent_state_bytes =
+			sat_add(sat_mul(sat_mul3(vh, kd, vd), 4),
+				sat_mul3(conv > 0 ? conv - 1 : 0,
+					 sat_add(sat_mul3(2, kh, kd), sat_mul(vh, vd)), 2));
 	}
 	json_object *qc = get(root, "quantization_config");
 	if (!qc)

@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "estimate/fit.h"
+#include "estimate/satmath.h"
 
 int estimate_engine_parse(const char *s, enum estimate_engine *out)
 {
@@ -48,16 +49,16 @@ int64_t estimate_overhead_bytes(enum estimate_engine e, const struct model_arch 
 {
 	int64_t hidden = a && a->hidden > 0 ? a->hidden : 4096;
 	int64_t vocab = a && a->vocab > 0 ? a->vocab : 32000;
-	int64_t inter = a && a->intermediate > 0 ? a->intermediate : 4 * hidden;
+	int64_t inter = a && a->intermediate > 0 ? a->intermediate : sat_mul(4, hidden);
 	if (e == ENGINE_LLAMACPP) {
-		int64_t compute = (int64_t)LLAMACPP_UBATCH * (vocab + 4 * hidden) * 4;
-		return LLAMACPP_CUDA_CONTEXT + compute + LLAMACPP_FIT_TARGET;
+		int64_t compute = sat_mul3(LLAMACPP_UBATCH, sat_add(vocab, sat_mul(4, hidden)), 4);
+		return sat_add(LLAMACPP_CUDA_CONTEXT + LLAMACPP_FIT_TARGET, compute);
 	}
 	/* activations in 16 bit: residual + attention in/out (2 hidden) and the
 	 * MLP's gate/up (2 intermediate) per token */
-	int64_t act = (int64_t)VLLM_BATCHED_TOKENS * (2 * hidden + 2 * inter) * 2;
-	int64_t logits = (int64_t)VLLM_MAX_SEQS * vocab * 4;
-	return VLLM_NON_TORCH + act + logits;
+	int64_t act = sat_mul3(VLLM_BATCHED_TOKENS, sat_add(sat_mul(2, hidden), sat_mul(2, inter)), 2);
+	int64_t logits = sat_mul3(VLLM_MAX_SEQS, vocab, 4);
+	return sat_add(VLLM_NON_TORCH, sat_add(act, logits));
 }
 
 int64_t estimate_budget_discrete(int64_t per_gpu_bytes, int gpus, double utilization)
@@ -66,13 +67,18 @@ int64_t estimate_budget_discrete(int64_t per_gpu_bytes, int gpus, double utiliza
 		utilization = 0.9;
 	if (gpus < 1)
 		gpus = 1;
-	return (int64_t)((double)per_gpu_bytes * utilization) * gpus;
+	double b = (double)per_gpu_bytes * utilization;
+	if (!(b > 0))
+		return 0;
+	return sat_mul(b >= 9.2e18 ? INT64_MAX : (int64_t)b, gpus);
 }
 
 int64_t estimate_budget_unified(int64_t total_bytes)
 {
 	double f = total_bytes <= 36 * GIB ? 0.67 : 0.75;
-	return (int64_t)((double)total_bytes * f);
+	if (total_bytes <= 0)
+		return 0;
+	return (int64_t)((double)total_bytes * f);   /* < INT64_MAX */
 }
 
 void estimate_memory_compute(int64_t weight_bytes, int64_t kv_bytes, int64_t overhead_per_gpu,
@@ -82,6 +88,6 @@ void estimate_memory_compute(int64_t weight_bytes, int64_t kv_bytes, int64_t ove
 		gpus = 1;
 	out->weight_bytes = weight_bytes;
 	out->kv_cache_bytes = kv_bytes;
-	out->overhead_bytes = overhead_per_gpu * gpus;
-	out->total_bytes = weight_bytes + kv_bytes + out->overhead_bytes;
+	out->overhead_bytes = sat_mul(overhead_per_gpu, gpus);
+	out->total_bytes = sat_add(sat_add(weight_bytes, kv_bytes), out->overhead_bytes);
 }

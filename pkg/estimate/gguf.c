@@ -10,6 +10,7 @@
 
 #include "estimate/ggml_types.h"
 #include "estimate/gguf.h"
+#include "estimate/satmath.h"
 #include "util/mem.h"
 
 enum {
@@ -257,7 +258,7 @@ static const struct kv *find(const struct reader *r, const char *prefix, const c
 static int64_t num(const struct reader *r, const char *arch, const char *suffix)
 {
 	const struct kv *v = find(r, arch, suffix);
-	if (v == NULL || v->value < 0 || v->value > 9e15)
+	if (v == NULL || !(v->value >= 0) || v->value > 9e15)
 		return 0;
 	return (int64_t)v->value;
 }
@@ -275,10 +276,10 @@ static void fill_arch(const struct reader *r, struct gguf_summary *g)
 	a->kv_heads = num(r, p, "attention.head_count_kv");
 	const struct kv *kvh = find(r, p, "attention.head_count_kv");
 	if (kvh && kvh->is_array) {
-		a->kv_heads_sum = (int64_t)kvh->sum;
+		a->kv_heads_sum = count_of(kvh->sum);
 		/* hybrid models: layers with 0 KV heads are recurrent */
 		if (kvh->count == (uint64_t)a->layers)
-			a->recurrent_layers = a->layers - (int64_t)kvh->nonzero;
+			a->recurrent_layers = a->layers - count_of((double)kvh->nonzero);
 	}
 	if (a->kv_heads == 0 && kvh == NULL)
 		a->kv_heads = a->heads;
@@ -291,7 +292,7 @@ static void fill_arch(const struct reader *r, struct gguf_summary *g)
 	if (a->sliding_window > 0) {
 		const struct kv *pat = find(r, p, "attention.sliding_window_pattern");
 		if (pat && pat->is_array)
-			a->swa_layers = (int64_t)pat->nonzero;
+			a->swa_layers = count_of((double)pat->nonzero);
 		else if (strcmp(g->architecture, "gemma3") == 0 || strcmp(g->architecture, "gemma3n") == 0)
 			a->swa_layers = a->layers - a->layers / 6;   /* llama.cpp: swa pattern 6 */
 		else if (strcmp(g->architecture, "gemma2") == 0)
@@ -310,16 +311,17 @@ static void fill_arch(const struct reader *r, struct gguf_summary *g)
 	if (d_inner > 0 && d_state > 0) {
 		/* llama.cpp recurrent cache, f32: conv (d_conv-1) x (d_inner + 2 groups
 		 * d_state) + ssm d_state x d_inner, per layer per sequence */
-		a->recurrent_state_bytes = ((d_conv > 0 ? d_conv - 1 : 0) *
-						    (d_inner + 2 * groups * d_state) +
-					    d_state * d_inner) * 4;
+		a->recurrent_state_bytes =
+			sat_mul(sat_add(sat_mul(d_conv > 0 ? d_conv - 1 : 0,
+						sat_add(d_inner, sat_mul3(2, groups, d_state))),
+					sat_mul(d_state, d_inner)), 4);
 		if (kvh == NULL || a->heads == 0) {
 			a->recurrent_layers = a->layers;   /* pure SSM (mamba) */
 			a->kv_heads = 0;
 		}
 	}
 	const struct kv *tokens = find(r, "", "tokenizer.ggml.tokens");
-	a->vocab = tokens ? (int64_t)tokens->count : num(r, p, "vocab_size");
+	a->vocab = tokens ? count_of((double)tokens->count) : num(r, p, "vocab_size");
 	a->dtype_bytes = 2;
 	snprintf(a->dtype, sizeof(a->dtype), "f16");
 	a->known = a->layers > 0 && (a->heads > 0 || a->recurrent_layers > 0);
@@ -378,7 +380,7 @@ int gguf_read(struct est_source *src, struct gguf_summary *g, const char **why)
 	}
 	const struct kv *al = find(&r, "", "general.alignment");
 	if (al) {
-		uint64_t a = (uint64_t)al->value;
+		uint64_t a = (uint64_t)count_of(al->value);
 		if (al->is_array || a == 0 || a > (1u << 20) || (a & (a - 1)) != 0) {
 			rc = fail(&r, -EINVAL, "general.alignment is not a power of two");
 			goto out;
@@ -387,10 +389,10 @@ int gguf_read(struct est_source *src, struct gguf_summary *g, const char **why)
 	}
 	const struct kv *ft = find(&r, "", "general.file_type");
 	if (ft && !ft->is_array)
-		g->file_type = (int64_t)ft->value;
+		g->file_type = ft->value >= 0 && ft->value < 1000 ? (int64_t)ft->value : -1;
 	const struct kv *sc = find(&r, "", "split.count");
-	if (sc && !sc->is_array && sc->value > 0)
-		g->split_count = (uint64_t)sc->value;
+	if (sc && !sc->is_array)
+		g->split_count = (uint64_t)count_of(sc->value);
 	offs = xcalloc(nt ? nt : 1, sizeof(*offs));
 	sizes = xcalloc(nt ? nt : 1, sizeof(*sizes));
 	for (uint64_t i = 0; i < nt; i++) {

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "estimate/kv.h"
+#include "estimate/satmath.h"
 
 static const struct kv_dtype table[] = {
 	{"fp16", 1, 2}, {"float16", 1, 2}, {"f16", 1, 2}, {"half", 1, 2},
@@ -43,7 +44,7 @@ int kv_dtype_parse(const char *s, const struct model_arch *a, struct kv_dtype *o
 static int64_t bytes_of(int64_t elements, const struct kv_dtype *dt)
 {
 	/* whole blocks (llama.cpp rows are block multiples) */
-	return (elements + dt->block - 1) / dt->block * dt->block_bytes;
+	return sat_mul(sat_add(elements, dt->block - 1) / dt->block, dt->block_bytes);
 }
 
 static int64_t v_dim(const struct model_arch *a)
@@ -55,26 +56,29 @@ static int64_t v_dim(const struct model_arch *a)
 static int64_t layer_elements(const struct model_arch *a, int64_t attn_layers)
 {
 	if (a->kv_lora_rank > 0)
-		return a->kv_lora_rank + a->qk_rope_head_dim;
+		return sat_add(a->kv_lora_rank, a->qk_rope_head_dim);
 	int64_t kvh = a->kv_heads;
 	if (a->kv_heads_sum > 0 && attn_layers > 0)
 		kvh = a->kv_heads_sum / attn_layers;   /* per-layer counts: mean */
-	return kvh * (a->head_dim + v_dim(a));
+	return sat_mul(kvh, sat_add(a->head_dim, v_dim(a)));
 }
 
 static int64_t attention_layers(const struct model_arch *a)
 {
-	int64_t n = a->layers - a->recurrent_layers;
+	if (a->layers <= 0)
+		return 0;
+	int64_t n = a->layers - (a->recurrent_layers > 0 ? a->recurrent_layers : 0);
 	return n > 0 ? n : 0;
 }
 
 int64_t kv_bytes_per_token(const struct model_arch *a, const struct kv_dtype *dt)
 {
 	int64_t attn = attention_layers(a);
-	int64_t full = attn - (a->sliding_window > 0 ? a->swa_layers : 0);
+	int64_t swa = a->sliding_window > 0 && a->swa_layers > 0 ? a->swa_layers : 0;
+	int64_t full = attn - (swa < attn ? swa : attn);
 	if (full < 0)
 		full = 0;
-	return bytes_of(full * layer_elements(a, attn), dt);
+	return bytes_of(sat_mul(full, layer_elements(a, attn)), dt);
 }
 
 int64_t kv_cache_bytes(const struct model_arch *a, const struct kv_dtype *dt, int64_t context,
@@ -87,15 +91,16 @@ int64_t kv_cache_bytes(const struct model_arch *a, const struct kv_dtype *dt, in
 	if (batch <= 0)
 		batch = 512;
 	int64_t attn = attention_layers(a);
-	int64_t swa = a->sliding_window > 0 ? a->swa_layers : 0;
+	int64_t swa = a->sliding_window > 0 && a->swa_layers > 0 ? a->swa_layers : 0;
 	if (swa > attn)
 		swa = attn;
 	int64_t per_layer = layer_elements(a, attn);
-	int64_t swa_tokens = a->sliding_window + batch;
+	int64_t swa_tokens = sat_add(a->sliding_window, batch);
 	if (swa_tokens > context)
 		swa_tokens = context;
-	int64_t elements = (attn - swa) * per_layer * context + swa * per_layer * swa_tokens;
+	int64_t elements = sat_add(sat_mul3(attn - swa, per_layer, context),
+				   sat_mul3(swa, per_layer, swa_tokens));
 	int64_t bytes = bytes_of(elements, dt);
-	bytes += a->recurrent_layers * a->recurrent_state_bytes;
-	return bytes * sequences;
+	bytes = sat_add(bytes, sat_mul(a->recurrent_layers, a->recurrent_state_bytes));
+	return sat_mul(bytes, sequences);
 }

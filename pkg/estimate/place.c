@@ -5,6 +5,7 @@
 
 #include "estimate/fit.h"
 #include "estimate/place.h"
+#include "estimate/satmath.h"
 
 static double gib(int64_t b)
 {
@@ -20,12 +21,12 @@ static int64_t per_gpu_budget(const struct gpu_pool *p, double util)
 
 static int64_t required(const struct place_request *q, int gpus)
 {
-	return q->weight_bytes + q->kv_cache_bytes + q->overhead_per_gpu * gpus;
+	return sat_add(sat_add(q->weight_bytes, q->kv_cache_bytes), sat_mul(q->overhead_per_gpu, gpus));
 }
 
 static bool fits(const struct gpu_pool *p, const struct place_request *q, double util, int gpus)
 {
-	return required(q, gpus) <= per_gpu_budget(p, util) * gpus;
+	return required(q, gpus) <= sat_mul(per_gpu_budget(p, util), gpus);
 }
 
 static bool divides(const struct place_request *q, int k)

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "estimate/config.h"
+#include "estimate/fit.h"
 #include "estimate/gguf.h"
 #include "estimate/kv.h"
 #include "fixture.h"
@@ -216,6 +217,21 @@ static void test_config_hostile(void **state)
 	assert_int_equal(model_config_parse(neg, strlen(neg), &a), 0);
 	assert_false(a.known);
 	assert_int_equal(a.layers, 0);
+	/* huge values (found by fuzz_config): the arithmetic saturates, no overflow */
+	const char *big = "{\"num_hidden_layers\":200000000000000,\"num_attention_heads\":1,"
+			  "\"num_key_value_heads\":200000000000000,\"head_dim\":200000000000000,"
+			  "\"hidden_size\":200000000000000,\"intermediate_size\":200000000000000,"
+			  "\"vocab_size\":200000000000000,\"sliding_window\":9223372036854775807,"
+			  "\"sliding_window_pattern\":2,\"layer_types\":null}";
+	assert_int_equal(model_config_parse(big, strlen(big), &a), 0);
+	assert_int_equal(a.sliding_window, 0);   /* out of range: ignored */
+	struct kv_dtype dt;
+	kv_dtype_parse("q8_0", &a, &dt);
+	assert_int_equal(kv_bytes_per_token(&a, &dt), INT64_MAX);
+	assert_int_equal(kv_cache_bytes(&a, &dt, INT64_MAX, INT64_MAX, INT64_MAX), INT64_MAX);
+	assert_int_equal(estimate_overhead_bytes(ENGINE_VLLM, &a), INT64_MAX);
+	assert_int_equal(estimate_overhead_bytes(ENGINE_LLAMACPP, &a), 450 * MIB + GIB + 512LL * (1000000000000000LL) * 4);
+	assert_int_equal(estimate_budget_discrete(INT64_MAX, 1000, 1.0), INT64_MAX);
 }
 
 /* The same facts from GGUF metadata. */
