@@ -238,53 +238,70 @@ static void process_file(struct run *r, const struct hydrate_file *f)
 		goto out;
 	}
 	uint64_t have = (uint64_t)st.st_size;
-	if (have > (uint64_t)f->size) {
-		if (ftruncate(fd, 0) < 0) {
-			fail(r, 1, "cannot truncate %s.incomplete: %s", f->path, strerror(errno));
+	/* A partial left by an earlier run may belong to another version of the
+	 * file: when a resumed file fails verification it is fetched once more
+	 * from byte 0 before the mismatch counts. */
+	for (int pass = 0;; pass++) {
+		if (have > (uint64_t)f->size || pass > 0) {
+			if (ftruncate(fd, 0) < 0) {
+				fail(r, 1, "cannot truncate %s.incomplete: %s", f->path, strerror(errno));
+				goto out;
+			}
+			have = 0;
+		}
+		uint64_t resumed_from = have;
+		digest_free(d);
+		d = new_digest(f);
+		if (have > 0 && (e = hydrate_hash_fd(fd, have, d)) < 0) {
+			fail(r, 1, "cannot read %s.incomplete: %s", f->path, strerror(-e));
 			goto out;
 		}
-		have = 0;
-	}
-	d = new_digest(f);
-	if (have > 0 && (e = hydrate_hash_fd(fd, have, d)) < 0) {
-		fail(r, 1, "cannot read %s.incomplete: %s", f->path, strerror(-e));
-		goto out;
-	}
-	if (lseek(fd, (off_t)have, SEEK_SET) < 0) {
-		fail(r, 1, "cannot seek %s.incomplete: %s", f->path, strerror(errno));
-		goto out;
-	}
-	if (have > 0)
-		LOG_INFO("resuming", "file=%s offset=%" PRIu64 " size=%" PRId64, f->path, have, f->size);
-	if (have < (uint64_t)f->size) {
-		struct sink s = {.r = r, .fd = fd, .d = d, .have = have, .flushed = have, .size = (uint64_t)f->size};
-		struct hub_error herr;
-		e = hub_download(r->hub, r->o->repo, r->man.commit, f->path, have, sink_write, &s, NULL, &herr);
-		have = s.have;
-		if (s.too_long) {
+		if (lseek(fd, (off_t)have, SEEK_SET) < 0) {
+			fail(r, 1, "cannot seek %s.incomplete: %s", f->path, strerror(errno));
+			goto out;
+		}
+		if (have > 0)
+			LOG_INFO("resuming", "file=%s offset=%" PRIu64 " size=%" PRId64, f->path, have, f->size);
+		if (have < (uint64_t)f->size) {
+			struct sink s = {.r = r, .fd = fd, .d = d, .have = have, .flushed = have,
+					 .size = (uint64_t)f->size};
+			struct hub_error herr;
+			e = hub_download(r->hub, r->o->repo, r->man.commit, f->path, have, sink_write, &s, NULL,
+					 &herr);
+			have = s.have;
+			if (s.werr) {
+				fail(r, 1, "cannot write %s.incomplete: %s", f->path, strerror(-s.werr));
+				goto out;
+			}
+			if (e < 0 && !s.too_long) {
+				if (!atomic_load(&r->abort))
+					fail(r, hub_error_exit_code(&herr), "%s", herr.msg);
+				goto out;
+			}
+			if (s.too_long) {
+				unlinkat(pfd, inc, 0);
+				fail(r, 5, "integrity: %s is larger than the %" PRId64 " bytes listed", f->path,
+				     f->size);
+				goto out;
+			}
+		}
+		if (have != (uint64_t)f->size) {
 			unlinkat(pfd, inc, 0);
-			fail(r, 5, "integrity: %s is larger than the %" PRId64 " bytes listed", f->path, f->size);
+			fail(r, 5, "integrity: %s has %" PRIu64 " bytes, %" PRId64 " listed", f->path, have,
+			     f->size);
 			goto out;
 		}
-		if (s.werr) {
-			fail(r, 1, "cannot write %s.incomplete: %s", f->path, strerror(-s.werr));
-			goto out;
+		digest_final_hex(d, got);
+		if (strcmp(got, f->hash) == 0)
+			break;
+		if (resumed_from > 0 && pass == 0) {
+			LOG_WARN("resumed file failed verification, fetching it again", "file=%s resumed_from=%" PRIu64,
+				 f->path, resumed_from);
+			continue;
 		}
-		if (e < 0) {
-			if (!atomic_load(&r->abort))
-				fail(r, hub_error_exit_code(&herr), "%s", herr.msg);
-			goto out;
-		}
-	}
-	if (have != (uint64_t)f->size) {
 		unlinkat(pfd, inc, 0);
-		fail(r, 5, "integrity: %s has %" PRIu64 " bytes, %" PRId64 " listed", f->path, have, f->size);
-		goto out;
-	}
-	digest_final_hex(d, got);
-	if (strcmp(got, f->hash) != 0) {
-		unlinkat(pfd, inc, 0);
-		fail(r, 5, "integrity: %s mismatch for %s: expected %s, got %s", hash_name(f), f->path, f->hash, got);
+		fail(r, 5, "integrity: %s mismatch for %s: expected %s, got %s", hash_name(f), f->path, f->hash,
+		     got);
 		goto out;
 	}
 	if (fsync(fd) < 0) {

@@ -99,6 +99,18 @@ tail -n +"$((before + 1))" "$LOG" >"$TMP/second.log"
 grep -qE '/resolve/|/lfs/' "$TMP/second.log" && fail "second run requested files"
 pass "second run: already hydrated, 0 file bytes fetched"
 
+# 2b. a stale partial (another version of the file) is fetched again from byte 0, not reported as corrupt
+D=$TMP/d-stale
+mkdir -p "$D"
+head -c 1000 /dev/urandom >"$D/model.safetensors.incomplete"
+before=$(wc -l <"$LOG")
+hydrate --repo fixtures/tinyllama --dest "$D" --endpoint "$EP" 2>"$TMP/stale.err" || { cat "$TMP/stale.err"; fail "stale partial run"; }
+same_tree "$TINY" "$D" || fail "stale partial: files differ"
+tail -n +"$((before + 1))" "$LOG" >"$TMP/stale.log"
+got=$(awk '$2 ~ /^\/lfs\// {s += $4} END {print s + 0}' "$TMP/stale.log")
+[ "$got" = $((2 * MODEL_SIZE - 1000)) ] || fail "stale partial: fetched $got bytes of the model"
+pass "stale partial: resumed, failed verification, fetched again from 0, verified"
+
 # 3. revision alias resolves to its commit, recorded in the marker
 D=$TMP/d-rev
 hydrate --repo fixtures/tinyllama --revision v1.0 --dest "$D" --endpoint "$EP" 2>/dev/null || fail "alias hydrate"
