@@ -276,6 +276,52 @@ static void test_job_init_containers_and_completions(void **state)
 	json_object_put(pods);
 }
 
+static void test_job_volumes(void **state)
+{
+	struct fx *f = *state;
+	char path[512];
+	/* configMap items into a read-only mount, a PVC subPath, hostPath */
+	create(f->s, "storage.k8s.io", "storageclasses", NULL,
+	       "{\"apiVersion\":\"storage.k8s.io/v1\",\"kind\":\"StorageClass\",\"metadata\":{\"name\":\"rwx\"},"
+	       "\"provisioner\":\"x\"}");
+	create_pvc(f->s, "data", "rwx");
+	create(f->s, "", "configmaps", "ns",
+	       "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"cm\",\"namespace\":\"ns\"},"
+	       "\"data\":{\"app\":\"k: v\",\"other\":\"ignored\"}}");
+	create(f->s, "batch", "jobs", "ns",
+	       "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":\"vols\",\"namespace\":\"ns\"},"
+	       "\"spec\":{\"backoffLimit\":0,\"template\":{\"spec\":{\"restartPolicy\":\"Never\","
+	       "\"volumes\":[{\"name\":\"cfg\",\"configMap\":{\"name\":\"cm\",\"items\":[{\"key\":\"app\",\"path\":\"conf/app.yaml\"}]}},"
+	       "  {\"name\":\"d\",\"persistentVolumeClaim\":{\"claimName\":\"data\"}}],"
+	       "\"containers\":[{\"name\":\"main\",\"image\":\"x\",\"command\":[\"/bin/sh\",\"-c\","
+	       "  \"test \\\"$(cat /etc/kubesim-app/conf/app.yaml)\\\" = 'k: v' && test ! -e /etc/kubesim-app/other && "
+	       "   ! touch /etc/kubesim-app/new 2>/dev/null && echo sub > /mnt/kubesim-sub/f && test \\\"$$PPID\\\" = 0\"],"
+	       "  \"volumeMounts\":[{\"name\":\"cfg\",\"mountPath\":\"/etc/kubesim-app\",\"readOnly\":true},"
+	       "                    {\"name\":\"d\",\"mountPath\":\"/mnt/kubesim-sub\",\"subPath\":\"part/one\"}]}]}}}}");
+	json_object *job = wait_field(f->s, "batch", "jobs", "ns", "vols", "status.conditions.0.status", "True");
+	if (!has_condition(job, "Complete", NULL)) {
+		json_object *pods = NULL;
+		sim_list(f->s, "", "v1", "pods", "ns", "job-name=vols", NULL, &pods, NULL);
+		fail_msg("job vols did not complete: %s", json_object_to_json_string(at(pods, "items.0.status")));
+	}
+	json_object_put(job);
+	json_object *pvc = wait_field(f->s, "", "persistentvolumeclaims", "ns", "data", "status.phase", "Bound");
+	json_object *hp = NULL;
+	assert_true(json_object_object_get_ex(at(pvc, "metadata.annotations"), "kubesim.dev/host-path", &hp));
+	snprintf(path, sizeof(path), "%s/part/one/f", json_object_get_string(hp));
+	json_object_put(pvc);
+	FILE *fp = fopen(path, "r");
+	assert_non_null(fp);
+	char line[16] = "";
+	assert_non_null(fgets(line, sizeof(line), fp));
+	fclose(fp);
+	assert_string_equal(line, "sub\n");
+	/* nothing was created on the host for the missing mount points */
+	struct stat st;
+	assert_int_not_equal(stat("/etc/kubesim-app", &st), 0);
+	assert_int_not_equal(stat("/mnt/kubesim-sub", &st), 0);
+}
+
 static void test_job_deadline(void **state)
 {
 	struct fx *f = *state;
@@ -305,6 +351,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deployment_available, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failing_job, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_job_init_containers_and_completions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_job_volumes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_job_deadline, setup, teardown),
 	};
 	if (geteuid() != 0) {
