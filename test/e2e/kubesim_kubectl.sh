@@ -284,6 +284,30 @@ K delete mc qwen -n e2e --dry-run=server >/dev/null
 	mc_fail "a server dry run changed the object"
 mc_log "kubectl diff, apply/delete --dry-run=server change nothing"
 
+# kubectl explain reads the CRD schema from /openapi/v3; describe shows events.k8s.io/v1 events
+out=$(K explain modelcaches.spec)
+grep -q 'huggingFace' <<<"$out" || mc_fail "kubectl explain modelcaches.spec: $out"
+uid=$(K get mc qwen -n e2e -o jsonpath='{.metadata.uid}')
+K create -f - >/dev/null <<YAML
+apiVersion: events.k8s.io/v1
+kind: Event
+metadata: {name: qwen.e2e1, namespace: e2e}
+eventTime: "2026-01-01T00:00:00.000000Z"
+reportingController: modelcache.dev/e2e
+reportingInstance: e2e-1
+action: Compose
+reason: Staging
+type: Normal
+note: Staging Qwen/Qwen3-0.6B to 1 clusters
+regarding: {apiVersion: modelcache.dev/v1alpha1, kind: ModelCache, name: qwen, namespace: e2e, uid: "$uid"}
+YAML
+described() {
+	local d
+	d=$(K describe mc qwen -n e2e) && grep -Eq 'Normal +Staging .*Staging Qwen/Qwen3-0.6B to 1 clusters' <<<"$d"
+}
+mc_wait 10 "kubectl describe shows the event" described
+mc_log "kubectl explain (CRD schema) and describe (events.k8s.io events) work"
+
 # stale update => 409
 rv=$(K get cm cm1 -n e2e -o jsonpath='{.metadata.resourceVersion}')
 K label cm cm1 -n e2e touched=1 >/dev/null
