@@ -168,6 +168,13 @@ static void test_pvc_binding(void **state)
 	assert_string_equal(json_object_get_string(at(pvc, "spec.storageClassName")), "dflt");
 	json_object_put(pvc);
 
+	/* expansion: growing the request grows the capacity */
+	json_object *grow = parse("{\"spec\":{\"resources\":{\"requests\":{\"storage\":\"5Gi\"}}}}");
+	assert_int_equal(sim_patch(f->s, "", "v1", "persistentvolumeclaims", "ns", "a", NULL, SIM_PATCH_MERGE, grow,
+				   "test", 0, NULL, NULL), 0);
+	json_object_put(grow);
+	json_object_put(wait_field(f->s, "", "persistentvolumeclaims", "ns", "a", "status.capacity.storage", "5Gi"));
+
 	/* deleting the PVC removes its directory */
 	assert_int_equal(sim_delete(f->s, "", "v1", "persistentvolumeclaims", "ns", "a", NULL, NULL, NULL), 0);
 	int gone = 0;
