@@ -123,4 +123,27 @@ EOF
 # the request log has one line per request: METHOD PATH?QUERY CODE BYTES
 grep -qE '^GET /api/models/fixtures/tinyllama\?blobs=true 200 [0-9]+$' "$TMP/log" || fail "request log format"
 grep -qE '^HEAD /fixtures/tinyllama/resolve/main/model.safetensors 302 0$' "$TMP/log" || fail "request log HEAD line"
+# --fast-hash-above: big LFS files get a pseudo oid (no hashing), bytes still served with Range
+kill "$PID"; wait "$PID" 2>/dev/null || true
+rm -f "$TMP/port"
+"$HUB" --root "$ROOT" --port 0 --port-file "$TMP/port" --fast-hash-above 1048576 2>>"$TMP/stderr" &
+PID=$!
+for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.05; done
+[ -s "$TMP/port" ] || fail "fakehub (fast hash) did not start"
+EP=http://127.0.0.1:$(cat "$TMP/port")
+python3 - "$EP" "$ROOT" <<'EOF' || fail "fast-hash checks"
+import hashlib, json, os, sys, urllib.request
+ep, root = sys.argv[1], sys.argv[2]
+info = json.load(urllib.request.urlopen(ep + "/api/models/fixtures/tinyllama?blobs=true"))
+sib = {s["rfilename"]: s for s in info["siblings"]}
+path = os.path.join(root, "fixtures/tinyllama/model.safetensors")
+real = hashlib.sha256(open(path, "rb").read()).hexdigest()
+assert sib["model.safetensors"]["lfs"]["sha256"] != real          # pseudo oid above 1 MiB
+cfg = open(os.path.join(root, "fixtures/tinyllama/config.json"), "rb").read()
+assert sib["config.json"]["blobId"] == hashlib.sha1(b"blob %d\0" % len(cfg) + cfg).hexdigest()
+req = urllib.request.Request(ep + "/fixtures/tinyllama/resolve/main/model.safetensors", headers={"Range": "bytes=0-7"})
+assert urllib.request.urlopen(req).read() == open(path, "rb").read(8)
+print("ok: --fast-hash-above gives pseudo oids and still serves the bytes")
+EOF
+
 echo "PASS fakehub e2e"

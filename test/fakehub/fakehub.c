@@ -23,6 +23,9 @@
  *   --fault-corrupt GLOB       file bodies whose repo path (or org/name/path)
  *                              matches GLOB (fnmatch) are served with one byte
  *                              flipped; the metadata keeps the true hashes.
+ * --fast-hash-above BYTES: LFS files larger than BYTES get a pseudo sha256
+ * (see repo.h) instead of a content hash: for header-only tests on huge
+ * sparse fixtures. Hydrating such a file fails verification.
  * --request-log FILE appends one line per request:
  *   METHOD PATH?QUERY CODE BODY_BYTES_SENT
  * One lws event loop; SIGINT/SIGTERM stop it. */
@@ -648,6 +651,7 @@ static int usage(FILE *f)
 		"Usage: fakehub --root DIR [--port N] [--port-file PATH] [--address ADDR]\n"
 		"               [--fault-cut-after-bytes N] [--fault-429-rate R] [--fault-retry-after S]\n"
 		"               [--fault-corrupt PATH-GLOB] [--request-log FILE] [--seed N]\n"
+		"               [--fast-hash-above BYTES]\n"
 		"Serves DIR/<org>/<name>/ like the Hugging Face Hub (see test/fakehub/fakehub.c).\n");
 	return f == stdout ? 0 : 2;
 }
@@ -665,6 +669,7 @@ int main(int argc, char **argv)
 		{"fault-corrupt", required_argument, NULL, 'x'},
 		{"request-log", required_argument, NULL, 'l'},
 		{"seed", required_argument, NULL, 's'},
+		{"fast-hash-above", required_argument, NULL, 'F'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -687,6 +692,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 's': g.rng = strtoull(optarg, NULL, 10) | 1; break;
+		case 'F': fh_set_fast_hash_above(strtoll(optarg, NULL, 10)); break;
 		case 'h': return usage(stdout);
 		default: return usage(stderr);
 		}

@@ -44,6 +44,12 @@ struct fh_repo {
  *   <sha256> <git-sha1|-> <size> <mtime_ns> <absolute path> */
 void fh_cache_persist(const char *root);
 
+/* Files larger than `bytes` (0 = off) get a PSEUDO sha256 instead of hashing
+ * their content: sha256("fakehub-fast-hash\0" size mtime path). Answers stay
+ * instant on huge sparse fixtures used for header-only (Range) tests; a
+ * hydrator fetching such a file fails verification, as it should. */
+void fh_set_fast_hash_above(int64_t bytes);
+
 /* Is this file stored in LFS (size > 1 MiB or a weight extension)? */
 bool fh_is_lfs_name(const char *path, int64_t size);
 
