@@ -144,10 +144,15 @@ int http_respond(struct http_req *r, int code, const char *ctype, const char *bo
 			       "Cache-Control: no-cache, private\r\n%s%s\r\n",
 			       code, reason_phrase(code), ctype ? ctype : "application/json", len,
 			       extra_headers ? extra_headers : "", c->close_after ? "Connection: close\r\n" : "");
-	int rc = conn_write_all(c, head, strlen(head));
+	/* one write for head and body: one TLS record / TCP segment train */
+	size_t hl = strlen(head), bl = (len && strcmp(r->method, "HEAD") != 0) ? len : 0;
+	char *all = xmalloc(hl + bl);
+	memcpy(all, head, hl);
+	if (bl)
+		memcpy(all + hl, body, bl);
 	free(head);
-	if (rc == 0 && len && strcmp(r->method, "HEAD") != 0)
-		rc = conn_write_all(c, body, len);
+	int rc = conn_write_all(c, all, hl + bl);
+	free(all);
 	if (rc < 0)
 		c->close_after = 1;
 	return rc;
@@ -174,8 +179,13 @@ int http_stream_write(struct http_req *r, const char *data, size_t len)
 		return 0;
 	char hdr[32];
 	int n = snprintf(hdr, sizeof(hdr), "%zx\r\n", len);
-	if (conn_write_all(c, hdr, (size_t)n) < 0 || conn_write_all(c, data, len) < 0 ||
-	    conn_write_all(c, "\r\n", 2) < 0) {
+	char *chunk = xmalloc((size_t)n + len + 2);
+	memcpy(chunk, hdr, (size_t)n);
+	memcpy(chunk + n, data, len);
+	memcpy(chunk + n + len, "\r\n", 2);
+	int rc = conn_write_all(c, chunk, (size_t)n + len + 2);
+	free(chunk);
+	if (rc < 0) {
 		c->close_after = 1;
 		return -1;
 	}
