@@ -99,7 +99,9 @@ kc() { KUBECONFIG=$CP kubectl --request-timeout=20s "$@"; }
 kr() { KUBECONFIG=$W/remote.kubeconfig kubectl --request-timeout=20s "$@"; }
 
 echo "== fixture models (hack/make-fixture-model)"
-python3 hack/make-fixture-model --out "$W/hub" --only qwen3-0.6b --only gated-model | sed 's/^/   /'
+# qwen grown to ~256 MiB so that hydration takes long enough to be seen
+python3 hack/make-fixture-model --out "$W/hub" --only qwen3-0.6b --target-bytes qwen3-0.6b=256Mi | sed 's/^/   /'
+python3 hack/make-fixture-model --out "$W/hub" --only gated-model | sed 's/^/   /'
 # the "too large" model: real Llama shapes grown to ~26 GiB of weights, as sparse files
 python3 hack/make-fixture-model --out "$W/hub" --only llama-3.1-8b --real-shapes --fill sparse \
 	--target-bytes llama-3.1-8b=26Gi | sed 's/^/   /'
@@ -159,17 +161,21 @@ spec:
   namespace: modelcache
 YAML
 
+echo "== kubectl apply -f examples/quickstart.yaml"
+kc apply -f examples/quickstart.yaml | sed 's/^/   /'
+echo
+echo "== before the operator runs"
+kc get ic,mc -A
+echo
 echo "   fakehub is indexing the 28 GB sparse fixture (sha256 of every file, once)..."
 wait "$WARM" || fail "fakehub could not index fixtures/llama-3.1-8b"
 echo "   done after ${SECONDS}s"
+echo "== starting the operator"
 PATH="$MC_BIN:$PATH" "$MC_BIN/modelcache-operator" run --kubeconfig "$CP" --hf-endpoint "$HUB" \
 	--metrics-bind-address 127.0.0.1:0 --health-probe-bind-address 127.0.0.1:0 --webhook-port 0 \
 	>"$W/operator.log" 2>&1 &
 PIDS+=("$!")
 OP_PID=$!
-
-echo "== kubectl apply -f examples/quickstart.yaml"
-kc apply -f examples/quickstart.yaml | sed 's/^/   /'
 echo
 
 # A ModelCache's "<ready summary> <ArtifactReady reason>".
@@ -207,8 +213,11 @@ while :; do
 	if [ "$SECONDS" -ge "$deadline" ]; then
 		fail "not converged within ${TIMEOUT}s: qwen=[$(mc_state qwen)] gated=[$(mc_state gated)] llama-big=[$(mc_state llama-big)] (want 2/2 Staged, 2/2 Staged, 0/1 Skipped)"
 	fi
-	sleep 0.3
+	sleep 0.2
 done
+echo "--- t=$((SECONDS - start))s: converged"
+kc get ic,mc -A
+phases | sed 's/^/  phases /' || true
 echo
 echo "== converged after $((SECONDS - start))s"
 echo

@@ -27,10 +27,12 @@ msg=$(mce_jp cp mc qwen "$NS" '{.status.clusters[?(@.name=="gpu-west")].message}
 est=$(mce_jp cp mc qwen "$NS" '{.status.clusters[?(@.name=="gpu-west")].estimatedBytes}')
 avail=$(mce_jp cp mc qwen "$NS" '{.status.clusters[?(@.name=="gpu-west")].availableBytes}')
 [ "$reason" = InsufficientVRAM ] || mc_fail "reason $reason"
-[ "$est" = 3410944 ] || mc_fail "estimatedBytes $est, want the fixture's weight bytes 3410944"
+want=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["weight_bytes"])' \
+	"$MC_FAKEHUB_ROOT/fixtures/qwen3-0.6b/.fixture-truth.json")
+[ "$est" = "$want" ] || mc_fail "estimatedBytes $est, want the fixture's weight bytes $want"
 [ "$avail" = 2097152 ] || mc_fail "availableBytes $avail, want 2 MiB"
-[ "$msg" = "model needs ~0.00318 GiB of GPU memory for weights; the largest node in gpu-west has 0.00195 GiB (1 x 0.00195 GiB)" ] ||
-	mc_fail "message: $msg"
+want_msg=$(python3 -c 'import sys; print("model needs ~%.3g GiB of GPU memory for weights; the largest node in gpu-west has 0.00195 GiB (1 x 0.00195 GiB)" % (int(sys.argv[1]) / 2**30))' "$want")
+[ "$msg" = "$want_msg" ] || mc_fail "message: $msg (want: $want_msg)"
 mce_wait_phase 90 "$NS" qwen Ready local
 sleep 2
 mcr get pvc "$PVC" -n modelcache >/dev/null 2>&1 && mc_fail "a PVC was composed on the Skipped cluster"
