@@ -71,14 +71,14 @@ struct counted {
 struct mcr {
 	struct manager *m;
 	struct ctrl *c;
-	struct informer *mcs, *ics, *secrets;
+	struct informer *mcs, *ics, *secrets, *mds;   /* mds NULL when ModelDeployments are not served */
 	char *image, *hf_endpoint;
 	int64_t default_size;
 	pthread_mutex_t mu;
 	struct est_entry *ests;
 	struct memo *memos;
 	struct counted *counted;
-	struct informer_handler ic_h, sec_h;
+	struct informer_handler ic_h, sec_h, md_h;
 };
 
 /* ------------------------------------------------------------ small helpers */
@@ -235,6 +235,71 @@ static void sec_update(void *ctx, json_object *o, json_object *n)
 static void sec_delete(void *ctx, json_object *obj)
 {
 	secret_changed(ctx, obj);
+}
+
+/* A ModelDeployment changed: its cache (spec.modelCacheRef) is reconciled
+ * (deletion may be waiting for it; un-matching keeps what it serves from). */
+static void md_changed(void *ctx, json_object *obj)
+{
+	struct mcr *r = ctx;
+	const char *ns = jpath_str(obj, "metadata.namespace"), *ref = jpath_str(obj, "spec.modelCacheRef.name");
+	if (!ns || !ref)
+		return;
+	char *key = xasprintf("%s/%s", ns, ref);
+	ctrl_enqueue(r->c, key);
+	free(key);
+}
+static void md_update(void *ctx, json_object *o, json_object *n)
+{
+	if (streq(jpath_str(o, "metadata.resourceVersion"), jpath_str(n, "metadata.resourceVersion")))
+		return;
+	md_changed(ctx, n);
+}
+
+/* Live ModelDeployments referencing ns/name ("ns/a, ns/b"), or NULL. */
+static char *md_users(struct mcr *r, const char *ns, const char *name)
+{
+	if (!r->mds)
+		return NULL;
+	json_object *list = NULL;
+	if (store_by_index(informer_store(r->mds), STORE_INDEX_NAMESPACE, ns, &list) != 0)
+		return NULL;
+	struct buf b;
+	buf_init(&b, 1u << 16);
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		json_object *md = json_object_array_get_idx(list, i);
+		if (!streq(jpath_str(md, "spec.modelCacheRef.name"), name) || jpath_get(md, "metadata.deletionTimestamp"))
+			continue;
+		buf_printf(&b, "%s%s/%s", b.len ? ", " : "", ns, jpath_str_or(md, "metadata.name", "?"));
+	}
+	json_object_put(list);
+	if (!b.len) {
+		buf_cleanup(&b);
+		return NULL;
+	}
+	return buf_take(&b, NULL);
+}
+
+/* Does a ModelDeployment referencing ns/name have a placement on cluster? */
+static bool md_serves_on(struct mcr *r, const char *ns, const char *name, const char *cluster)
+{
+	if (!r->mds)
+		return false;
+	json_object *list = NULL;
+	bool yes = false;
+	if (store_by_index(informer_store(r->mds), STORE_INDEX_NAMESPACE, ns, &list) != 0)
+		return false;
+	for (size_t i = 0; i < json_object_array_length(list) && !yes; i++) {
+		json_object *md = json_object_array_get_idx(list, i);
+		if (!streq(jpath_str(md, "spec.modelCacheRef.name"), name))
+			continue;
+		json_object *pl = jpath_get(md, "status.placements");
+		for (size_t j = 0; pl && json_object_is_type(pl, json_type_array) && j < json_object_array_length(pl); j++)
+			if (streq(jpath_str(json_object_array_get_idx(pl, j), "cluster"), cluster))
+				yes = true;
+	}
+	json_object_put(list);
+	return yes;
 }
 
 /* ------------------------------------------------------------ validation */
@@ -895,6 +960,31 @@ static int publish(struct mcr *r, struct rec *x, json_object *st)
 	return rc;
 }
 
+/* The previous status with condition `type` set (the other conditions and
+ * fields kept): used while a deletion waits. */
+static int publish_condition(struct mcr *r, struct rec *x, const char *type, const char *status, const char *reason,
+			     const char *message)
+{
+	json_object *st = NULL;
+	if (x->prev)
+		json_object_deep_copy(x->prev, &st, NULL);
+	else
+		st = json_object_new_object();
+	json_object *pc = jpath_child(x->prev, "conditions");
+	json_object *nc = json_object_new_array();
+	for (size_t i = 0; pc && json_object_is_type(pc, json_type_array) && i < json_object_array_length(pc); i++) {
+		json_object *c = json_object_array_get_idx(pc, i);
+		if (!streq(jpath_str(c, "type"), type))
+			json_object_array_add(nc, json_object_get(c));
+	}
+	status_set_condition(nc, pc, type, status, reason, message, jpath_int_or(x->mc, "metadata.generation", 0),
+			     wall_ms() / 1000);
+	json_object_object_add(st, "conditions", nc);
+	int rc = publish(r, x, st);
+	json_object_put(st);
+	return rc;
+}
+
 /* ------------------------------------------------------------ reconcile */
 
 static int cmp_ic(const void *a, const void *b)
@@ -941,6 +1031,19 @@ static int reconcile(void *ctx, const char *key, struct ctrl_result *res)
 	if (deleting) {
 		if (!has_finalizer(mc))
 			goto out;
+		char *users = md_users(r, x.ns, x.name);
+		if (users) {
+			char *msg = xasprintf("in use by ModelDeployment %s: the cache is torn down once no "
+					      "ModelDeployment references it", users);
+			LOG_INFO("deletion waits for ModelDeployments", "users=%s", users);
+			publish_condition(r, &x, "InUse", "True", "ModelDeploymentsExist", msg);
+			events_emit(mgr_events(r->m), mc, EVENT_NORMAL, "InUse", "Delete", msg);
+			free(msg);
+			free(users);
+			res->kind = CTRL_REQUEUE_AFTER;   /* ModelDeployment events requeue it sooner */
+			res->requeue_after_ms = 30000;
+			goto out;
+		}
 		bool retain = streq(jpath_str(mc, "spec.deletionPolicy"), "Retain");
 		size_t n = 0;
 		char **names = registry_names(mgr_clusters(r->m), &n);
@@ -960,25 +1063,7 @@ static int reconcile(void *ctx, const char *key, struct ctrl_result *res)
 						"the finalizer %s stays until then",
 						buf_str(&blocked), COMPOSE_FINALIZER);
 			LOG_WARN("deletion blocked", "clusters=%s", buf_str(&blocked));
-			/* keep the status, add the condition naming the cluster */
-			struct status_in si = {.mc = mc, .now_s = now_s, .clusters = jpath_child(x.prev, "clusters"),
-					       .size = STATUS_SIZE_SPEC, .cleanup_blocked = cleanup_msg,
-					       .estimate = jpath_child(x.prev, "estimate"),
-					       .resolved_revision = jpath_str(x.prev, "resolvedRevision")};
-			if (status_compute(&si, &st) == 0) {
-				/* keep the other conditions as they were */
-				json_object *conds = jpath_child(st, "conditions");
-				json_object *pc = jpath_child(x.prev, "conditions");
-				json_object *nc = json_object_new_array();
-				for (size_t i = 0; pc && i < json_object_array_length(pc); i++) {
-					json_object *c = json_object_array_get_idx(pc, i);
-					if (!streq(jpath_str(c, "type"), "CleanupBlocked"))
-						json_object_array_add(nc, json_object_get(c));
-				}
-				json_object_array_add(nc, json_object_get(jpath_find_type(conds, "CleanupBlocked")));
-				json_object_object_add(st, "conditions", nc);
-				publish(r, &x, st);
-			}
+			publish_condition(r, &x, "CleanupBlocked", "True", "ClusterUnreachable", cleanup_msg);
 			res->kind = CTRL_REQUEUE_AFTER;
 			res->requeue_after_ms = REQUEUE_BLOCKED_MS;
 		} else if (failed) {
@@ -1131,6 +1216,8 @@ static int reconcile(void *ctx, const char *key, struct ctrl_result *res)
 			}
 			if (!connected_ic)
 				continue;   /* retried when it is back (InferenceCluster events requeue us) */
+			if (md_serves_on(r, x.ns, x.name, names[i]))
+				continue;   /* 4.2.5: a ModelDeployment still serves from it there */
 			if (cleanup_cluster(&x, names[i], retain) < 0)
 				x.error = true;
 		}
@@ -1199,6 +1286,18 @@ int modelcache_controller_setup(struct manager *m, const struct operator_options
 	r->secrets = mgr_informer(m, &KUBE_RES_SECRETS, NULL, NULL);
 	if (!r->mcs || !r->ics || !r->secrets)
 		return -ENOMEM;
+	struct kube_error err = {0};
+	if (kube_resource_served(mgr_client(m), &KUBE_RES_MODELDEPLOYMENTS, &err) == 0) {
+		r->mds = mgr_informer(m, &KUBE_RES_MODELDEPLOYMENTS, NULL, NULL);
+		r->md_h = (struct informer_handler){.on_add = md_changed, .on_update = md_update,
+						    .on_delete = md_changed, .ctx = r};
+		if (r->mds)
+			informer_add_handler(r->mds, &r->md_h);
+	} else {
+		LOG_WARN("ModelDeployments are not served: deletion does not wait for them", "reason=%s",
+			 err.message ? err.message : "");
+	}
+	kube_error_clear(&err);
 	struct informer_handler self;
 	ctrl_handler_for_self(r->c, &self);
 	informer_add_handler(r->mcs, &self);
