@@ -203,7 +203,7 @@ void behave__job_reconcile(struct behave *b, const char *ns, const char *name)
 	json_object *job = NULL, *pods = NULL, *items, *st, *patch = NULL, *conds = NULL;
 	const char *uid;
 	char sel[256], now[32];
-	int64_t active = 0, succeeded = 0, failed = 0, ready = 0;
+	int64_t active = 0, succeeded = 0, failed = 0, ready = 0, restarts = 0;
 
 	if (sim_get(b->s, "batch", "v1", "jobs", ns, name, &job, NULL) < 0)
 		return;
@@ -233,6 +233,13 @@ void behave__job_reconcile(struct behave *b, const char *ns, const char *name)
 		} else if (phase && !strcmp(phase, "Failed")) {
 			failed++;
 		} else if (!behave__path(p, "metadata.deletionTimestamp")) {
+			/* restartPolicy OnFailure: restarts count against backoffLimit */
+			json_object *cs = behave__path(p, "status.containerStatuses");
+			for (size_t j = 0; cs && json_object_is_type(cs, json_type_array) && j < json_object_array_length(cs); j++) {
+				json_object *rc = behave__get(json_object_array_get_idx(cs, j), "restartCount");
+				if (rc)
+					restarts += json_object_get_int64(rc);
+			}
 			active++;
 			if (cond_true(behave__path(p, "status.conditions"), "Ready"))
 				ready++;
@@ -254,7 +261,7 @@ void behave__job_reconcile(struct behave *b, const char *ns, const char *name)
 		json_object_array_add(conds, json_object_get(json_object_array_get_idx(old, i)));
 
 	const char *fail_reason = NULL, *fail_msg = NULL;
-	if (failed > backoff_limit) {
+	if (failed + restarts > backoff_limit) {
 		fail_reason = "BackoffLimitExceeded";
 		fail_msg = "Job has reached the specified backoff limit";
 	} else if (deadline > 0 && start && now_s - parse_sec(start) >= deadline) {

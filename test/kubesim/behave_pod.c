@@ -28,8 +28,10 @@
  * (annotation kubesim.dev/pod-dir names the directory). The termination
  * message is read after exit, capped at 4096 bytes like the kubelet's;
  * FallbackToLogsOnError takes the log's tail (80 lines / 2048 bytes).
- * restartPolicy OnFailure/Always restart nothing: a failed container fails
- * the pod (the Job controller makes a new one). */
+ * restartPolicy OnFailure restarts a failed container in the same pod
+ * (restartCount, lastState; CrashLoopBackOff 0.5 s doubling up to 8 s); with
+ * Never a failed container fails the pod (the Job controller makes a new one).
+ * Standalone Pods are not run: only Jobs' pods. */
 #include "behave_int.h"
 
 #include <dirent.h>
@@ -63,6 +65,8 @@
 #define LOG_TAIL_BYTES 2048
 #define LOG_TAIL_LINES 80
 #define KILL_GRACE_MS 2000
+#define RESTART_BASE_MS 500   /* the kubelet's CrashLoopBackOff starts at 10 s */
+#define RESTART_MAX_MS 8000
 #define MAX_MOUNTS 64
 #define MAX_OVERLAYS 16
 
@@ -1131,7 +1135,21 @@ struct running {
 	int pidfd;            /* wait_all only */
 	char started[32], finished[32];
 	char *start_error;
+	int restarts;         /* restartPolicy OnFailure */
+	json_object *last;    /* the previous run's terminated state (owned) */
 };
+
+/* restartCount and lastState of a main container's status */
+static json_object *decorate(json_object *cs, struct running *x)
+{
+	json_object_object_add(cs, "restartCount", json_object_new_int(x->restarts));
+	if (x->last) {
+		json_object *ls = json_object_new_object();
+		json_object_object_add(ls, "terminated", json_object_get(x->last));
+		json_object_object_add(cs, "lastState", ls);
+	}
+	return cs;
+}
 
 /* wait for all; SIGTERM then SIGKILL on deletion, SIGKILL at shutdown */
 static void wait_all(struct runner_ctx *c, struct running *rs, size_t n, void (*on_exit)(struct runner_ctx *, struct running *))
@@ -1271,7 +1289,7 @@ static size_t main_index(struct runner_ctx *c, struct running *x)
 
 static void main_exited(struct runner_ctx *c, struct running *x)
 {
-	json_object_array_put_idx(c->statuses, main_index(c, x), terminated_status(c, x));
+	json_object_array_put_idx(c->statuses, main_index(c, x), decorate(terminated_status(c, x), x));
 	report(c, "Running", 1, 0);
 }
 
@@ -1303,6 +1321,33 @@ static void apply_fs_group(struct runner_ctx *c, json_object *pod)
 		nftw(c->vols[i].dir, chgrp_one, 16, FTW_PHYS);
 	}
 	pthread_mutex_unlock(&fs_mu);
+}
+
+/* Plan a main container, waiting (like a kubelet) for missing config.
+ * 0 planned (x->start_error set when it cannot start), -2 pod killed. */
+static int plan_main(struct runner_ctx *c, json_object *pod, struct running *x, size_t i, char **msg)
+{
+	for (;;) {
+		int rc;
+		free(*msg);
+		*msg = NULL;
+		rc = plan_container(c, pod, x->ctr, &x->plan, msg);
+		if (rc < 0) {
+			x->start_error = *msg;
+			*msg = NULL;
+			return 0;
+		}
+		if (rc == 0)
+			return 0;
+		plan_free(&x->plan);
+		json_object *d = json_object_new_object();
+		json_object_object_add(d, "reason", json_object_new_string("CreateContainerConfigError"));
+		json_object_object_add(d, "message", json_object_new_string(*msg));
+		json_object_array_put_idx(c->statuses, i, decorate(cstatus(x->ctr, "waiting", d), x));
+		report(c, "Pending", 0, 0);
+		if (behave__sleep(c->b, 250, &c->r->kill))
+			return -2;
+	}
 }
 
 static void *runner_main(void *arg)
@@ -1414,52 +1459,78 @@ static void *runner_main(void *arg)
 		goto done;
 	}
 
-	/* main containers, together */
+	/* main containers, together; with restartPolicy OnFailure the failed
+	 * ones run again (restartCount, lastState, CrashLoopBackOff in between) */
+	const char *policy = behave__str(behave__get(pod, "spec"), "restartPolicy");
+	bool on_failure = policy && !strcmp(policy, "OnFailure");
 	rs = xcalloc(nmain ? nmain : 1, sizeof(*rs));
 	set_waiting(&c, mains, c.statuses, "ContainerCreating", NULL);
 	for (size_t i = 0; i < nmain; i++) {
 		rs[i].ctr = json_object_array_get_idx(mains, i);
 		rs[i].errfd = -1;
-		for (;;) {
-			free(msg);
-			msg = NULL;
-			rc = plan_container(&c, pod, rs[i].ctr, &rs[i].plan, &msg);
-			if (rc != 1)
-				break;
+	}
+	for (;;) {
+		for (size_t i = 0; i < nmain; i++) {
+			if (rs[i].done)
+				continue;
+			rc = plan_main(&c, pod, &rs[i], i, &msg);
+			if (rc == -2)
+				goto main_out;
+		}
+		for (size_t i = 0; i < nmain; i++) {
+			if (rs[i].done)
+				continue;
+			behave__now(b, rs[i].started);
+			if (!rs[i].start_error && spawn(&rs[i].plan, &rs[i].pid, &rs[i].errfd) < 0)
+				rs[i].start_error = xasprintf("fork: %s", strerror(errno));
+			if (rs[i].start_error) {
+				strcpy(rs[i].finished, rs[i].started);
+				rs[i].done = 1;
+				json_object_array_put_idx(c.statuses, i, decorate(terminated_status(&c, &rs[i]), &rs[i]));
+				continue;
+			}
+			track_pid(r, rs[i].pid, 1);
+			json_object *d = json_object_new_object();
+			json_object_object_add(d, "startedAt", json_object_new_string(rs[i].started));
+			json_object_array_put_idx(c.statuses, i, decorate(cstatus(rs[i].ctr, "running", d), &rs[i]));
+		}
+		report(&c, "Running", 1, 0);
+		wait_all(&c, rs, nmain, main_exited);
+		if (killed(r) || !on_failure)
+			break;
+		int again = 0, most = 0;
+		for (size_t i = 0; i < nmain; i++) {
+			if (exit_ok(&rs[i]))
+				continue;
+			/* run it again: keep what this run ended with as lastState */
+			json_object *term = behave__path(json_object_array_get_idx(c.statuses, i), "state.terminated");
+			json_object_put(rs[i].last);
+			rs[i].last = term ? json_object_get(term) : NULL;
+			rs[i].restarts++;
+			if (rs[i].restarts > most)
+				most = rs[i].restarts;
+			rs[i].done = 0;
+			free(rs[i].start_error);
+			rs[i].start_error = NULL;
+			if (rs[i].errfd >= 0)
+				close(rs[i].errfd);
+			rs[i].errfd = -1;
 			plan_free(&rs[i].plan);
 			json_object *d = json_object_new_object();
-			json_object_object_add(d, "reason", json_object_new_string("CreateContainerConfigError"));
-			json_object_object_add(d, "message", json_object_new_string(msg));
-			json_object_array_put_idx(c.statuses, i, cstatus(rs[i].ctr, "waiting", d));
-			report(&c, "Pending", 0, 0);
-			if (behave__sleep(b, 250, &r->kill)) {
-				for (size_t j = 0; j <= i; j++)
-					plan_free(&rs[j].plan);
-				goto done;
-			}
+			json_object_object_add(d, "reason", json_object_new_string("CrashLoopBackOff"));
+			json_object_object_add(d, "message", json_object_new_string("back-off restarting failed container"));
+			json_object_array_put_idx(c.statuses, i, decorate(cstatus(rs[i].ctr, "waiting", d), &rs[i]));
+			again = 1;
 		}
-		if (rc < 0) {
-			rs[i].start_error = msg;
-			msg = NULL;
-		}
+		if (!again)
+			break;
+		report(&c, "Running", 1, 0);
+		uint64_t delay = RESTART_BASE_MS;
+		for (int k = 1; k < most && delay < RESTART_MAX_MS; k++)
+			delay *= 2;
+		if (behave__sleep(b, delay < RESTART_MAX_MS ? delay : RESTART_MAX_MS, &r->kill))
+			break;
 	}
-	for (size_t i = 0; i < nmain; i++) {
-		behave__now(b, rs[i].started);
-		if (!rs[i].start_error && spawn(&rs[i].plan, &rs[i].pid, &rs[i].errfd) < 0)
-			rs[i].start_error = xasprintf("fork: %s", strerror(errno));
-		if (rs[i].start_error) {
-			strcpy(rs[i].finished, rs[i].started);
-			rs[i].done = 1;
-			json_object_array_put_idx(c.statuses, i, terminated_status(&c, &rs[i]));
-			continue;
-		}
-		track_pid(r, rs[i].pid, 1);
-		json_object *d = json_object_new_object();
-		json_object_object_add(d, "startedAt", json_object_new_string(rs[i].started));
-		json_object_array_put_idx(c.statuses, i, cstatus(rs[i].ctr, "running", d));
-	}
-	report(&c, "Running", 1, 0);
-	wait_all(&c, rs, nmain, main_exited);
 	if (!killed(r)) {
 		int ok = 1;
 		for (size_t i = 0; i < nmain; i++)
@@ -1467,11 +1538,13 @@ static void *runner_main(void *arg)
 		report(&c, ok ? "Succeeded" : "Failed", 1, 1);
 		LOG_INFO("kubesim: pod finished", "key=%s/%s phase=%s", r->ns, r->name, ok ? "Succeeded" : "Failed");
 	}
+main_out:
 	for (size_t i = 0; i < nmain; i++) {
 		free(rs[i].start_error);
 		if (rs[i].errfd >= 0)
 			close(rs[i].errfd);
 		plan_free(&rs[i].plan);
+		json_object_put(rs[i].last);
 	}
 done:
 	free(rs);

@@ -329,6 +329,47 @@ static void test_job_volumes(void **state)
 	assert_int_not_equal(stat("/mnt/kubesim-sub", &st), 0);
 }
 
+static void test_job_on_failure_restarts(void **state)
+{
+	struct fx *f = *state;
+	/* fails once, then succeeds in the same pod (the emptyDir survives restarts) */
+	create(f->s, "batch", "jobs", "ns",
+	       "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":\"flaky\",\"namespace\":\"ns\"},"
+	       "\"spec\":{\"backoffLimit\":3,\"template\":{\"spec\":{\"restartPolicy\":\"OnFailure\","
+	       "\"volumes\":[{\"name\":\"w\",\"emptyDir\":{}}],"
+	       "\"containers\":[{\"name\":\"main\",\"image\":\"x\",\"command\":[\"/bin/sh\",\"-c\","
+	       "  \"if [ -e /mnt/kubesim-w/once ]; then exit 0; fi; touch /mnt/kubesim-w/once; exit 5\"],"
+	       "  \"volumeMounts\":[{\"name\":\"w\",\"mountPath\":\"/mnt/kubesim-w\"}]}]}}}}");
+	json_object *job = wait_field(f->s, "batch", "jobs", "ns", "flaky", "status.succeeded", "1");
+	assert_true(has_condition(job, "Complete", NULL));
+	json_object_put(job);
+	json_object *pods = NULL;
+	assert_int_equal(sim_list(f->s, "", "v1", "pods", "ns", "job-name=flaky", NULL, &pods, NULL), 0);
+	assert_int_equal(json_object_array_length(at(pods, "items")), 1);
+	json_object *cs = at(pods, "items.0.status.containerStatuses.0");
+	assert_int_equal(json_object_get_int(at(cs, "restartCount")), 1);
+	assert_int_equal(json_object_get_int(at(cs, "lastState.terminated.exitCode")), 5);
+	assert_int_equal(json_object_get_int(at(cs, "state.terminated.exitCode")), 0);
+	assert_string_equal(json_object_get_string(at(pods, "items.0.status.phase")), "Succeeded");
+	json_object_put(pods);
+
+	/* always failing: restarts count against backoffLimit */
+	create(f->s, "batch", "jobs", "ns",
+	       "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":\"broken\",\"namespace\":\"ns\"},"
+	       "\"spec\":{\"backoffLimit\":1,\"template\":{\"spec\":{\"restartPolicy\":\"OnFailure\","
+	       "\"containers\":[{\"name\":\"main\",\"image\":\"x\",\"command\":[\"false\"]}]}}}}");
+	for (int i = 0; i < 300; i++) {
+		json_object *j = NULL;
+		assert_int_equal(sim_get(f->s, "batch", "v1", "jobs", "ns", "broken", &j, NULL), 0);
+		int done = has_condition(j, "Failed", "BackoffLimitExceeded");
+		json_object_put(j);
+		if (done)
+			return;
+		usleep(50000);
+	}
+	fail_msg("job broken never failed with BackoffLimitExceeded");
+}
+
 static void test_job_deadline(void **state)
 {
 	struct fx *f = *state;
@@ -359,6 +400,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_failing_job, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_job_init_containers_and_completions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_job_volumes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_job_on_failure_restarts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_job_deadline, setup, teardown),
 	};
 	if (geteuid() != 0) {
