@@ -350,7 +350,15 @@ sleep 2.5
 C get --raw '/api/v1/namespaces?watch=true&resourceVersion=1&timeoutSeconds=2' >"$MC_TMP/410.out" 2>&1 || true
 grep -q '"type":"ERROR"' "$MC_TMP/410.out" && grep -q '"code":410' "$MC_TMP/410.out" && grep -q '"reason":"Expired"' "$MC_TMP/410.out" ||
 	mc_fail "compacted watch: $(head -c 400 "$MC_TMP/410.out")"
-mc_log "compacted watch => ERROR 410 Expired"
+# a list continuation from before the compaction => 410 Expired
+for i in 1 2 3; do C create configmap "page$i" -n e2e >/dev/null; done
+page=$(C get --raw '/api/v1/namespaces/e2e/configmaps?limit=1')
+cont=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["metadata"]["continue"])' "$page")
+C create configmap page4 -n e2e >/dev/null # history moves past the list's resourceVersion
+sleep 2.5
+C get --raw "/api/v1/namespaces/e2e/configmaps?limit=1&continue=$cont" >"$MC_TMP/410c.out" 2>&1 && mc_fail "stale continue accepted"
+grep -q 'Expired\|410\|too old' "$MC_TMP/410c.out" || mc_fail "stale continue: $(cat "$MC_TMP/410c.out")"
+mc_log "compacted watch => ERROR 410 Expired; stale continue token => 410"
 
 mc_stop "$KS_cert_PID" TERM
 [ "$MC_RC" = 0 ] || mc_fail "kubesim (cert) exit code $MC_RC after SIGTERM"

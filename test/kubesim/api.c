@@ -604,6 +604,13 @@ static void do_list(struct api *a, struct http_req *r, struct target *t)
 				       NULL);
 			goto out;
 		}
+		if (strtoull(start, NULL, 10) < sim_compacted_rv(a->sim)) {
+			respond_status(a, r, 410, "Expired",
+				       "The provided continue parameter is too old to display a consistent list result. "
+				       "You can start a new list without the continue parameter.",
+				       NULL, NULL, NULL, NULL, NULL);
+			goto out;
+		}
 	}
 	if (sim_list(a->sim, t->group, t->version, t->resource, t->ns, ls, fs, &list, &e) < 0) {
 		respond_err(a, r, &e, NULL, t->group, t->resource);

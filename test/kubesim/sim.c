@@ -1488,6 +1488,14 @@ uint64_t sim_current_rv(struct sim *s)
 	return rv;
 }
 
+uint64_t sim_compacted_rv(struct sim *s)
+{
+	pthread_mutex_lock(&s->mu);
+	uint64_t rv = s->compacted;
+	pthread_mutex_unlock(&s->mu);
+	return rv;
+}
+
 static json_object *describe(const struct rtype *rt)
 {
 	json_object *d = json_object_new_object();

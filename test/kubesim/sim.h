@@ -162,6 +162,9 @@ int sim_served(struct sim *s, const char *group, const char *version, const char
 void sim_now(struct sim *s, char out[32]);
 /* Current resourceVersion (the last committed change). */
 uint64_t sim_current_rv(struct sim *s);
+/* Highest compacted resourceVersion: watches and list continuations from
+ * older ones get 410 Expired. */
+uint64_t sim_compacted_rv(struct sim *s);
 
 /* ---- for the HTTP layer and the garbage collector ---- */
 
