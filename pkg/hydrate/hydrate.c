@@ -635,38 +635,66 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
+/* Trim surrounding white space; a token holding control characters (a
+ * header injection) or longer than TOKEN_MAX is refused with -EINVAL. */
+static char *clean_token(char *b, int *err)
+{
+	size_t n = strlen(b);
+	while (n > 0 && (b[n - 1] == '\n' || b[n - 1] == '\r' || b[n - 1] == ' ' || b[n - 1] == '\t'))
+		b[--n] = '\0';
+	size_t skip = strspn(b, " \t\r\n");
+	memmove(b, b + skip, n - skip + 1);
+	n -= skip;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)b[i] < 0x20 || b[i] == 0x7f) {
+			*err = EINVAL;
+			free_secret(b);
+			return NULL;
+		}
+	if (!n) {
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
 static char *read_token(const char *path, int *err)
 {
 	*err = 0;
 	if (!path) {
 		const char *t = getenv("HF_TOKEN");
-		return t && *t ? xstrdup(t) : NULL;
+		if (!t || !*t)
+			return NULL;
+		if (strlen(t) > TOKEN_MAX) {
+			*err = E2BIG;
+			return NULL;
+		}
+		return clean_token(xstrdup(t), err);
 	}
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		*err = errno;
 		return NULL;
 	}
-	char *b = xcalloc(1, TOKEN_MAX + 1);
+	char *b = xcalloc(1, TOKEN_MAX + 2);
 	size_t got = 0;
 	for (;;) {
-		ssize_t n = read(fd, b + got, TOKEN_MAX - got);
+		ssize_t n = read(fd, b + got, TOKEN_MAX + 1 - got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
 		got += (size_t)n;
-		if (got == TOKEN_MAX)
+		if (got > TOKEN_MAX)
 			break;
 	}
 	close(fd);
-	while (got > 0 && (b[got - 1] == '\n' || b[got - 1] == '\r' || b[got - 1] == ' ' || b[got - 1] == '\t'))
-		b[--got] = '\0';
-	if (!got) {
-		free(b);
+	if (got > TOKEN_MAX || memchr(b, '\0', got)) {
+		*err = got > TOKEN_MAX ? E2BIG : EINVAL;
+		free_secret(b);
 		return NULL;
 	}
-	return b;
+	return clean_token(b, err);
 }
 
 static int mkdir_p(const char *path)
@@ -798,7 +826,10 @@ int hydrate_main(int argc, char **argv)
 	int terr;
 	token = read_token(o.token_file, &terr);
 	if (terr) {
-		fail(&r, 3, "cannot read --token-file %s: %s", o.token_file, strerror(terr));
+		if (o.token_file)
+			fail(&r, 3, "cannot use --token-file %s: %s", o.token_file, strerror(terr));
+		else
+			fail(&r, 3, "cannot use $HF_TOKEN: %s", strerror(terr));
 		goto done;
 	}
 	r.token = token;

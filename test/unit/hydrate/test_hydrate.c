@@ -315,6 +315,12 @@ static void test_usage_exit_codes(void **state)
 	const char *missing_token[] = {"hydrate", "--repo=a/b", "--dest=/tmp/x", "--token-file=/nonexistent/t",
 				       "--termination-log=/nonexistent/term"};
 	assert_int_equal(run_main(missing_token, 5), 3);
+	/* a token with a control character inside is refused before any request */
+	setenv("HF_TOKEN", "hf_abc\r\nX-Injected: 1", 1);
+	const char *inj[] = {"hydrate", "--repo=a/b", "--dest=/tmp/x", "--endpoint=http://127.0.0.1:1",
+			     "--termination-log=/nonexistent/term"};
+	assert_int_equal(run_main(inj, 5), 3);
+	unsetenv("HF_TOKEN");
 }
 
 int main(void)
