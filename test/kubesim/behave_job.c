@@ -87,6 +87,31 @@ static bool changes(json_object *cur, json_object *patch)
 	return false;
 }
 
+/* Flip the Suspended condition (kept in conds); true when it changed to
+ * `on` or, for !on, when a Suspended=True condition was resumed. */
+static bool set_suspended(json_object *conds, bool on, const char *now)
+{
+	size_t n = json_object_array_length(conds);
+	for (size_t i = 0; i < n; i++) {
+		json_object *c = json_object_array_get_idx(conds, i);
+		const char *t = behave__str(c, "type"), *st = behave__str(c, "status");
+		if (!t || strcmp(t, "Suspended"))
+			continue;
+		if (on ? (st && !strcmp(st, "True")) : !(st && !strcmp(st, "True")))
+			return on; /* already so */
+		json_object *nc = on ? condition("Suspended", "JobSuspended", "Job suspended", now)
+				     : condition("Suspended", "JobResumed", "Job resumed", now);
+		if (!on)
+			json_object_object_add(nc, "status", json_object_new_string("False"));
+		json_object_array_put_idx(conds, i, nc);
+		return true;
+	}
+	if (!on)
+		return false;
+	json_object_array_add(conds, condition("Suspended", "JobSuspended", "Job suspended", now));
+	return true;
+}
+
 static void handle_ttl(struct behave *b, json_object *job, const char *ns, const char *name)
 {
 	json_object *ttl = behave__path(job, "spec.ttlSecondsAfterFinished");
@@ -269,7 +294,7 @@ void behave__job_reconcile(struct behave *b, const char *ns, const char *name)
 		fail_msg = "Job was active longer than specified deadline";
 	}
 
-	bool complete = false;
+	bool complete = false, suspended = false;
 	if (fail_reason) {
 		for (size_t i = 0; i < np; i++) {
 			json_object *p = json_object_array_get_idx(items, i);
@@ -290,7 +315,20 @@ void behave__job_reconcile(struct behave *b, const char *ns, const char *name)
 		json_object_array_add(conds, condition("Complete", "CompletionsReached",
 						       "Reached expected number of succeeded pods", now));
 		LOG_INFO("kubesim: Job complete", "key=%s/%s", ns, name);
-	} else if (!(suspend && json_object_get_boolean(suspend))) {
+	} else if (suspend && json_object_get_boolean(suspend)) {
+		/* suspended: active pods go, the clock stops */
+		for (size_t i = 0; i < np; i++) {
+			json_object *p = json_object_array_get_idx(items, i);
+			const char *phase = behave__str(behave__get(p, "status"), "phase");
+			if (!phase || (strcmp(phase, "Succeeded") && strcmp(phase, "Failed")))
+				delete_pod(b, p);
+		}
+		active = 0;
+		ready = 0;
+		suspended = set_suspended(conds, true, now);
+	} else {
+		if (set_suspended(conds, false, now))
+			start = NULL; /* resumed: startTime restarts now */
 		int64_t want = parallelism < completions - succeeded ? parallelism : completions - succeeded;
 		int64_t need = want - active;
 		if (need > 0 && failed > 0) {
@@ -324,7 +362,7 @@ void behave__job_reconcile(struct behave *b, const char *ns, const char *name)
 	}
 
 	json_object *nst = json_object_new_object();
-	json_object_object_add(nst, "startTime", json_object_new_string(start ? start : now));
+	json_object_object_add(nst, "startTime", suspended ? NULL : json_object_new_string(start ? start : now));
 	json_object_object_add(nst, "active", active ? json_object_new_int64(active) : NULL);
 	json_object_object_add(nst, "succeeded", succeeded ? json_object_new_int64(succeeded) : NULL);
 	json_object_object_add(nst, "failed", failed ? json_object_new_int64(failed) : NULL);

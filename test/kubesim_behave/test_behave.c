@@ -370,6 +370,45 @@ static void test_job_on_failure_restarts(void **state)
 	fail_msg("job broken never failed with BackoffLimitExceeded");
 }
 
+static const char *cond_field(json_object *obj, const char *type, const char *field)
+{
+	json_object *conds = at(obj, "status.conditions");
+	for (size_t i = 0; conds && i < json_object_array_length(conds); i++) {
+		json_object *c = json_object_array_get_idx(conds, i);
+		if (!strcmp(json_object_get_string(at(c, "type")), type))
+			return json_object_get_string(at(c, field));
+	}
+	return NULL;
+}
+
+static void test_job_suspend_resume(void **state)
+{
+	struct fx *f = *state;
+	create(f->s, "batch", "jobs", "ns",
+	       "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":\"later\",\"namespace\":\"ns\"},"
+	       "\"spec\":{\"suspend\":true,\"template\":{\"spec\":{\"restartPolicy\":\"Never\","
+	       "\"containers\":[{\"name\":\"main\",\"image\":\"x\",\"command\":[\"true\"]}]}}}}");
+	json_object *job = wait_field(f->s, "batch", "jobs", "ns", "later", "status.conditions.0.reason", "JobSuspended");
+	assert_string_equal(cond_field(job, "Suspended", "status"), "True");
+	assert_null(at(job, "status.startTime"));
+	json_object_put(job);
+	json_object *pods = NULL;
+	assert_int_equal(sim_list(f->s, "", "v1", "pods", "ns", "job-name=later", NULL, &pods, NULL), 0);
+	assert_int_equal(json_object_array_length(at(pods, "items")), 0);
+	json_object_put(pods);
+
+	json_object *resume = parse("{\"spec\":{\"suspend\":false}}");
+	assert_int_equal(sim_patch(f->s, "batch", "v1", "jobs", "ns", "later", NULL, SIM_PATCH_MERGE, resume, "test", 0,
+				   NULL, NULL), 0);
+	json_object_put(resume);
+	job = wait_field(f->s, "batch", "jobs", "ns", "later", "status.succeeded", "1");
+	assert_string_equal(cond_field(job, "Suspended", "status"), "False");
+	assert_string_equal(cond_field(job, "Suspended", "reason"), "JobResumed");
+	assert_non_null(at(job, "status.startTime"));
+	assert_true(has_condition(job, "Complete", NULL));
+	json_object_put(job);
+}
+
 static void test_job_deadline(void **state)
 {
 	struct fx *f = *state;
@@ -401,6 +440,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_job_init_containers_and_completions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_job_volumes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_job_on_failure_restarts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_job_suspend_resume, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_job_deadline, setup, teardown),
 	};
 	if (geteuid() != 0) {
