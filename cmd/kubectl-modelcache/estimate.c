@@ -319,15 +319,16 @@ int cmd_estimate(int argc, char **argv)
 		goto out;
 	}
 	struct kv_dtype dt;
-	if (kv_dtype_parse(o.kv_dtype, &r.arch, &dt) < 0) {
+	int64_t context;
+	int gpus = o.unified ? 1 : o.gpus;
+	struct estimate_memory m;
+	if (kv_dtype_parse(o.kv_dtype, &r.arch, &dt) < 0 ||
+	    estimate_serving_memory(&r, o.engine, o.kv_dtype, o.context, o.sequences, gpus, &m,
+				    &context) < 0) {
 		bad("--kv-cache-dtype", o.kv_dtype);
 		goto out;
 	}
-	int64_t context = o.context ? o.context : r.arch.max_context ? r.arch.max_context : 4096;
-	int gpus = o.unified ? 1 : o.gpus;
-	int64_t kv = r.arch.known ? kv_cache_bytes(&r.arch, &dt, context, o.sequences, 0) : 0;
-	struct estimate_memory m;
-	estimate_memory_compute(r.weight_bytes, kv, estimate_overhead_bytes(o.engine, &r.arch), gpus, &m);
+	int64_t kv = m.kv_cache_bytes;
 	bool have_budget = o.gpu_memory > 0 || o.unified > 0;
 	int64_t budget = o.unified ? estimate_budget_unified(o.unified)
 				   : estimate_budget_discrete(o.gpu_memory, gpus, o.util);
@@ -372,13 +373,13 @@ int cmd_estimate(int argc, char **argv)
 		printf("  Warning: headers could not be read; the weights are priced by file sizes\n");
 	if (have_budget && !fits) {
 		int64_t room = budget - m.weight_bytes - m.overhead_bytes;
-		int64_t per_tok = kv > 0 ? kv / (context * o.sequences) : 0;
+		double per_tok = kv > 0 ? (double)kv / ((double)context * (double)o.sequences) : 0;
 		if (room <= 0 || per_tok <= 0)
 			printf("  Suggestion: try a smaller quantization or more GPUs (the weights alone need "
 			       "%.1f GiB)\n", gib(m.weight_bytes + m.overhead_bytes));
 		else
 			printf("  Suggestion: try a smaller quantization or reduce --context (about %lld tokens "
-			       "fit)\n", (long long)(room / (per_tok * o.sequences)));
+			       "fit)\n", (long long)((double)room / (per_tok * (double)o.sequences)));
 	}
 out:
 	estimate_result_cleanup(&r);

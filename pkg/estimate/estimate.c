@@ -412,6 +412,22 @@ out:
 	return rc;
 }
 
+int estimate_serving_memory(const struct estimate_result *r, enum estimate_engine engine,
+			    const char *kv_dtype, int64_t context, int64_t sequences, int gpus,
+			    struct estimate_memory *out, int64_t *context_out)
+{
+	struct kv_dtype dt;
+	if (kv_dtype_parse(kv_dtype, &r->arch, &dt) < 0)
+		return -EINVAL;
+	if (context <= 0)
+		context = r->arch.max_context > 0 ? r->arch.max_context : 4096;
+	if (context_out)
+		*context_out = context;
+	int64_t kv = r->arch.known ? kv_cache_bytes(&r->arch, &dt, context, sequences, 0) : 0;
+	estimate_memory_compute(r->weight_bytes, kv, estimate_overhead_bytes(engine, &r->arch), gpus, out);
+	return 0;
+}
+
 int estimate_repo(struct hub_client *hub, const char *repo, const char *revision,
 		  const char *const *include, size_t ninclude, const char *const *exclude,
 		  size_t nexclude, struct estimate_result *out, char **errmsg)

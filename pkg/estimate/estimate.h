@@ -88,6 +88,15 @@ int estimate_from_repo(struct est_repo *repo,
 		       const char *const *exclude, size_t nexclude,
 		       struct estimate_result *out, char **errmsg);
 
+/* Memory to serve the estimated model (DESIGN.md 4.8 step 2): weights + KV
+ * cache for context x sequences (context 0 => the model's maximum, 4096 if
+ * unknown; kv_dtype NULL/"auto" => the model's) + the engine's overhead per
+ * GPU x gpus. *context_out (may be NULL) gets the context used.
+ * 0 or -EINVAL (unknown kv_dtype). */
+int estimate_serving_memory(const struct estimate_result *r, enum estimate_engine engine,
+			    const char *kv_dtype, int64_t context, int64_t sequences, int gpus,
+			    struct estimate_memory *out, int64_t *context_out);
+
 /* Hydrator glob semantics (huggingface_hub filter_repo_objects). */
 bool estimate_glob_match(const char *pattern, const char *path);
 bool estimate_path_selected(const char *path, const char *const *include, size_t ninclude,

@@ -150,6 +150,17 @@ static void test_safetensors_repo(void **state)
 	assert_int_equal(r.parameters, 151936 * 64 + 3072 * 64 * 2 + 1024);
 	assert_true(r.arch.known);
 	assert_int_equal(r.arch.layers, 28);
+	/* serving memory: the model's own context (40960) by default */
+	struct estimate_memory m;
+	int64_t ctx = 0;
+	assert_int_equal(estimate_serving_memory(&r, ENGINE_VLLM, NULL, 0, 2, 1, &m, &ctx), 0);
+	assert_int_equal(ctx, 40960);
+	assert_int_equal(m.kv_cache_bytes, 114688LL * 40960 * 2);
+	assert_int_equal(m.total_bytes, r.weight_bytes + m.kv_cache_bytes + m.overhead_bytes);
+	assert_int_equal(estimate_serving_memory(&r, ENGINE_LLAMACPP, "q8_0", 1024, 1, 2, &m, &ctx), 0);
+	assert_int_equal(m.kv_cache_bytes, 114688LL / 2 / 32 * 34 * 1024);
+	assert_int_equal(m.overhead_bytes, 2 * estimate_overhead_bytes(ENGINE_LLAMACPP, &r.arch));
+	assert_int_equal(estimate_serving_memory(&r, ENGINE_VLLM, "int2", 0, 1, 1, &m, NULL), -EINVAL);
 	/* download = every selected file, incl. the ones that do not load */
 	assert_true(r.download_bytes > r.weight_bytes);
 	estimate_result_cleanup(&r);
