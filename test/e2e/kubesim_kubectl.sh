@@ -389,4 +389,27 @@ done
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$KS_err_URL/version")" = 200 ] || mc_fail "/version must not be faulted"
 mc_stop "$KS_err_PID" TERM
 mc_log "faults: watch dropped after 1 s; error rate 0.5 => $ok ok / $failed 500|429 (Retry-After)"
+# ------------------------------------------------------------------ part 4: kubectl logs (needs root: --run-jobs)
+if [ "$(id -u)" = 0 ]; then
+	: >"$MC_TMP/kubesim-jobs.log"
+	mc_start_kubesim jobs --run-jobs --data-dir "$MC_TMP/jobs-data"
+	mc_kubectl jobs apply -f - >/dev/null <<'YAML'
+apiVersion: batch/v1
+kind: Job
+metadata: {name: hello}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - {name: main, image: busybox, command: ["/bin/sh", "-c", "for i in 1 2 3; do echo line $i; done"]}
+YAML
+	done_ok() { [ "$(mc_kubectl jobs get job hello -o jsonpath='{.status.succeeded}')" = 1 ]; }
+	mc_wait 30 "Job hello succeeded" done_ok
+	[ "$(mc_kubectl jobs logs job/hello | tr '\n' ,)" = "line 1,line 2,line 3," ] || mc_fail "kubectl logs: $(mc_kubectl jobs logs job/hello)"
+	[ "$(mc_kubectl jobs logs job/hello --tail=1)" = "line 3" ] || mc_fail "kubectl logs --tail=1"
+	mc_stop "$KS_jobs_PID" TERM
+	mc_log "kubectl logs job/hello reads the pod's output (--tail too)"
+fi
 echo "PASS kubesim_kubectl"

@@ -1029,6 +1029,82 @@ out:
 	sim_err_cleanup(&e);
 }
 
+/* GET pods/NAME/log: the container's output that the --run-jobs behaviour
+ * writes to <kubesim.dev/pod-dir>/logs/<container>.log. ?container=,
+ * ?tailLines=, ?limitBytes= honoured; follow is not (the log so far). */
+#define POD_LOG_MAX (16u << 20)
+static void do_pod_log(struct api *a, struct http_req *r, struct target *t)
+{
+	struct sim_err e = {0};
+	json_object *pod = NULL;
+	char *container = qparam(r->query, "container"), *tail = qparam(r->query, "tailLines");
+	char *limit = qparam(r->query, "limitBytes");
+	char *path = NULL, *data = NULL;
+	if (sim_get(a->sim, "", "v1", "pods", t->ns, t->name, &pod, &e) < 0) {
+		respond_err(a, r, &e, t->name, "", "pods");
+		goto out;
+	}
+	const char *dir = sj_str(pod, "metadata", "annotations", "kubesim.dev/pod-dir", NULL);
+	json_object *cs = sj_get(sj_get(pod, "spec"), "containers");
+	const char *cname = container && *container ? container
+				: sj_str(json_object_array_get_idx(cs, 0), "name", NULL);
+	if (!cname || strchr(cname, '/') || strstr(cname, "..")) {
+		respond_status(a, r, 400, "BadRequest", "a container name must be specified", t->name, "", "pods", NULL,
+			       NULL);
+		goto out;
+	}
+	if (!dir) {
+		char *m = xasprintf("container \"%s\" in pod \"%s\" is waiting to start: no logs (kubesim runs pods "
+				    "only with --run-jobs)", cname, t->name);
+		respond_status(a, r, 400, "BadRequest", m, t->name, "", "pods", NULL, NULL);
+		free(m);
+		goto out;
+	}
+	path = xasprintf("%s/logs/%s.log", dir, cname);
+	FILE *f = fopen(path, "re");
+	size_t n = 0;
+	if (f) {
+		fseek(f, 0, SEEK_END);
+		long size = ftell(f);
+		long from = size > (long)POD_LOG_MAX ? size - (long)POD_LOG_MAX : 0;
+		fseek(f, from, SEEK_SET);
+		data = xmalloc((size_t)(size - from) + 1);
+		n = fread(data, 1, (size_t)(size - from), f);
+		data[n] = 0;
+		fclose(f);
+	} else {
+		data = xstrdup("");
+	}
+	size_t off = 0;
+	if (tail && *tail) {
+		long want = atol(tail), lines = 0;
+		size_t i = n;
+		if (i > 0 && data[i - 1] == '\n')
+			i--;
+		while (i > 0 && lines < want) {
+			if (data[i - 1] == '\n')
+				lines++;
+			if (lines < want)
+				i--;
+		}
+		off = want <= 0 ? n : i;
+	}
+	size_t len = n - off;
+	if (limit && *limit && (size_t)atol(limit) < len)
+		len = (size_t)atol(limit);
+	request_log(a, r, 200);
+	http_respond(r, 200, "text/plain", data + off, len, NULL);
+out:
+	if (pod)
+		json_object_put(pod);
+	sim_err_cleanup(&e);
+	free(container);
+	free(tail);
+	free(limit);
+	free(path);
+	free(data);
+}
+
 static int patch_type(const char *ct, enum sim_patch_type *out)
 {
 	if (strncasecmp(ct, "application/merge-patch+json", 28) == 0)
@@ -1116,6 +1192,11 @@ static void do_resource(struct api *a, struct http_req *r, struct target *t, int
 				       NULL, NULL, NULL, NULL);
 		else
 			do_scale(a, r, t);
+		goto out;
+	}
+	if (t->sub && strcmp(t->sub, "log") == 0 && strcmp(t->resource, "pods") == 0 && !t->group[0] &&
+	    strcmp(m, "GET") == 0) {
+		do_pod_log(a, r, t);
 		goto out;
 	}
 	if (t->sub && strcmp(t->sub, "status") != 0) {

@@ -135,6 +135,7 @@ struct bcol {
 
 static const struct bcol bcols[] = {
 	{"namespaces", "Status", ".status.phase", "string"},
+	{"pods", "Status", ".status.phase", "string"},
 	{"persistentvolumeclaims", "Status", ".status.phase", "string"},
 	{"persistentvolumeclaims", "Volume", ".spec.volumeName", "string"},
 	{"persistentvolumeclaims", "Capacity", ".status.capacity.storage", "string"},
