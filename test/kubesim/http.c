@@ -297,12 +297,19 @@ static int serve_one(struct http_conn *c, int cert_ok, const char *cn)
 		if (read_line(c, &line, HTTP_HEADER_MAX) < 0)
 			goto out;
 	} while (line[0] == 0); /* tolerate stray CRLF between requests */
-	char target[8192];
-	char version[16];
-	if (sscanf(line, "%15s %8191s %15s", r.method, target, version) != 3) {
+	/* METHOD SP request-target SP HTTP-version (the target may be long:
+	 * label selectors; the line is already capped at HTTP_HEADER_MAX) */
+	char version[16] = "";
+	char *sp1 = strchr(line, ' '), *sp2 = sp1 ? strrchr(line, ' ') : NULL;
+	if (!sp1 || sp2 == sp1 || (size_t)(sp1 - line) >= sizeof(r.method) ||
+	    strlen(sp2 + 1) >= sizeof(version)) {
 		free(line);
 		goto out;
 	}
+	memcpy(r.method, line, (size_t)(sp1 - line));
+	r.method[sp1 - line] = 0;
+	snprintf(version, sizeof(version), "%s", sp2 + 1);
+	char *target = xstrndup(sp1 + 1, (size_t)(sp2 - sp1 - 1));
 	free(line);
 	line = NULL;
 	char *q = strchr(target, '?');
@@ -312,7 +319,7 @@ static int serve_one(struct http_conn *c, int cert_ok, const char *cn)
 	} else {
 		r.query = xstrdup("");
 	}
-	r.path = xstrdup(target);
+	r.path = target;
 	r.accept = xstrdup("");
 	r.content_type = xstrdup("");
 	r.authorization = xstrdup("");
