@@ -263,6 +263,7 @@ enum sink_kind { SINK_BUF, SINK_FN, SINK_NONE };
 struct req {
 	/* in */
 	bool head;
+	bool no_follow;          /* a 3xx answer is the result (HEAD of resolve) */
 	int64_t range_start;     /* -1: no Range */
 	int64_t range_end;       /* inclusive; -1: open */
 	enum sink_kind sink;
@@ -577,7 +578,7 @@ static int perform(struct hub_client *c, const char *url0, const char *what, str
 			rc = perform_once(c, url, r, &loc);
 			if (r->sink == SINK_FN)
 				got += r->delivered;
-			if (rc == CURLE_OK && r->status >= 300 && r->status < 400 && loc) {
+			if (rc == CURLE_OK && r->status >= 300 && r->status < 400 && loc && !r->no_follow) {
 				if (++hops > MAX_REDIRECTS) {
 					hub_error_set(err, HUB_ERR_OTHER, r->status,
 						      "%s: too many redirects", what);
@@ -605,7 +606,7 @@ static int perform(struct hub_client *c, const char *url0, const char *what, str
 			ret = -r->sink_errno;
 			goto out;
 		}
-		if (r->enough || (rc == CURLE_OK && r->status >= 200 && r->status < 300)) {
+		if (r->enough || (rc == CURLE_OK && r->status >= 200 && r->status < (r->no_follow ? 400 : 300))) {
 			ret = 0;
 			goto out;
 		}
@@ -777,49 +778,19 @@ int hub_head(struct hub_client *c, const char *repo, const char *revision, const
 {
 	err_clear(err);
 	struct req r;
-	char *url = resolve_url(c, repo, revision, path), *loc = NULL;
+	char *url = resolve_url(c, repo, revision, path);
 	char *what = xasprintf("HEAD %s/%s", repo, path);
-	int ret = -EIO;
-	struct backoff bo;
 	req_init(&r);
 	r.head = true;
-	buf_init(&r.errbody, ERR_BODY_MAX + 1);
-	backoff_init(&bo, c->opts.retry_base_ms, c->opts.retry_max_ms, 2.0, 0.2);
-	for (unsigned attempt = 0;; attempt++) {
-		CURLcode rc = perform_once(c, url, &r, &loc);
-		free(loc);
-		loc = NULL;
-		if (rc == CURLE_OK && r.status >= 200 && r.status < 400) {
-			memset(out, 0, sizeof(*out));
-			out->size = r.linked_size >= 0 ? r.linked_size : r.content_length;
-			out->lfs = r.linked_etag[0] != '\0';
-			scopy(out->etag, sizeof(out->etag), out->lfs ? r.linked_etag : r.etag);
-			scopy(out->commit, sizeof(out->commit), r.commit);
-			ret = 0;
-			break;
-		}
-		bool retry = rc != CURLE_OK || retryable_status(r.status);
-		if (!retry || attempt >= c->opts.max_retries) {
-			enum hub_err_kind k = rc != CURLE_OK ? HUB_ERR_OTHER
-							     : hub_error_kind_for_status(r.status);
-			if (k == HUB_OK)
-				k = HUB_ERR_OTHER;
-			if (rc != CURLE_OK)
-				hub_error_set(err, k, 0, "%s: %s", what, curl_easy_strerror(rc));
-			else
-				hub_error_set(err, k, r.status, "%s: HTTP %ld%s%s", what, r.status,
-					      r.err_message[0] ? ": " : "", r.err_message);
-			ret = k == HUB_ERR_AUTH ? -EACCES : k == HUB_ERR_NOT_FOUND ? -ENOENT : -EIO;
-			break;
-		}
-		uint64_t delay = backoff_next(&bo);
-		if (r.retry_after_s >= 0) {
-			uint64_t ra = (uint64_t)r.retry_after_s * 1000u;
-			delay = ra > c->opts.retry_max_ms ? c->opts.retry_max_ms : ra;
-		}
-		sleep_ms(delay);
+	r.no_follow = true;   /* the X-Linked-* headers are on the redirect itself */
+	int ret = perform(c, url, what, &r, NULL, err);
+	if (ret == 0) {
+		memset(out, 0, sizeof(*out));
+		out->size = r.linked_size >= 0 ? r.linked_size : r.content_length;
+		out->lfs = r.linked_etag[0] != '\0';
+		scopy(out->etag, sizeof(out->etag), out->lfs ? r.linked_etag : r.etag);
+		scopy(out->commit, sizeof(out->commit), r.commit);
 	}
-	buf_cleanup(&r.errbody);
 	free(url);
 	free(what);
 	return ret;
