@@ -107,7 +107,7 @@ static void log_req(struct pss *p)
 
 static void pss_reset(struct pss *p)
 {
-	if (p->fd > 0)
+	if (p->fd >= 0)
 		close(p->fd);
 	free(p->mem);
 	free(p->buf);
