@@ -74,6 +74,7 @@ struct pss {
 	bool head;
 	/* body: a file range or a memory buffer */
 	int fd;
+	bool fd_open;            /* fd is ours to close (the session memory starts zeroed) */
 	uint64_t off, end;       /* [off, end) still to send */
 	bool is_file;
 	int64_t corrupt_at;      /* file offset of the flipped byte, -1 none */
@@ -107,7 +108,7 @@ static void log_req(struct pss *p)
 
 static void pss_reset(struct pss *p)
 {
-	if (p->fd >= 0)
+	if (p->fd_open)
 		close(p->fd);
 	free(p->mem);
 	free(p->buf);
@@ -287,6 +288,7 @@ static int serve_file(struct lws *wsi, struct pss *p, const char *abs, uint64_t 
 		return complete(wsi, p);
 	}
 	p->fd = fd;
+	p->fd_open = true;
 	p->is_file = true;
 	p->off = s;
 	p->end = e;
