@@ -255,6 +255,16 @@ static int cmp_file(const void *a, const void *b)
 	return strcmp(((const struct fh_file *)a)->path, ((const struct fh_file *)b)->path);
 }
 
+/* blob id of an LFS file = git blob sha1 of its pointer file */
+static void set_lfs_pointer(struct fh_file *f)
+{
+	char ptr[256];
+	int n = snprintf(ptr, sizeof(ptr), "version https://git-lfs.github.com/spec/v1\noid sha256:%s\nsize %" PRId64 "\n",
+			 f->sha256, f->size);
+	f->pointer_size = n;
+	git_blob_sha1(ptr, (size_t)n, f->blob);
+}
+
 static int hash_entry(struct fh_file *f)
 {
 	if (!f->abs) {
@@ -276,7 +286,8 @@ static int hash_entry(struct fh_file *f)
 		/* kept in the in-memory cache so /lfs/<oid> finds the file */
 		struct hentry *e = cache_get(f->abs, f->size, f->mtime_ns);
 		memcpy(e->sha256, f->sha256, 65);
-		goto pointer;
+		set_lfs_pointer(f);
+		return 0;
 	}
 	struct hentry *e = cache_get(f->abs, f->size, f->mtime_ns);
 	if (!e->sha256[0] || (!f->lfs && !e->sha1[0])) {
@@ -288,17 +299,10 @@ static int hash_entry(struct fh_file *f)
 		cache_save(e);
 	}
 	memcpy(f->sha256, e->sha256, 65);
-pointer:
-	if (f->lfs) {
-		char ptr[256];
-		int n = snprintf(ptr, sizeof(ptr),
-				 "version https://git-lfs.github.com/spec/v1\noid sha256:%s\nsize %" PRId64 "\n",
-				 f->sha256, f->size);
-		f->pointer_size = n;
-		git_blob_sha1(ptr, (size_t)n, f->blob);
-	} else {
+	if (f->lfs)
+		set_lfs_pointer(f);
+	else
 		memcpy(f->blob, e->sha1, 41);
-	}
 	return 0;
 }
 
