@@ -3,9 +3,9 @@
 # fixtures of hack/make-fixture-model (issue 5, "Must show"):
 #  - every fixture's estimate equals its .fixture-truth.json (weights,
 #    download, projector), the priced files are the ones that load;
-#  - a 16 GB sparse Llama-3.1-8B is estimated from its headers only: the
-#    file bytes served (fakehub request log) stay under 1 MiB and the weight
-#    bytes match the true tensor bytes exactly;
+#  - a 10 GB sparse model (TinyLlama shapes grown to 111 layers) is estimated
+#    from its headers only: the file bytes served (fakehub request log) stay
+#    under 1 MiB and the weight bytes match the true tensor bytes exactly;
 #  - verdict text and exit codes: 0 fits / no budget, 3 does not fit,
 #    4 not found, 1 auth; gated repos with HF_TOKEN; --file on local files.
 #   MC_BIN=build/bin MC_SOURCE_DIR=. bash test/e2e/estimate.sh
@@ -34,7 +34,8 @@ unset HF_TOKEN
 SMALL=$TMP/small
 BIG=$TMP/big
 "$SRC/hack/make-fixture-model" --out "$SMALL" >/dev/null
-"$SRC/hack/make-fixture-model" --out "$BIG" --only llama-3.1-8b --real-shapes --fill sparse >/dev/null
+"$SRC/hack/make-fixture-model" --out "$BIG" --only tinyllama --real-shapes --fill sparse \
+  --target-bytes 10G --shard-bytes 4G >/dev/null
 
 # start_hub NAME ROOT: sets PORT and LOG
 start_hub() {
@@ -167,24 +168,33 @@ PY
 check_truth "$TMP/dir.json" "$SMALL/fixtures/sd-diffusers/.fixture-truth.json" >/dev/null || fail "--file DIR"
 pass "--file on a local file and a local directory"
 
-# ---------------------------------------------------------------- 16 GB, headers only
+# ---------------------------------------------------------------- 10 GB, headers only
 start_hub big "$BIG"
-T=$BIG/fixtures/llama-3.1-8b
+T=$BIG/fixtures/tinyllama
 BYTES=$(python3 -c "import json;print(sum(json.load(open('$T/.fixture-truth.json'))['file_sizes'].values()))")
 [ "$BYTES" -gt 10000000000 ] || fail "big fixture is only $BYTES bytes"
-"$CLI" estimate fixtures/llama-3.1-8b --endpoint "http://127.0.0.1:$PORT" --context 8192 --gpu-memory 80Gi -o json >"$TMP/big.json"
-check_truth "$TMP/big.json" "$T/.fixture-truth.json" >/dev/null || fail "16 GB fixture differs from truth"
+"$CLI" estimate fixtures/tinyllama --endpoint "http://127.0.0.1:$PORT" --context 8192 --gpu-memory 80Gi -o json >"$TMP/big.json"
+check_truth "$TMP/big.json" "$T/.fixture-truth.json" >/dev/null || fail "10 GB fixture differs from truth"
 served=$(awk '$2 ~ /\/resolve\/|^\/lfs\// {s += $4} END {print s + 0}' "$LOG")
-python3 - "$TMP/big.json" "$served" <<'PY' || fail "headers-only read"
+python3 - "$TMP/big.json" "$served" "$T/config.json" <<'PY' || fail "headers-only read"
 import json, sys
-o = json.load(open(sys.argv[1])); served = int(sys.argv[2])
+o = json.load(open(sys.argv[1])); served = int(sys.argv[2]); c = json.load(open(sys.argv[3]))
 assert o["fits"] is True
-# Llama-3.1-8B: 32 layers x 8 KV heads x 128 x 2 (K,V) x 2 bytes = 131072 B/token
-assert o["architecture"]["kvBytesPerToken"] == 131072, o["architecture"]
-assert o["kvCacheBytes"] == 131072 * 8192
+# TinyLlama shapes: KV heads 4 x head_dim 64 (2048/32), K and V, 2 bytes, per layer
+want = 2 * c["num_key_value_heads"] * (c["hidden_size"] // c["num_attention_heads"]) * 2 * c["num_hidden_layers"]
+assert c["num_key_value_heads"] == 4 and want == 22528 // 22 * c["num_hidden_layers"]
+assert o["architecture"]["kvBytesPerToken"] == want, (o["architecture"], want)
+assert o["kvCacheBytes"] == want * 8192
+assert not any(f["path"].startswith("original/") for f in o["files"])
 assert served < (1 << 20), f"served {served} bytes of file data"
-print(f"16 GB model: {served} bytes of file data served ({served / (o['downloadBytes'] / 1e9):.0f} B per GB), "
-      f"weights {o['weightBytes']} exact")
+print(f"{o['downloadBytes'] / 1e9:.1f} GB model: {served} bytes of file data served "
+      f"({served / (o['downloadBytes'] / 1e9):.0f} B per GB), weights {o['weightBytes']} exact")
 PY
-pass "16 GB sparse fixture estimated from headers only, exact"
+pass "10 GB sparse fixture estimated from headers only, exact"
+# a revision alias resolves to its commit (the reads are pinned to it)
+"$CLI" estimate fixtures/tinyllama --revision v1.0 --endpoint "http://127.0.0.1:$PORT" -o json >"$TMP/rev.json"
+python3 -c "import json;o=json.load(open('$TMP/rev.json'));assert o['revision']=='1'*40, o['revision']" ||
+  fail "revision alias"
+grep -q "/resolve/1111111111111111111111111111111111111111/" "$LOG" || fail "reads not pinned to the commit"
+pass "revision alias resolved and reads pinned to the commit"
 echo "PASS estimate e2e"
