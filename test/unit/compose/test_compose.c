@@ -224,6 +224,38 @@ static void test_hash(void **state)
 	json_object_put(ic);
 }
 
+static void test_artifact_id(void **state)
+{
+	(void)state;
+	json_object *a = parse(MC_BASIC), *b = parse(MC_BASIC);
+	char x[17], y[17];
+	compose_artifact_id(a, x);
+	compose_artifact_id(b, y);
+	assert_int_equal(strlen(x), 16);
+	assert_string_equal(x, y);
+	/* "main" is the default revision: same artifact */
+	json_object_object_add(jpath_get(b, "spec.huggingFace"), "revision", json_object_new_string("main"));
+	compose_artifact_id(b, y);
+	assert_string_equal(x, y);
+	/* another revision or file selection is another artifact */
+	json_object_object_add(jpath_get(b, "spec.huggingFace"), "revision", json_object_new_string("v2"));
+	compose_artifact_id(b, y);
+	assert_string_not_equal(x, y);
+	json_object_object_add(jpath_get(b, "spec.huggingFace"), "revision", json_object_new_string("main"));
+	json_object_object_add(jpath_get(b, "spec.huggingFace"), "include", parse("[\"*.json\"]"));
+	compose_artifact_id(b, y);
+	assert_string_not_equal(x, y);
+	/* the PVC carries it */
+	json_object *ic = parse(IC_LOCAL), *pvc = NULL;
+	struct compose_input in = {.mc = a, .ic = ic, .size_bytes = GIB, .hydrator_image = "img"};
+	assert_int_equal(compose_pvc(&in, &pvc), 0);
+	assert_string_equal(jpath_annotation(pvc, COMPOSE_ANN_ARTIFACT), x);
+	json_object_put(pvc);
+	json_object_put(ic);
+	json_object_put(a);
+	json_object_put(b);
+}
+
 static void test_size_from_download(void **state)
 {
 	(void)state;
@@ -420,6 +452,7 @@ int main(void)
 		cmocka_unit_test(test_remote_full),
 		cmocka_unit_test(test_job_argv_no_shell),
 		cmocka_unit_test(test_hash),
+		cmocka_unit_test(test_artifact_id),
 		cmocka_unit_test(test_size_from_download),
 		cmocka_unit_test(test_invalid_input),
 		cmocka_unit_test(test_yaml_emitter),

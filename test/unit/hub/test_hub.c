@@ -123,6 +123,7 @@ struct srv {
 	char auth[16][256];
 	char path[16][512];
 	struct ts_server *other;   /* redirect target (another origin) */
+	struct ts_server *self;
 };
 
 enum {
@@ -138,6 +139,7 @@ enum {
 	M_BIG_JSON,
 	M_HEAD_LFS,    /* HEAD: 302 with X-Linked-* headers */
 	M_HEAD_SMALL,  /* HEAD: 200 with ETag */
+	M_TREE_PAGES,  /* tree in two pages linked with Link: rel="next" */
 };
 
 static const char BODY100[] =
@@ -213,6 +215,17 @@ static void handler(void *ctx, const struct ts_request *req, struct ts_conn *c)
 		ts_respond(c, 200, "ETag: \"f5c3703b78ae2a478ae15b247e9f855e0ce2107b\"\r\nX-Repo-Commit: c1899de\r\n",
 			   "application/json", "", 0);
 		return;
+	case M_TREE_PAGES:
+		if (strstr(req->path, "cursor=2")) {
+			ts_respond_json(c, 200, "[{\"type\":\"file\",\"path\":\"b.json\",\"size\":2,\"oid\":\"bb\"}]");
+		} else {
+			char h[256];
+			snprintf(h, sizeof(h), "Link: <%s/api/models/org/m/tree/main?recursive=true&cursor=2>; rel=\"next\"\r\n",
+				 ts_url(s->self));
+			ts_respond(c, 200, h, "application/json",
+				   "[{\"type\":\"file\",\"path\":\"a.json\",\"size\":1,\"oid\":\"aa\"}]", 53);
+		}
+		return;
 	case M_BIG_JSON: {
 		char *big = xmalloc(5001);
 		big[0] = '"';
@@ -238,6 +251,7 @@ static int setup(void **state)
 	pthread_mutex_init(&f->s.mu, NULL);
 	if (ts_start(NULL, handler, &f->s, &f->ts) < 0)
 		return -1;
+	f->s.self = f->ts;
 	struct hub_opts o;
 	hub_opts_default(&o);
 	o.retry_base_ms = 1;
@@ -444,6 +458,22 @@ static void test_head(void **state)
 	assert_int_equal(err.kind, HUB_ERR_NOT_FOUND);
 }
 
+static void test_tree_pages(void **state)
+{
+	struct fixture *f = *state;
+	struct hub_error err;
+	json_object *j = NULL;
+	f->s.mode = M_TREE_PAGES;
+	assert_int_equal(hub_tree(f->hub, "org/m", "main", true, &j, &err), 0);
+	assert_int_equal(json_object_array_length(j), 2);
+	json_object *p;
+	assert_true(json_object_object_get_ex(json_object_array_get_idx(j, 1), "path", &p));
+	assert_string_equal(json_object_get_string(p), "b.json");
+	json_object_put(j);
+	assert_int_equal(f->s.hits, 2);
+	assert_string_equal(f->s.path[0], "/api/models/org/m/tree/main?recursive=true");
+}
+
 static void test_bad_endpoint(void **state)
 {
 	(void)state;
@@ -473,6 +503,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_download_resumes_after_cut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_json_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_head, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tree_pages, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

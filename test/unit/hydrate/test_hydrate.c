@@ -17,6 +17,7 @@
 #include "hydrate/fsutil.h"
 #include "hydrate/hydrate.h"
 #include "hydrate/marker.h"
+#include "testserver/testserver.h"
 #include "util/digest.h"
 #include "util/mem.h"
 
@@ -323,6 +324,120 @@ static void test_usage_exit_codes(void **state)
 	unsetenv("HF_TOKEN");
 }
 
+/* ------------------------------------------------------------------ a run
+ * hydrate_main against a loopback "hub" whose model info lacks sizes, so the
+ * listing comes from the tree API; the weights file is verified by sha256,
+ * the text file by git blob sha1. */
+
+static const char W[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopqrstuvwxyzAB";
+#define COMMIT "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00"
+
+struct hub {
+	int mode;   /* 0 ok, 1 corrupt weights, 2 401, 3 404 */
+	char sha[65];
+};
+
+static void hub_handler(void *ctx, const struct ts_request *req, struct ts_conn *c)
+{
+	struct hub *h = ctx;
+	if (h->mode == 2) {
+		ts_respond(c, 401, NULL, "application/json", "{\"error\":\"gated\"}", 17);
+		return;
+	}
+	if (h->mode == 3) {
+		ts_respond(c, 404, NULL, "application/json", "{\"error\":\"Repository not found\"}", 32);
+		return;
+	}
+	if (strncmp(req->path, "/api/models/org/m/revision/main", 31) == 0) {
+		ts_respond_json(c, 200, "{\"sha\":\"" COMMIT "\",\"siblings\":[{\"rfilename\":\"a.txt\"},"
+				       "{\"rfilename\":\"sub/w.bin\"}]}");
+	} else if (strcmp(req->path, "/api/models/org/m/tree/" COMMIT "?recursive=true") == 0) {
+		char *j = xasprintf("[{\"type\":\"file\",\"path\":\"a.txt\",\"size\":6,"
+				    "\"oid\":\"ce013625030ba8dba906f756967f9e9ca394464a\"},"
+				    "{\"type\":\"directory\",\"path\":\"sub\",\"size\":0,\"oid\":\"00\"},"
+				    "{\"type\":\"file\",\"path\":\"sub/w.bin\",\"size\":100,\"oid\":\"11\","
+				    "\"lfs\":{\"oid\":\"%s\",\"size\":100}}]", h->sha);
+		ts_respond_json(c, 200, j);
+		free(j);
+	} else if (strcmp(req->path, "/org/m/resolve/" COMMIT "/a.txt") == 0) {
+		ts_respond(c, 200, NULL, "text/plain", "hello\n", 6);
+	} else if (strcmp(req->path, "/org/m/resolve/" COMMIT "/sub/w.bin") == 0) {
+		char body[100];
+		memcpy(body, W, 100);
+		if (h->mode == 1)
+			body[50] ^= 1;
+		ts_respond(c, 200, NULL, "application/octet-stream", body, 100);
+	} else {
+		ts_respond(c, 404, NULL, "application/json", "{}", 2);
+	}
+}
+
+static int run_against(struct tmp *t, struct hub *h, const char *sub)
+{
+	struct ts_server *ts;
+	assert_int_equal(ts_start(NULL, hub_handler, h, &ts), 0);
+	char *dest = xasprintf("%s/%s", t->dir, sub), *ep = xasprintf("--endpoint=%s", ts_url(ts));
+	char *d = xasprintf("--dest=%s", dest), *term = xasprintf("--termination-log=%s/term", t->dir);
+	const char *args[] = {"hydrate", "--repo=org/m", d, ep, "--retries=0", term};
+	int rc = run_main(args, 6);
+	ts_stop(ts);
+	free(dest);
+	free(ep);
+	free(d);
+	free(term);
+	return rc;
+}
+
+static void test_run_tree_fallback(void **state)
+{
+	struct tmp *t = *state;
+	struct hub h = {0};
+	sha256_hex(W, 100, h.sha);
+	assert_int_equal(run_against(t, &h, "ok"), 0);
+	char *p = xasprintf("%s/ok/sub/w.bin", t->dir);
+	struct stat st;
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_size, 100);
+	free(p);
+	int dfd;
+	p = xasprintf("%s/ok", t->dir);
+	dfd = open(p, O_RDONLY | O_DIRECTORY);
+	free(p);
+	struct hydrate_manifest m;
+	assert_int_equal(hydrate_marker_read(dfd, &m), 0);
+	assert_string_equal(m.commit, COMMIT);
+	assert_int_equal(m.nfiles, 2);
+	assert_true(m.files[1].lfs);
+	assert_string_equal(m.files[1].hash, h.sha);
+	hydrate_manifest_cleanup(&m);
+	close(dfd);
+	/* a second run: already hydrated */
+	assert_int_equal(run_against(t, &h, "ok"), 0);
+
+	h.mode = 1;   /* one flipped byte: integrity */
+	assert_int_equal(run_against(t, &h, "bad"), 5);
+	p = xasprintf("%s/bad/%s", t->dir, HYDRATE_MARKER);
+	assert_int_equal(stat(p, &st), -1);
+	free(p);
+	p = xasprintf("%s/bad/sub/w.bin", t->dir);
+	assert_int_equal(stat(p, &st), -1);
+	free(p);
+	/* 401: exit 3, and the cause goes to the termination log when the file exists */
+	h.mode = 2;
+	p = xasprintf("%s/term", t->dir);
+	FILE *f = fopen(p, "w");
+	fclose(f);
+	assert_int_equal(run_against(t, &h, "gated"), 3);
+	char line[512] = "";
+	f = fopen(p, "r");
+	assert_non_null(fgets(line, sizeof(line), f));
+	fclose(f);
+	assert_non_null(strstr(line, "401"));
+	free(p);
+	h.mode = 3;
+	assert_int_equal(run_against(t, &h, "missing"), 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -334,6 +449,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_marker_symlink_not_followed, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_hash_fd_git_blob, setup_tmp, teardown_tmp),
 		cmocka_unit_test(test_usage_exit_codes),
+		cmocka_unit_test_setup_teardown(test_run_tree_fallback, setup_tmp, teardown_tmp),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -470,6 +470,45 @@ static void test_crd_serves_kind(void **state)
 	sim_free(s);
 }
 
+static void test_crd_delete_waits_for_objects(void **state)
+{
+	(void)state;
+	struct sim *s = new_sim();
+	struct gc *gc = NULL;
+	assert_int_equal(gc_start(s, &gc), 0);
+	json_object *crd = J(crd_json), *w = NULL, *out = NULL;
+	assert_int_equal(sim_create(s, "apiextensions.k8s.io", "v1", "customresourcedefinitions", NULL, crd, NULL, NULL), 0);
+	w = J("{\"metadata\":{\"name\":\"held\",\"finalizers\":[\"x.io/f\"]},\"spec\":{\"size\":1}}");
+	assert_int_equal(sim_create(s, "x.io", "v1", "widgets", "default", w, NULL, NULL), 0);
+	assert_int_equal(sim_delete(s, "apiextensions.k8s.io", "v1", "customresourcedefinitions", NULL, "widgets.x.io",
+				    NULL, &out, NULL), 0);
+	assert_non_null(sj_str(out, "metadata", "deletionTimestamp", NULL));
+	json_object_put(out);
+	sim_sync(s);
+	/* still served; the object is Terminating; no new objects */
+	assert_int_equal(sim_served(s, "x.io", "v1", "widgets", NULL), 1);
+	assert_int_equal(sim_get(s, "x.io", "v1", "widgets", "default", "held", &out, NULL), 0);
+	assert_non_null(sj_str(out, "metadata", "deletionTimestamp", NULL));
+	json_object *w2 = J("{\"metadata\":{\"name\":\"new\"},\"spec\":{\"size\":1}}");
+	struct sim_err e = {0};
+	assert_int_equal(sim_create(s, "x.io", "v1", "widgets", "default", w2, NULL, &e), -405);
+	sim_err_cleanup(&e);
+	/* the last finalizer goes: the object, then (GC) the CRD */
+	json_object_object_del(sj_meta(out), "finalizers");
+	assert_int_equal(sim_update(s, "x.io", "v1", "widgets", "default", out, NULL, NULL), 0);
+	for (int i = 0; i < 3; i++)
+		sim_sync(s);
+	assert_int_equal(sim_served(s, "x.io", "v1", "widgets", NULL), 0);
+	assert_int_equal(sim_get(s, "apiextensions.k8s.io", "v1", "customresourcedefinitions", NULL, "widgets.x.io", NULL,
+				 NULL), -404);
+	json_object_put(out);
+	json_object_put(w);
+	json_object_put(w2);
+	json_object_put(crd);
+	gc_stop(gc);
+	sim_free(s);
+}
+
 static void test_patch_merge_and_apply(void **state)
 {
 	(void)state;
@@ -746,6 +785,7 @@ int main(void)
 		cmocka_unit_test(test_history_cap),
 		cmocka_unit_test(test_subscribers),
 		cmocka_unit_test(test_crd_serves_kind),
+		cmocka_unit_test(test_crd_delete_waits_for_objects),
 		cmocka_unit_test(test_patch_merge_and_apply),
 		cmocka_unit_test(test_gc_background_and_foreground),
 		cmocka_unit_test(test_namespace_delete),
