@@ -360,6 +360,19 @@ C get --raw "/api/v1/namespaces/e2e/configmaps?limit=1&continue=$cont" >"$MC_TMP
 grep -q 'Expired\|410\|too old' "$MC_TMP/410c.out" || mc_fail "stale continue: $(cat "$MC_TMP/410c.out")"
 mc_log "compacted watch => ERROR 410 Expired; stale continue token => 410"
 
+# deleting a CRD waits for its objects' finalizers, then stops serving the kind
+C patch mc qwen -n e2e --type=merge -p '{"metadata":{"finalizers":["modelcache.dev/cleanup"]}}' >/dev/null
+C delete crd modelcaches.modelcache.dev --wait=false >/dev/null
+mc_term() { [ -n "$(C get mc qwen -n e2e -o jsonpath='{.metadata.deletionTimestamp}')" ]; }
+mc_wait 10 "ModelCache Terminating after its CRD was deleted" mc_term
+[ -n "$(C get crd modelcaches.modelcache.dev -o jsonpath='{.metadata.deletionTimestamp}')" ] || mc_fail "CRD not Terminating"
+C patch mc qwen -n e2e --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null
+crd_gone() { ! C get crd modelcaches.modelcache.dev >/dev/null 2>&1; }
+mc_wait 10 "CRD removed after its last object" crd_gone
+out=$(C api-resources --api-group=modelcache.dev)
+if grep -q modelcaches <<<"$out"; then mc_fail "modelcaches still served: $out"; fi
+mc_log "CRD deletion waited for the ModelCache's finalizer, then the kind was no longer served"
+
 mc_stop "$KS_cert_PID" TERM
 [ "$MC_RC" = 0 ] || mc_fail "kubesim (cert) exit code $MC_RC after SIGTERM"
 

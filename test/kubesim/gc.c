@@ -195,6 +195,30 @@ static void on_event(void *ctx, const char *type, const char *plural, json_objec
 			if (ou)
 				finish_foreground(gc, ou);
 		}
+		/* a Terminating CRD goes once its last object is gone */
+		char g[256], v[64];
+		split_av(sj_str(obj, "apiVersion", NULL), g, sizeof(g), v, sizeof(v));
+		if (g[0] && strcmp(g, "apiextensions.k8s.io") != 0) {
+			char crd_name[512];
+			snprintf(crd_name, sizeof(crd_name), "%s.%s", plural, g);
+			json_object *crd = NULL;
+			if (sim_get(gc->s, "apiextensions.k8s.io", "v1", "customresourcedefinitions", NULL, crd_name, &crd,
+				    NULL) == 0) {
+				if (sj_get(sj_get(crd, "metadata"), "deletionTimestamp") &&
+				    has_fin(crd, "customresourcecleanup.apiextensions.k8s.io")) {
+					json_object *l = NULL;
+					if (sim_list(gc->s, g, v, plural, NULL, NULL, NULL, &l, NULL) == 0 &&
+					    json_object_array_length(sj_get(l, "items")) == 0) {
+						json_object *loc = self_loc(crd, "customresourcedefinitions");
+						drop_finalizer(gc->s, loc, "customresourcecleanup.apiextensions.k8s.io");
+						json_object_put(loc);
+					}
+					if (l)
+						json_object_put(l);
+				}
+				json_object_put(crd);
+			}
+		}
 		/* a Terminating namespace goes once it is empty */
 		const char *ns = sj_str(obj, "metadata", "namespace", NULL);
 		if (ns && *ns) {

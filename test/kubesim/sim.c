@@ -858,6 +858,15 @@ static int do_create(struct sim *s, const struct rtype *rt, const char *ns, json
 	} else {
 		json_object_object_del(meta, "namespace");
 	}
+	if (rt->crd && rt->crd_name) {
+		struct rtype *crdt = find_type(s, "apiextensions.k8s.io", "v1", "customresourcedefinitions");
+		json_object *crd = crdt ? lookup(s, crdt, "", rt->crd_name) : NULL;
+		if (crd && sj_get(sj_get(crd, "metadata"), "deletionTimestamp")) {
+			rc = seterr(err, 405, "MethodNotAllowed",
+				    "create not allowed while custom resource definition is terminating");
+			goto fail;
+		}
+	}
 	if (lookup(s, rt, ns, name)) {
 		char q[256];
 		qual_resource(rt, q, sizeof(q));
@@ -1116,6 +1125,77 @@ static int ns_empty(struct sim *s, const char *ns)
 	return 1;
 }
 
+#define CRD_CLEANUP_FINALIZER "customresourcecleanup.apiextensions.k8s.io"
+
+/* Deleting a CRD that still has objects: like the apiextensions apiserver,
+ * it becomes Terminating (finalizer customresourcecleanup...), its objects
+ * are deleted (their finalizers respected), and the GC removes the CRD once
+ * the last one is gone. 1 when handled here. */
+static int delete_crd_with_objects(struct sim *s, const struct rtype *rt, json_object *cur, const char *name,
+				   json_object **out)
+{
+	json_object *spec = sj_get(cur, "spec");
+	const char *group = sj_str(spec, "group", NULL);
+	const char *plural = sj_str(sj_get(spec, "names"), "plural", NULL);
+	struct rtype *crt = group && plural ? find_storage_type(s, group, plural) : NULL;
+	if (!crt || json_object_object_length(bucket(s, crt)) == 0 || tl_dry_run)
+		return 0;
+	if (sj_get(sj_get(cur, "metadata"), "deletionTimestamp")) {
+		if (out)
+			*out = copy_out(cur, rt);
+		return 1;
+	}
+	json_object *obj = sj_copy(cur);
+	json_object *meta = sj_meta(obj);
+	char now[32];
+	now_str(s, now);
+	json_object_object_add(meta, "deletionTimestamp", json_object_new_string(now));
+	json_object_object_add(meta, "deletionGracePeriodSeconds", json_object_new_int64(0));
+	json_object *f = sj_get(meta, "finalizers");
+	if (!f) {
+		f = json_object_new_array();
+		json_object_object_add(meta, "finalizers", f);
+	}
+	json_object_array_add(f, json_object_new_string(CRD_CLEANUP_FINALIZER));
+	json_object *conds = sj_get(sj_get(obj, "status"), "conditions");
+	if (conds && json_object_is_type(conds, json_type_array)) {
+		json_object *c = json_object_new_object();
+		json_object_object_add(c, "type", json_object_new_string("Terminating"));
+		json_object_object_add(c, "status", json_object_new_string("True"));
+		json_object_object_add(c, "reason", json_object_new_string("InstanceDeletionInProgress"));
+		json_object_object_add(c, "message", json_object_new_string("CustomResource deletion is in progress"));
+		json_object_object_add(c, "lastTransitionTime", json_object_new_string(now));
+		json_object_array_add(conds, c);
+	}
+	commit_out(s, rt, "MODIFIED", "", name, obj, out);
+	/* delete the objects (collect the keys first: deleting changes the bucket) */
+	json_object *keys = json_object_new_array();
+	json_object_object_foreach(bucket(s, crt), k, v) {
+		(void)v;
+		json_object_array_add(keys, json_object_new_string(k));
+	}
+	for (size_t i = 0; i < json_object_array_length(keys); i++) {
+		const char *key = json_object_get_string(json_object_array_get_idx(keys, i));
+		const char *slash = strchr(key, '/');
+		char *ons = xstrndup(key, (size_t)(slash - key));
+		do_delete(s, crt, ons, slash + 1, "Background", NULL, NULL);
+		free(ons);
+	}
+	json_object_put(keys);
+	/* all gone at once (no finalizers): the CRD goes too */
+	if (json_object_object_length(bucket(s, crt)) == 0) {
+		json_object *now_crd = lookup(s, rt, "", name);
+		if (now_crd) {
+			json_object *fin = sj_copy(now_crd);
+			json_object_object_del(sj_meta(fin), "finalizers");
+			if (out)
+				json_object_put(*out);
+			do_remove(s, rt, "", name, fin, out);
+		}
+	}
+	return 1;
+}
+
 static int do_delete(struct sim *s, const struct rtype *rt, const char *ns, const char *name,
 		     const char *propagation, json_object **out, struct sim_err *err)
 {
@@ -1125,6 +1205,8 @@ static int do_delete(struct sim *s, const struct rtype *rt, const char *ns, cons
 	json_object *cur = lookup(s, rt, ns, name);
 	if (!cur)
 		return err_notfound(err, rt, name);
+	if (strcmp(rt->plural, "customresourcedefinitions") == 0 && delete_crd_with_objects(s, rt, cur, name, out))
+		return 0;
 	int is_ns = strcmp(rt->group, "") == 0 && strcmp(rt->plural, "namespaces") == 0;
 	const char *pfin = NULL;
 	if (propagation && strcmp(propagation, "Foreground") == 0)
