@@ -152,6 +152,27 @@ int compose_namespace(const struct compose_input *in, json_object **out)
 	return 0;
 }
 
+void compose_artifact_id(json_object *mc, char out[17])
+{
+	json_object *a = json_object_new_object();
+	put_str(a, "repo", jpath_str_or(mc, "spec.huggingFace.repo", ""));
+	put_str(a, "revision", jpath_str_or(mc, "spec.huggingFace.revision", "main"));
+	json_object *inc = jpath_get(mc, "spec.huggingFace.include"), *exc = jpath_get(mc, "spec.huggingFace.exclude");
+	json_object_object_add(a, "include", inc ? json_object_get(inc) : json_object_new_array());
+	json_object_object_add(a, "exclude", exc ? json_object_get(exc) : json_object_new_array());
+	struct buf b;
+	buf_init(&b, 1u << 20);
+	char hex[SHA256_HEX_LEN + 1];
+	if (compose_canonical_json(a, &b) == 0)
+		sha256_hex(buf_str(&b), b.len, hex);
+	else
+		memset(hex, '0', sizeof(hex) - 1);
+	memcpy(out, hex, 16);
+	out[16] = '\0';
+	buf_cleanup(&b);
+	json_object_put(a);
+}
+
 int compose_pvc(const struct compose_input *in, json_object **out)
 {
 	char name[CHILD_NAME_MAX + 1], qty[QUANTITY_STR_MAX];
@@ -166,8 +187,14 @@ int compose_pvc(const struct compose_input *in, json_object **out)
 		return rc;
 	const char *ns = jpath_str(in->mc, "metadata.namespace");
 	name_cache_pvc(name, ns, jpath_str(in->mc, "metadata.name"));
+	json_object *meta = NULL;
 	json_object *o = new_object("v1", "PersistentVolumeClaim", name, compose_target_namespace(in->mc, in->ic),
-				    labels_for(in->mc), NULL);
+				    labels_for(in->mc), &meta);
+	char art[17];
+	compose_artifact_id(in->mc, art);
+	json_object *ann = json_object_new_object();
+	put_str(ann, COMPOSE_ANN_ARTIFACT, art);
+	json_object_object_add(meta, "annotations", ann);
 	json_object *spec = json_object_new_object();
 	json_object *modes = json_object_new_array();
 	json_object_array_add(modes, jstr("ReadWriteMany"));

@@ -26,6 +26,7 @@
 #define COMPOSE_ANN_HASH "modelcache.dev/desired-hash"
 #define COMPOSE_ANN_ATTEMPT "modelcache.dev/attempt"
 #define COMPOSE_ANN_RETRY "modelcache.dev/retry"
+#define COMPOSE_ANN_ARTIFACT "modelcache.dev/artifact"
 #define COMPOSE_ANN_SHARDED "modelcache.dev/multi-node-sharded"
 #define COMPOSE_FINALIZER "modelcache.dev/cleanup"
 #define COMPOSE_TOKEN_KEY "HF_TOKEN"
@@ -56,6 +57,12 @@ bool compose_cluster_is_local(json_object *ic);
 const char *compose_target_namespace(json_object *mc, json_object *ic);
 /* The storage class for caches on that cluster (borrowed). */
 const char *compose_storage_class(json_object *ic);
+
+/* What the volume holds: the first 16 hex chars of SHA-256 over the
+ * canonical {repo, revision, include, exclude}. Stamped on the PVC
+ * (annotation modelcache.dev/artifact) so a changed source is hydrated
+ * again instead of staying Ready. out >= 17 bytes. */
+void compose_artifact_id(json_object *mc, char out[17]);
 
 /* PVC size from estimated download bytes: x 1.15, rounded up to whole GiB
  * (at least 1 GiB). 0 or -ERANGE. */

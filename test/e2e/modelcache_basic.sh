@@ -93,6 +93,16 @@ mc_wait 30 "PVC removed from gpu-west" eval '! mcr get pvc '"$PVC"' -n modelcach
 mc_wait 30 "summary 1/1 after the move" eval '[ "$(mce_jp cp mc qwen '"$NS"' "{.status.summary.ready}")" = 1/1 ]'
 mc_log "relabelled: the cache moved to local, gpu-west cleaned up"
 
+# --- a changed source is hydrated again (no stale Ready latch)
+a1=$(mce_jp cp mc qwen "$NS" '{.status.clusters[?(@.name=="local")].attempts}')
+art1=$(mce_jp cp pvc "$PVC" "$NS" '{.metadata.annotations.modelcache\.dev/artifact}')
+mcp patch mc qwen -n "$NS" --type merge -p '{"spec":{"huggingFace":{"include":["*.json","*.safetensors"]}}}' >/dev/null
+mc_wait 60 "local hydrated again after the source changed" eval \
+	'[ "$(mce_jp cp mc qwen '"$NS"' "{.status.clusters[?(@.name==\"local\")].attempts}")" -gt '"$a1"' ] && [ "$(mce_phase '"$NS"' qwen local)" = Ready ]'
+art2=$(mce_jp cp pvc "$PVC" "$NS" '{.metadata.annotations.modelcache\.dev/artifact}')
+[ -n "$art2" ] && [ "$art2" != "$art1" ] || mc_fail "the PVC's artifact annotation did not follow the source ($art1 -> $art2)"
+mc_log "source changed: hydrated again (attempt $(mce_jp cp mc qwen "$NS" '{.status.clusters[?(@.name=="local")].attempts}'))"
+
 # --- invalid ModelCache (the CRD would reject it; write it past CEL: kubesim does not run CEL)
 mcp apply -f - >/dev/null <<'YAML'
 apiVersion: modelcache.dev/v1alpha1

@@ -612,7 +612,7 @@ static void reconcile_cluster(struct rec *x, json_object *ic, json_object **entr
 				       .auth_message = x->auth_message};
 	int64_t now_s = wall_ms() / 1000;
 	json_object *pvc = NULL, *job = NULL, *sec = NULL, *nsobj = NULL;
-	json_object *d_ns = NULL, *d_pvc = NULL, *d_sec = NULL, *d_job = NULL, *applied_job = NULL;
+	json_object *d_ns = NULL, *d_pvc = NULL, *d_sec = NULL, *d_job = NULL, *applied_job = NULL, *unlatched = NULL;
 	char *term = NULL;
 	struct kube_error err = {0};
 	struct cluster *cl = NULL;
@@ -673,8 +673,34 @@ static void reconcile_cluster(struct rec *x, json_object *ic, json_object **entr
 		json_object_put(job);
 		pvc = job = NULL;
 	}
+	/* the source changed since the volume was hydrated: the Ready latch no
+	 * longer holds, the volume is hydrated again */
+	char art[17];
+	compose_artifact_id(x->mc, art);
+	const char *have_art = jpath_annotation(pvc, COMPOSE_ANN_ARTIFACT);
+	if (have_art && strcmp(have_art, art) != 0 && prev_entry && status_entry_phase(prev_entry) == STATUS_READY) {
+		LOG_INFO("source changed: hydrating again", "cluster=%s artifact=%s was=%s", cname, art, have_art);
+		json_object_deep_copy(prev_entry, &unlatched, NULL);
+		json_object_object_add(unlatched, "phase", json_object_new_string(status_phase_str(STATUS_HYDRATING)));
+		json_object_object_del(unlatched, "lastTransitionTime");
+		in.prev = unlatched;
+	}
 	in.pvc = pvc;
 	in.job = job;
+	/* a Job composed for another source (or before a retry request) does not count */
+	if (job && !job_failed(job)) {
+		struct compose_input cur = {.mc = x->mc, .ic = ic, .size_bytes = 1, .hydrator_image = r->image,
+					    .hf_endpoint = r->hf_endpoint, .with_auth = x->auth, .attempt = job_attempt(job),
+					    .retry = jpath_annotation(x->mc, COMPOSE_ANN_RETRY)};
+		json_object *want = NULL;
+		if (compose_job(&cur, &want) == 0) {
+			char h[65];
+			ctrl_desired_hash(want, h);
+			if (!streq(jpath_annotation(job, COMPOSE_ANN_HASH), h))
+				in.job = NULL;
+		}
+		json_object_put(want);
+	}
 	if (job && job_failed(job)) {
 		/* reuse the message already in status for this attempt, else read it from the Pod */
 		if (prev_entry && status_entry_phase(prev_entry) == STATUS_FAILED &&
@@ -804,6 +830,7 @@ static void reconcile_cluster(struct rec *x, json_object *ic, json_object **entr
 		}
 	}
 	free(term);
+	json_object_put(unlatched);
 	json_object_put(pvc);
 	json_object_put(job);
 	json_object_put(sec);
