@@ -183,6 +183,14 @@ static void pick_gguf(const struct est_file_entry *f, size_t n, const bool *sel,
 				push(&o->weights, &o->nweights, j);
 		if (!classify_gguf_tag(f[best_first].path, o->tag, sizeof(o->tag)))
 			o->tag[0] = 0;
+		/* "-00001-of-00003": are all the shards there? */
+		const char *p = f[best_first].path + kl;
+		unsigned long of = 0;
+		if (strncmp(p, "-", 1) == 0 && strlen(p) >= 15 && memcmp(p + 6, "-of-", 4) == 0)
+			of = strtoul(p + 10, NULL, 10);
+		if (of > o->nweights)
+			o->note = xasprintf("GGUF quant %s: only %zu of %lu shards selected",
+					    o->tag[0] ? o->tag : base(f[best_first].path), o->nweights, of);
 	}
 	/* projectors: the heaviest one (mmproj-F16 and mmproj-F32 are alternatives) */
 	size_t bp = (size_t)-1;
@@ -192,9 +200,13 @@ static void pick_gguf(const struct est_file_entry *f, size_t n, const bool *sel,
 			bp = i;
 	if (bp != (size_t)-1)
 		push(&o->projectors, &o->nprojectors, bp);
-	if (nvar > 1)
-		o->note = xasprintf("heaviest of %zu GGUF quants priced: %s", nvar,
-				    o->tag[0] ? o->tag : base(f[best_first].path));
+	if (nvar > 1) {
+		char *prev = o->note;
+		o->note = xasprintf("heaviest of %zu GGUF quants priced: %s%s%s", nvar,
+				    o->tag[0] ? o->tag : base(f[best_first].path), prev ? "; " : "",
+				    prev ? prev : "");
+		free(prev);
+	}
 }
 
 /* diffusers variant preference: fp16, bf16, none, anything else */

@@ -279,6 +279,12 @@ static void test_gguf_quants_and_projector(void **state)
 	assert_string_equal(r.method, "Q4_K");   /* no general.file_type: main tensor type */
 	assert_int_equal(r.nfiles, 2);
 	estimate_result_cleanup(&r);
+	/* one shard of two: priced, and said so */
+	const char *inc3[] = {"*F16-00001-of-00002.gguf"};
+	assert_int_equal(run(c->dir, inc3, 1, NULL, 0, &r), 0);
+	assert_int_equal(r.weight_bytes, (int64_t)f1);
+	assert_string_equal(r.note, "GGUF quant F16: only 1 of 2 shards selected");
+	estimate_result_cleanup(&r);
 	const char *inc2[] = {"*Q4_K_M.gguf"};
 	assert_int_equal(run(c->dir, inc2, 1, NULL, 0, &r), 0);
 	assert_int_equal(r.weight_bytes, (int64_t)q4);
@@ -413,6 +419,41 @@ static void test_fallbacks_are_reported(void **state)
 	free(d3);
 }
 
+/* Method from quantization_config, else from the dominant dtype. */
+static void test_methods(void **state)
+{
+	struct ctx *c = *state;
+	const struct { const char *qc; const char *dtype; const char *want; } cases[] = {
+		{"{\"quant_method\":\"compressed-tensors\",\"format\":\"pack-quantized\"}", "BF16", "compressed-tensors"},
+		{"{\"quant_method\":\"compressed-tensors\",\"format\":\"nvfp4-pack-quantized\"}", "U8", "nvfp4"},
+		{"{\"quant_method\":\"modelopt\",\"quant_algo\":\"NVFP4\"}", "U8", "nvfp4"},
+		{"{\"quant_method\":\"bitsandbytes\",\"load_in_4bit\":true}", "U8", "bitsandbytes"},
+		{"{\"quant_method\":\"fp8\",\"fmt\":\"e4m3\"}", "F8_E4M3", "fp8"},
+		{"{\"quant_method\":\"mxfp4\"}", "U8", "mxfp4"},
+		{"{\"quant_method\":\"hqq\"}", "U8", "hqq"},
+		{"{\"quant_method\":\"GPTQ\",\"bits\":4}", "I32", "gptq"},
+		{NULL, "F32", "fp32"},
+		{NULL, "F16", "fp16"},
+		{NULL, "BF16", "bf16"},
+		{NULL, "F8_E4M3", "fp8"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *dir = xasprintf("%s/m%zu", c->dir, i);
+		char *cfg = xasprintf("{\"model_type\":\"llama\",\"num_hidden_layers\":2,\"num_attention_heads\":4,"
+				      "\"hidden_size\":64%s%s}", cases[i].qc ? ",\"quantization_config\":" : "",
+				      cases[i].qc ? cases[i].qc : "");
+		fx_write_str(dir, "config.json", cfg);
+		const struct fx_tensor t[] = {{"w", cases[i].dtype, 2, {64, 64}}};
+		write_st(dir, "model.safetensors", t, 1);
+		struct estimate_result r;
+		assert_int_equal(run(dir, NULL, 0, NULL, 0, &r), 0);
+		assert_string_equal(r.method, cases[i].want);
+		estimate_result_cleanup(&r);
+		free(cfg);
+		free(dir);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -422,6 +463,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_diffusers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gguf_quants_and_projector, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hints_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_methods, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fallbacks_are_reported, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
