@@ -137,6 +137,11 @@ mc_wait 40 "remote Connected=True after restart" ic_cond_is remote Connected Tru
 mc_wait 40 "remote pools after restart" pools_match remote "$want_remote"
 mc_log "remote Connected again after $((SECONDS - t0)) s"
 ic_cond_is local Connected True Connected || mc_fail "local disturbed"
+# the transitions were reported as events (events.k8s.io/v1, regarding the InferenceCluster)
+evs=$(mc_kubectl cp get events.v1.events.k8s.io -n default -o jsonpath='{range .items[?(@.regarding.name=="remote")]}{.type}/{.reason};{end}')
+mc_log "remote events: $evs"
+case "$evs" in *Warning/Unreachable*) ;; *) mc_fail "no Warning/Unreachable event for remote: $evs" ;; esac
+[ "$(echo "$evs" | grep -o 'Normal/Connected' | wc -l)" -ge 2 ] || mc_fail "expected two Normal/Connected events for remote: $evs"
 
 mc_stop "$OP_op_PID" TERM
 [ "$MC_RC" = 0 ] || mc_fail "operator exited $MC_RC on SIGTERM"

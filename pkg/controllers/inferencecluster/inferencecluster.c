@@ -370,7 +370,16 @@ static int reconcile(void *ctx, const char *key, struct ctrl_result *res)
 	bool connected = c.status && strcmp(c.status, "True") == 0;
 	if (cl)
 		cluster_set_connected(cl, connected);
+	const char *was = api_condition_status(old_status, "Connected");
+	const char *was_reason = api_path_str(api_condition_find(old_status, "Connected"), "reason", "");
 	set_cond(status, "Connected", c.status ? c.status : "Unknown", c.reason ? c.reason : "Unknown", c.message, gen);
+	if (c.status && (!was || strcmp(was, c.status) != 0 || strcmp(was_reason, c.reason) != 0)) {
+		/* one event per transition (none in steady state); forget the
+		 * previous transition so that a flap back is reported again */
+		events_forget(mgr_events(x->m), api_path_str(ic_obj, "metadata.uid", NULL));
+		events_emit(mgr_events(x->m), ic_obj, connected ? EVENT_NORMAL : EVENT_WARNING, c.reason, "Connect",
+			    c.message);
+	}
 	const char *ready_reason = c.reason ? c.reason : "Unknown";
 	char ready_msg[1024];
 	snprintf(ready_msg, sizeof ready_msg, "%s", c.message);
