@@ -34,7 +34,6 @@
  * Standalone Pods are not run: only Jobs' pods. */
 #include "behave_int.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -261,54 +260,64 @@ static int child_mkdirs(const char *path)
 	return 0;
 }
 
+/* getdents64 record (the libc readdir would allocate: not in a forked child
+ * of a threaded process, where another thread may have held the allocator) */
+struct dent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
 /* Cover dir with a tmpfs that re-binds its original entries. */
 static int child_overlay(const char *dir)
 {
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), lfd;
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct stat st;
 	char opts[32], tgt[PATH_MAX], src[PATH_MAX], lnk[PATH_MAX];
-	DIR *d;
-	struct dirent *de;
+	char dbuf[8192] __attribute__((aligned(8)));
+	long nread;
 
 	if (dfd < 0 || fstat(dfd, &st) < 0)
 		return -1;
 	snprintf(opts, sizeof(opts), "mode=%o", (unsigned)(st.st_mode & 07777));
 	if (mount("tmpfs", dir, "tmpfs", MS_NOSUID, opts) < 0)
 		return -1;
-	lfd = dup(dfd);
-	if (lfd < 0 || !(d = fdopendir(lfd)))
-		return -1;
-	while ((de = readdir(d))) {
-		struct stat es;
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (fstatat(dfd, de->d_name, &es, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		if (snprintf(tgt, sizeof(tgt), "%s/%s", strcmp(dir, "/") ? dir : "", de->d_name) >= (int)sizeof(tgt) ||
-		    snprintf(src, sizeof(src), "/proc/self/fd/%d/%s", dfd, de->d_name) >= (int)sizeof(src))
-			continue;
-		if (S_ISLNK(es.st_mode)) {
-			ssize_t n = readlinkat(dfd, de->d_name, lnk, sizeof(lnk) - 1);
-			if (n >= 0) {
-				lnk[n] = 0;
-				if (symlink(lnk, tgt) < 0) {
-					/* best effort */
+	while ((nread = syscall(SYS_getdents64, dfd, dbuf, sizeof(dbuf))) > 0) {
+		for (long off = 0; off < nread;) {
+			struct dent64 *de = (struct dent64 *)(void *)(dbuf + off);
+			struct stat es;
+			off += de->d_reclen;
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			if (fstatat(dfd, de->d_name, &es, AT_SYMLINK_NOFOLLOW) < 0)
+				continue;
+			if (snprintf(tgt, sizeof(tgt), "%s/%s", strcmp(dir, "/") ? dir : "", de->d_name) >= (int)sizeof(tgt) ||
+			    snprintf(src, sizeof(src), "/proc/self/fd/%d/%s", dfd, de->d_name) >= (int)sizeof(src))
+				continue;
+			if (S_ISLNK(es.st_mode)) {
+				ssize_t n = readlinkat(dfd, de->d_name, lnk, sizeof(lnk) - 1);
+				if (n >= 0) {
+					lnk[n] = 0;
+					if (symlink(lnk, tgt) < 0) {
+						/* best effort */
+					}
 				}
+				continue;
 			}
-			continue;
+			if (S_ISDIR(es.st_mode)) {
+				if (mkdir(tgt, es.st_mode & 07777) < 0)
+					continue;
+			} else {
+				int fd = open(tgt, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+				if (fd < 0)
+					continue;
+				close(fd);
+			}
+			mount(src, tgt, NULL, MS_BIND | MS_REC, NULL);
 		}
-		if (S_ISDIR(es.st_mode)) {
-			if (mkdir(tgt, es.st_mode & 07777) < 0)
-				continue;
-		} else {
-			int fd = open(tgt, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-			if (fd < 0)
-				continue;
-			close(fd);
-		}
-		mount(src, tgt, NULL, MS_BIND | MS_REC, NULL);
 	}
-	closedir(d);
 	close(dfd);
 	return 0;
 }
