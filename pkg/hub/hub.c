@@ -19,6 +19,7 @@
 #define MAX_REDIRECTS 5
 #define ERR_BODY_MAX 4096
 #define HDR_MAX 1024
+#define POOL_MAX 64
 
 struct hub_client {
 	char *endpoint;
@@ -28,6 +29,12 @@ struct hub_client {
 	char *user_agent;
 	CURLSH *share;
 	pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+	/* Idle easy handles: each keeps its own connection cache between
+	 * requests (libcurl does not support sharing one connection cache
+	 * between concurrent threads, so connections are not in the share). */
+	pthread_mutex_t pool_mu;
+	CURL *pool[POOL_MAX];
+	size_t npool;
 };
 
 /* ------------------------------------------------------------------ errors */
@@ -193,8 +200,9 @@ int hub_client_new(const char *endpoint, const char *token, const struct hub_opt
 		curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
 		curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
 		curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-		curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+		curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
 	}
+	pthread_mutex_init(&c->pool_mu, NULL);
 	*out = c;
 	return 0;
 }
@@ -203,6 +211,9 @@ void hub_client_free(struct hub_client *c)
 {
 	if (!c)
 		return;
+	for (size_t i = 0; i < c->npool; i++)
+		curl_easy_cleanup(c->pool[i]);
+	pthread_mutex_destroy(&c->pool_mu);
 	if (c->share)
 		curl_share_cleanup(c->share);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
@@ -453,10 +464,36 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 	return size * nmemb;
 }
 
+static CURL *handle_get(struct hub_client *c)
+{
+	CURL *h = NULL;
+	pthread_mutex_lock(&c->pool_mu);
+	if (c->npool > 0)
+		h = c->pool[--c->npool];
+	pthread_mutex_unlock(&c->pool_mu);
+	if (h) {
+		curl_easy_reset(h);   /* options gone, live connections kept */
+		return h;
+	}
+	return curl_easy_init();
+}
+
+static void handle_put(struct hub_client *c, CURL *h)
+{
+	pthread_mutex_lock(&c->pool_mu);
+	if (c->npool < POOL_MAX) {
+		c->pool[c->npool++] = h;
+		h = NULL;
+	}
+	pthread_mutex_unlock(&c->pool_mu);
+	if (h)
+		curl_easy_cleanup(h);
+}
+
 /* One HTTP exchange, no redirect following. Returns the CURLcode. */
 static CURLcode perform_once(struct hub_client *c, const char *url, struct req *r, char **location)
 {
-	CURL *h = curl_easy_init();
+	CURL *h = handle_get(c);
 	struct curl_slist *hdrs = NULL;
 	CURLcode rc;
 	char range[64];
@@ -520,7 +557,7 @@ static CURLcode perform_once(struct hub_client *c, const char *url, struct req *
 	}
 	curl_slist_free_all(hdrs);
 	free_secret(auth);
-	curl_easy_cleanup(h);
+	handle_put(c, h);
 	r->h = NULL;
 	return rc;
 }

@@ -7,13 +7,14 @@
  *   hub_read_range(c, repo, commit, "model.safetensors", 0, 100000, &buf, &err);
  *   hub_client_free(c);
  *
- * A client is thread-safe: every call uses its own curl easy handle (DNS and
- * connections are shared through a locked curl share). Redirects are followed
- * by hand (at most 5); the bearer token is sent only to the endpoint's own
- * scheme://host:port, never to another host (e.g. the LFS CDN). 429 and 5xx
- * answers and transport errors are retried with exponential backoff that
- * honours Retry-After; 401/403/404 are not retried. Every JSON body is capped
- * (opts.max_json_bytes). The token is never logged. */
+ * A client is thread-safe: every call takes an idle curl easy handle from
+ * the client's pool (connections are reused, each handle by one thread at a
+ * time); DNS and TLS sessions are shared through a locked curl share.
+ * Redirects are followed by hand (at most 5); the bearer token is sent only
+ * to the endpoint's own scheme://host:port, never to another host (e.g. the
+ * LFS CDN). 429 and 5xx answers and transport errors are retried with
+ * exponential backoff that honours Retry-After; 401/403/404 are not retried.
+ * Every JSON body is capped (opts.max_json_bytes). The token is never logged. */
 #ifndef MC_HUB_HUB_H
 #define MC_HUB_HUB_H
 
