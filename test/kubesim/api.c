@@ -816,13 +816,13 @@ static void do_watch(struct api *a, struct http_req *r, struct target *t)
 			break;
 		}
 		if (rc == 0) {
-			json_object *o = json_tokener_parse(json);
+			json_object *o = sj_parse(json, strlen(json));
 			int ok = o && labelsel_match(lsel, sj_get(sj_get(o, "metadata"), "labels")) &&
 				 fieldsel_match(fsel, o);
 			const char *etype = type;
 			if (o && lsel && prev) {
 				/* like the watch cache: entering the selector is ADDED, leaving it DELETED */
-				json_object *pl = json_tokener_parse(prev);
+				json_object *pl = sj_parse(prev, strlen(prev));
 				int was = fieldsel_match(fsel, o) && labelsel_match(lsel, pl);
 				json_object_put(pl);
 				if (ok && !was)
@@ -886,8 +886,7 @@ static json_object *parse_body(struct http_req *r, int yaml_ok)
 	if (strstr(r->content_type, "cbor"))
 		return NULL;
 	if (r->body_len) {
-		enum json_tokener_error je;
-		o = json_tokener_parse_verbose(r->body, &je);
+		o = sj_parse(r->body, r->body_len);
 		if (!o && yaml_ok)
 			yaml_to_json(r->body, r->body_len, &o);
 	}

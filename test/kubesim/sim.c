@@ -1850,7 +1850,7 @@ static void *dispatch_main(void *arg)
 		s->delivering = 1;
 		pthread_mutex_unlock(&s->mu);
 		if (n) {
-			json_object *obj = json_tokener_parse(json);
+			json_object *obj = sj_parse(json, strlen(json));
 			for (size_t k = 0; k < n && obj; k++)
 				subs[k].cb(subs[k].ctx, type, plural, obj);
 			json_object_put(obj);

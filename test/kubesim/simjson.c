@@ -42,6 +42,31 @@ json_object *sj_meta(json_object *o)
 	return m;
 }
 
+json_object *sj_parse(const char *s, size_t n)
+{
+	json_tokener *tok = json_tokener_new_ex(SJ_MAX_DEPTH);
+	if (!tok)
+		return NULL;
+	json_object *o = json_tokener_parse_ex(tok, s, (int)n);
+	int ended = 0;
+	if (!o && json_tokener_get_error(tok) == json_tokener_continue) {
+		o = json_tokener_parse_ex(tok, "", 1); /* a bare number needs the end (NUL) */
+		ended = 1;
+	}
+	if (o && !ended && json_tokener_get_parse_end(tok) < n) {
+		/* only whitespace may follow the value */
+		for (size_t i = json_tokener_get_parse_end(tok); i < n; i++) {
+			if (s[i] != ' ' && s[i] != '\n' && s[i] != '\r' && s[i] != '\t') {
+				json_object_put(o);
+				o = NULL;
+				break;
+			}
+		}
+	}
+	json_tokener_free(tok);
+	return o;
+}
+
 json_object *sj_copy(json_object *o)
 {
 	json_object *c = NULL;

@@ -3,6 +3,8 @@
 #ifndef KUBESIM_SIMJSON_H
 #define KUBESIM_SIMJSON_H
 
+#include <stddef.h>
+
 #include <json-c/json.h>
 
 /* Member of an object, NULL when absent or when o is not an object. */
@@ -14,6 +16,11 @@ const char *sj_str(json_object *o, ...) __attribute__((sentinel));
 int sj_bool(json_object *o, const char *key);
 /* o.metadata, created (as {}) when missing. */
 json_object *sj_meta(json_object *o);
+/* Parse JSON text of n bytes with a nesting limit of SJ_MAX_DEPTH (json-c's
+ * default of 32 is too shallow for CRDs that embed pod templates); NULL on
+ * any error or trailing garbage. Caller puts. */
+#define SJ_MAX_DEPTH 256
+json_object *sj_parse(const char *s, size_t n);
 /* Deep copy (NULL in => NULL out); caller puts. */
 json_object *sj_copy(json_object *o);
 

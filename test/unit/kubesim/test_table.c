@@ -206,6 +206,29 @@ static void test_protobuf_configmap(void **state)
 	assert_int_equal(pb_decode_object(env, n, &o), -95 /* ENOTSUP */);
 }
 
+static void test_sj_parse(void **state)
+{
+	(void)state;
+	char deep[1024] = "";
+	for (int i = 0; i < 100; i++)
+		strcat(deep, "{\"a\":");
+	strcat(deep, "1");
+	for (int i = 0; i < 100; i++)
+		strcat(deep, "}");
+	json_object *o = sj_parse(deep, strlen(deep));
+	assert_non_null(o); /* json_tokener_parse stops at depth 32 */
+	json_object_put(o);
+	o = sj_parse("{\"a\":1}  \n", 10);
+	assert_non_null(o);
+	json_object_put(o);
+	assert_null(sj_parse("{\"a\":1} x", 10));
+	assert_null(sj_parse("{\"a\":", 5));
+	o = sj_parse("42", 2);
+	assert_non_null(o);
+	assert_int_equal(json_object_get_int(o), 42);
+	json_object_put(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -215,6 +238,7 @@ int main(void)
 		cmocka_unit_test(test_builtin_table),
 		cmocka_unit_test(test_yaml_to_json),
 		cmocka_unit_test(test_protobuf_configmap),
+		cmocka_unit_test(test_sj_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
