@@ -10,6 +10,9 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 mc_init
+# kubectl caches discovery per host:port under ~/.kube/cache; ports are reused
+# between runs with different CRDs, so keep this run's cache private
+export KUBECACHEDIR=$MC_TMP/kube-cache
 
 SRC=$MC_SOURCE_DIR
 TOKEN=e2e-$RANDOM-token
