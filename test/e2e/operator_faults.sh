@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Issue 6, must show: with --fault-watch-drop-seconds 3 --fault-error-rate 0.05
 # on both simulators, 50 label changes on Nodes all end up reflected in the
-# InferenceCluster status (no lost update).
+# InferenceCluster status (no lost update). The remote simulator also
+# compacts its history every 2 s, so resumed watches meet 410 Gone and the
+# reflector must relist and deliver the difference.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 mc_init
 FAULTS=(--fault-watch-drop-seconds 3 --fault-error-rate 0.05)
 
 mc_start_kubesim cp "${FAULTS[@]}"
-mc_start_kubesim remote "${FAULTS[@]}"
+mc_start_kubesim remote "${FAULTS[@]}" --compact-seconds 2
 # kubectl does not retry 5xx: retry our own setup calls
 retry() { mc_retry "$@" >/dev/null 2>&1; }
 mc_apply_crds cp
@@ -63,8 +65,10 @@ mc_log "all label changes reflected $((SECONDS - t0)) s after the first one"
 # the watches really were dropped and resumed meanwhile
 curl -sf "http://127.0.0.1:$OP_op_METRICS/metrics" >"$MC_TMP/metrics.txt" || mc_fail "GET /metrics"
 restarts=$(awk '/^modelcache_watch_restarts_total\{cluster="remote"/ {s+=$2} END {print s+0}' "$MC_TMP/metrics.txt")
-mc_log "remote watch restarts: $restarts"
+gone=$(awk '/^modelcache_watch_restarts_total\{cluster="remote",reason="gone"/ {s+=$2} END {print s+0}' "$MC_TMP/metrics.txt")
+mc_log "remote watch restarts: $restarts (410 relists: $gone)"
 [ "$restarts" -ge 2 ] || mc_fail "expected watch restarts under --fault-watch-drop-seconds (got $restarts)"
+[ "$gone" -ge 1 ] || mc_fail "expected 410 relists under --compact-seconds (got $gone)"
 # (reads through kubectl may hit an injected error themselves: poll)
 local_connected() { [ "$(mc_cond cp ic local Connected)" = True ]; }
 mc_wait 20 "local Connected" local_connected
