@@ -346,7 +346,10 @@ CA2=$MC_TMP/ca2.crt
 sed -n 's/^ *certificate-authority-data: //p' "$KS_cert_KUBECONFIG" | base64 -d >"$CA2"
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA2" "$KS_cert_URL/api/v1/namespaces")
 [ "$code" = 403 ] || mc_fail "no client cert: want 403, got $code"
-mc_log "client certificate authenticates kubectl; none => 403"
+out=$(C auth whoami)
+grep -Eq 'Username +kubesim-admin' <<<"$out" || mc_fail "auth whoami with the client certificate: $out"
+[ "$(C auth can-i create modelcaches -n e2e)" = yes ] || mc_fail "auth can-i"
+mc_log "client certificate authenticates kubectl (whoami: kubesim-admin); none => 403"
 
 # compaction: a watch from an old resourceVersion gets ERROR 410 Expired
 sleep 2.5

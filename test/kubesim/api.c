@@ -1148,6 +1148,61 @@ out:
 	free(prop);
 }
 
+/* Who is asking: the user the apiserver would see. */
+static void user_info(struct api *a, struct http_req *r, json_object *ui)
+{
+	const char *user = "system:admin";
+	if (a->o.client_ca && r->client_cert_ok && r->client_cn[0])
+		user = r->client_cn;
+	else if (a->o.token)
+		user = "kubesim-token-user";
+	json_object_object_add(ui, "username", json_object_new_string(user));
+	json_object *groups = json_object_new_array();
+	json_object_array_add(groups, json_object_new_string("system:masters"));
+	json_object_array_add(groups, json_object_new_string("system:authenticated"));
+	json_object_object_add(ui, "groups", groups);
+}
+
+/* SelfSubjectReview (kubectl auth whoami) and SelfSubjectAccessReview
+ * (kubectl auth can-i): answered, never stored; every authenticated user may
+ * do everything (no RBAC). */
+static int do_review(struct api *a, struct http_req *r, struct target *t)
+{
+	int ssr = strcmp(t->group, "authentication.k8s.io") == 0 && strcmp(t->resource, "selfsubjectreviews") == 0;
+	int ssar = strcmp(t->group, "authorization.k8s.io") == 0 && strcmp(t->resource, "selfsubjectaccessreviews") == 0;
+	if (!ssr && !ssar)
+		return 0;
+	if (strcmp(r->method, "POST") != 0 || t->name) {
+		respond_status(a, r, 405, "MethodNotAllowed", "the server does not allow this method on the requested resource",
+			       NULL, NULL, NULL, NULL, NULL);
+		return 1;
+	}
+	json_object *body = parse_body(r, 1);
+	json_object *o = json_object_new_object();
+	char av[300];
+	snprintf(av, sizeof(av), "%s/%s", t->group, t->version);
+	json_object_object_add(o, "kind", json_object_new_string(sj_str(t->desc, "kind", NULL)));
+	json_object_object_add(o, "apiVersion", json_object_new_string(av));
+	json_object_object_add(o, "metadata", json_object_new_object());
+	json_object *st = json_object_new_object();
+	if (ssr) {
+		json_object *ui = json_object_new_object();
+		user_info(a, r, ui);
+		json_object_object_add(st, "userInfo", ui);
+	} else {
+		if (sj_get(body, "spec"))
+			json_object_object_add(o, "spec", sj_copy(sj_get(body, "spec")));
+		json_object_object_add(st, "allowed", json_object_new_boolean(1));
+		json_object_object_add(st, "reason", json_object_new_string("kubesim has no authorization: everything is allowed"));
+	}
+	json_object_object_add(o, "status", st);
+	respond_json(a, r, 201, o, NULL);
+	json_object_put(o);
+	if (body)
+		json_object_put(body);
+	return 1;
+}
+
 static void do_resource(struct api *a, struct http_req *r, struct target *t, int watch)
 {
 	struct sim_err e = {0};
@@ -1542,7 +1597,8 @@ void api_handle(void *ctx, struct http_req *r)
 			       NULL, NULL, NULL, NULL, NULL);
 		goto out;
 	}
-	do_resource(a, r, &t, watch);
+	if (!do_review(a, r, &t))
+		do_resource(a, r, &t, watch);
 out:
 	target_free(&t);
 	for (size_t k = 0; k < n && k < MAX_SEGS; k++)
