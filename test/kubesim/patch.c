@@ -674,16 +674,24 @@ static json_object *fs_build(json_object *v, const char *field, const char *kind
 		node = json_object_new_object();
 		json_object_object_foreach(v, k, cv) {
 			json_object *child;
-			char *fk;
+			char *fk, small[128];
 			total++;
 			if (is_null(cv) || ignored(depth, field, k))
 				continue;
 			child = fs_build(cv, k, kind, depth + 1);
 			if (!child)
 				continue;
-			fk = xasprintf("f:%s", k);
-			json_object_object_add(node, fk, child);
-			free(fk);
+			size_t kl = strlen(k);
+			if (kl + 3 <= sizeof(small)) {
+				small[0] = 'f';
+				small[1] = ':';
+				memcpy(small + 2, k, kl + 1);
+				json_object_object_add(node, small, child);
+			} else {
+				fk = xasprintf("f:%s", k);
+				json_object_object_add(node, fk, child);
+				free(fk);
+			}
 		}
 		if (total > 0 && json_object_object_length(node) == 0) {
 			json_object_put(node);
@@ -1289,86 +1297,143 @@ out:
 	return rc;
 }
 
+/* Drop from a field set every path whose value is gone from v (one walk). */
+static void prune_gone(json_object *node, json_object *v, int depth)
+{
+	size_t n = (size_t)json_object_object_length(node), nd = 0;
+	char **drop;
+	if (depth >= MAX_DEPTH || n == 0)
+		return;
+	drop = xcalloc(n, sizeof(*drop));
+	json_object_object_foreach(node, k, child) {
+		long idx;
+		json_object *cv;
+		if (!strcmp(k, "."))
+			continue;
+		cv = v ? step(v, k, &idx) : NULL;
+		if (!cv) {
+			drop[nd++] = xstrdup(k);
+			continue;
+		}
+		if (json_object_object_length(child) == 0)
+			continue;
+		bool had_dot = get(child, ".") != NULL;
+		prune_gone(child, cv, depth + 1);
+		size_t left = (size_t)json_object_object_length(child);
+		if (left == 0 || (left == 1 && had_dot)) {
+			if (had_dot)
+				json_object_object_del(child, "."); /* only itself is left: a plain owned node */
+			else
+				drop[nd++] = xstrdup(k);
+		}
+	}
+	for (size_t i = 0; i < nd; i++) {
+		json_object_object_del(node, drop[i]);
+		free(drop[i]);
+	}
+	free(drop);
+}
+
+struct track {
+	json_object *mf, *mine_set;
+	long mine;
+	size_t nentries;
+	bool changed;
+	const char *stack[MAX_DEPTH + 1];
+};
+
+static void track_changed(struct track *t, int depth)
+{
+	json_object *p = json_object_new_array();
+	for (int i = 0; i < depth; i++)
+		json_object_array_add(p, json_object_new_string(t->stack[i]));
+	t->changed = true;
+	for (size_t e = 0; e < t->nentries; e++) {
+		json_object *set = get(json_object_array_get_idx(t->mf, e), "fieldsV1");
+		if ((long)e != t->mine && is_obj(set))
+			fs_remove(set, p);
+	}
+	fs_add(t->mine_set, p);
+	json_object_put(p);
+}
+
+/* Walk the new object's field set along the old and new values; every owned
+ * field whose value changed (or item that is new) moves to the manager. */
+static void track_walk(struct track *t, json_object *node, json_object *ov, json_object *nv, int depth)
+{
+	if (depth >= MAX_DEPTH)
+		return;
+	json_object_object_foreach(node, k, child) {
+		long idx;
+		json_object *ovc, *nvc;
+		if (!strcmp(k, "."))
+			continue;
+		ovc = ov ? step(ov, k, &idx) : NULL;
+		nvc = nv ? step(nv, k, &idx) : NULL;
+		t->stack[depth] = k;
+		if (fs_owned_node(child)) {
+			bool item = strncmp(k, "f:", 2) != 0;
+			bool changed = item ? ovc == NULL : !(ovc && json_object_equal(ovc, nvc));
+			if (changed && !item && is_obj(ovc) && is_obj(nvc))
+				changed = false; /* a map emptied by deletions is not a value someone set */
+			if (changed)
+				track_changed(t, depth + 1);
+		}
+		if (json_object_object_length(child) > 0)
+			track_walk(t, child, ovc, nvc, depth + 1);
+	}
+}
+
 int patch_track_update(json_object *old, json_object *obj, const char *manager, const char *subresource,
 		       const char *now_rfc3339)
 {
-	json_object *mf, *nset, *npaths, *mine_set = NULL;
+	struct track t = {.mine = -1};
+	json_object *nset;
 	const char *kind = get_str(obj, "kind");
-	bool changed_any = false;
-	size_t nentries;
-	long mine = -1;
 
 	if (!is_obj(obj))
 		return 0;
 	if (!manager || !*manager)
 		manager = "unknown";
-	mf = managed_fields_copy(old);
-	nset = fs_build(obj, NULL, kind, 0);
-	if (!nset)
-		nset = json_object_new_object();
-	npaths = fs_paths(nset);
-	nentries = json_object_array_length(mf);
+	t.mf = managed_fields_copy(old);
+	t.nentries = json_object_array_length(t.mf);
 
 	/* fields that are gone are owned by nobody */
-	for (size_t e = 0; e < nentries; e++) {
-		json_object *set = get(json_object_array_get_idx(mf, e), "fieldsV1");
-		json_object *ps;
-		if (!is_obj(set))
-			continue;
-		ps = fs_paths(set);
-		for (size_t i = json_object_array_length(ps); i-- > 0;) {
-			json_object *p = json_object_array_get_idx(ps, i);
-			if (!val_at(obj, p))
-				fs_remove(set, p);
-		}
-		json_object_put(ps);
+	for (size_t e = 0; e < t.nentries; e++) {
+		json_object *set = get(json_object_array_get_idx(t.mf, e), "fieldsV1");
+		if (is_obj(set))
+			prune_gone(set, obj, 0);
 	}
-	for (size_t e = 0; e < nentries; e++)
-		if (entry_is(json_object_array_get_idx(mf, e), manager, "Update", subresource))
-			mine = (long)e;
-	if (mine >= 0) {
-		mine_set = get(json_object_array_get_idx(mf, (size_t)mine), "fieldsV1");
-		if (!is_obj(mine_set)) {
-			mine_set = json_object_new_object();
-			json_object_object_add(json_object_array_get_idx(mf, (size_t)mine), "fieldsV1", mine_set);
+	for (size_t e = 0; e < t.nentries; e++)
+		if (entry_is(json_object_array_get_idx(t.mf, e), manager, "Update", subresource))
+			t.mine = (long)e;
+	if (t.mine >= 0) {
+		t.mine_set = get(json_object_array_get_idx(t.mf, (size_t)t.mine), "fieldsV1");
+		if (!is_obj(t.mine_set)) {
+			t.mine_set = json_object_new_object();
+			json_object_object_add(json_object_array_get_idx(t.mf, (size_t)t.mine), "fieldsV1", t.mine_set);
 		}
 	} else {
-		mine_set = json_object_new_object();
+		t.mine_set = json_object_new_object();
 	}
 
 	/* changed fields move to this manager */
-	size_t np = json_object_array_length(npaths);
-	for (size_t i = 0; i < np; i++) {
-		json_object *p = json_object_array_get_idx(npaths, i), *ov = old ? val_at(old, p) : NULL;
-		json_object *nv = val_at(obj, p);
-		const char *last = json_object_get_string(json_object_array_get_idx(p, json_object_array_length(p) - 1));
-		bool item = strncmp(last, "f:", 2) != 0;
-		if (item ? ov != NULL : (ov && json_object_equal(ov, nv)))
-			continue;
-		if (!item && is_obj(ov) && is_obj(nv))
-			continue; /* a map emptied by deletions is not a value someone set */
-		changed_any = true;
-		for (size_t e = 0; e < nentries; e++) {
-			json_object *set = get(json_object_array_get_idx(mf, e), "fieldsV1");
-			if ((long)e != mine && is_obj(set))
-				fs_remove(set, p);
-		}
-		fs_add(mine_set, p);
-	}
-	if (mine < 0) {
-		if (json_object_object_length(mine_set) > 0)
-			json_object_array_add(mf, new_entry(manager, "Update", get_str(obj, "apiVersion"), subresource,
-							    now_rfc3339, mine_set));
+	nset = fs_build(obj, NULL, kind, 0);
+	if (nset)
+		track_walk(&t, nset, old, obj, 0);
+	if (t.mine < 0) {
+		if (json_object_object_length(t.mine_set) > 0)
+			json_object_array_add(t.mf, new_entry(manager, "Update", get_str(obj, "apiVersion"), subresource,
+							      now_rfc3339, t.mine_set));
 		else
-			json_object_put(mine_set);
-	} else if (changed_any) {
-		json_object *ent = json_object_array_get_idx(mf, (size_t)mine);
+			json_object_put(t.mine_set);
+	} else if (t.changed) {
+		json_object *ent = json_object_array_get_idx(t.mf, (size_t)t.mine);
 		json_object_object_add(ent, "time", json_object_new_string(now_rfc3339 ? now_rfc3339 : ""));
 		if (get_str(obj, "apiVersion"))
 			json_object_object_add(ent, "apiVersion", json_object_new_string(get_str(obj, "apiVersion")));
 	}
-	set_managed_fields(obj, mf);
-	json_object_put(npaths);
+	set_managed_fields(obj, t.mf);
 	json_object_put(nset);
 	return 0;
 }
