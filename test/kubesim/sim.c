@@ -1211,6 +1211,9 @@ static int do_delete(struct sim *s, const struct rtype *rt, const char *ns, cons
 	if (strcmp(rt->plural, "customresourcedefinitions") == 0 && delete_crd_with_objects(s, rt, cur, name, out))
 		return 0;
 	int is_ns = strcmp(rt->group, "") == 0 && strcmp(rt->plural, "namespaces") == 0;
+	if (is_ns && (!strcmp(name, "default") || !strcmp(name, "kube-system") || !strcmp(name, "kube-public")))
+		return seterr(err, 403, "Forbidden", "namespaces \"%s\" is forbidden: this namespace may not be deleted",
+			      name);
 	const char *pfin = NULL;
 	if (propagation && strcmp(propagation, "Foreground") == 0)
 		pfin = "foregroundDeletion";

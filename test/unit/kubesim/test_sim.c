@@ -608,6 +608,8 @@ static void test_namespace_delete(void **state)
 	json_object *ns = J("{\"metadata\":{\"name\":\"tmp\"}}"), *out = NULL;
 	assert_int_equal(sim_create(s, "", "v1", "namespaces", NULL, ns, &out, NULL), 0);
 	assert_string_equal(sj_str(out, "status", "phase", NULL), "Active");
+	assert_string_equal(sj_str(out, "metadata", "labels", "kubernetes.io/metadata.name", NULL), "tmp");
+	assert_int_equal(sim_delete(s, "", "v1", "namespaces", NULL, "default", NULL, NULL, NULL), -403);
 	json_object_put(out);
 	create_cm(s, "tmp", "a", NULL);
 	json_object *held = J("{\"metadata\":{\"name\":\"held\",\"finalizers\":[\"x.io/f\"]}}"), *h = NULL;
