@@ -1030,8 +1030,22 @@ static int exec_run(struct kube_config *c, struct exec_plugin *x, char **errmsg)
 	 * none of the operator's sockets or files */
 	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 #endif
+	/* The operator blocks SIGTERM/SIGINT in every thread and ignores
+	 * SIGPIPE; the plugin starts with an empty mask and default actions. */
+	posix_spawnattr_t attr;
+	sigset_t none, dflt;
+	sigemptyset(&none);
+	sigemptyset(&dflt);
+	sigaddset(&dflt, SIGPIPE);
+	sigaddset(&dflt, SIGTERM);
+	sigaddset(&dflt, SIGINT);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &dflt);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	x->runs++;
-	int e = posix_spawnp(&pid, x->argv[0], &fa, NULL, x->argv, env);
+	int e = posix_spawnp(&pid, x->argv[0], &fa, &attr, x->argv, env);
+	posix_spawnattr_destroy(&attr);
 	close(pfd[1]);
 	pfd[1] = -1;
 	if (e != 0) {

@@ -3,6 +3,8 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -420,9 +422,11 @@ static void write_plugin(const char *api, const char *expiry)
 		"printf '%%s' \"$KUBERNETES_EXEC_INFO\" > '%s'\n"
 		"echo \"$# $1 $2 $MY_VAR\" > '%s'\n"
 		"ls -l /proc/$$/fd/ > '%s.fds'\n"
+		/* read by the shell itself (no fork: a forking shell blocks signals meanwhile) */
+		"while read -r k v; do case $k in SigBlk:|SigIgn:) echo \"$k\t$v\";; esac; done < /proc/$$/status > '%s.sig'\n"
 		"if [ \"$FAIL\" = 1 ]; then echo oops >&2; exit 3; fi\n"
 		"printf '{\"apiVersion\":\"%s\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"tok-%%s\"%s%s%s}}' $n\n",
-		count, count, info, args, args, api, expiry ? ",\"expirationTimestamp\":\"" : "", expiry ? expiry : "",
+		count, count, info, args, args, args, api, expiry ? ",\"expirationTimestamp\":\"" : "", expiry ? expiry : "",
 		expiry ? "\"" : "");
 	write_file("plugin.sh", script);
 	char *p = in_dir("plugin.sh");
@@ -489,8 +493,33 @@ static void test_exec_plugin(void **state)
 	int mfd = dup(fileno(mf));   /* dup() clears FD_CLOEXEC */
 	assert_true(mfd > 2);
 
+	/* the operator blocks SIGTERM and ignores SIGPIPE; the plugin must not inherit that */
+	sigset_t term, old;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	assert_int_equal(pthread_sigmask(SIG_BLOCK, &term, &old), 0);
+	void (*old_pipe)(int) = signal(SIGPIPE, SIG_IGN);
+
 	/* called once while the credential is valid */
 	get_token(c, "tok-1");
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	signal(SIGPIPE, old_pipe);
+	{
+		char *sigf = in_dir("plugin.args.sig");
+		char sb[256] = "";
+		FILE *sf = fopen(sigf, "r");
+		assert_non_null(sf);
+		size_t sn = fread(sb, 1, sizeof(sb) - 1, sf);
+		sb[sn] = '\0';
+		fclose(sf);
+		free(sigf);
+		if (!strstr(sb, "SigBlk:\t0000000000000000"))
+			fail_msg("plugin signal state: %s", sb);
+		const char *ign = strstr(sb, "SigIgn:\t");
+		assert_non_null(ign);
+		unsigned long long ignmask = strtoull(ign + 8, NULL, 16);
+		assert_int_equal(ignmask & (1ull << (SIGPIPE - 1)), 0);
+	}
 	get_token(c, "tok-1");
 	mclock_fake_advance(&fk, 30ull * 60 * 1000000000ull);   /* +30 min: still valid */
 	get_token(c, "tok-1");
