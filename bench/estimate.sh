@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # bench/estimate.sh: bytes read and time to estimate, and the error against
 # the true tensor bytes, over the fixture set of hack/make-fixture-model in
-# the REAL architectures' shapes (sparse files: 1.4 TB of models in ~16 MB of
-# disk, DeepSeek-V3 671B included).
+# the REAL architectures' shapes (sparse files: 1.47 TB of models in ~16 MB
+# of disk, DeepSeek-V3 671B included).
 #   1. local: `kubectl modelcache estimate --file DIR` on every fixture;
-#   2. HTTP: the same through test/fakehub for a subset (fakehub hashes every
-#      file once at start, so the multi-TB ones stay local); the bytes of file
-#      data served come from fakehub's request log.
+#   2. HTTP: the same through test/fakehub (--fast-hash-above: no sha256 of
+#      the sparse files); the bytes of file data served come from fakehub's
+#      request log.
 # Ends with: RESULT estimate max_error_pct=.. bytes_read_per_gb=.. ms_per_model=..
 # (bytes_read_per_gb and ms_per_model from the HTTP runs).
 #   MC_BIN=build/bin bench/estimate.sh
@@ -27,10 +27,7 @@ cleanup() {
 trap cleanup EXIT
 
 "$SRC/hack/make-fixture-model" --out "$TMP/real" --real-shapes --fill sparse >/dev/null
-HTTP_SET="qwen3-0.6b gemma-3-swa tinyllama-gguf sd-diffusers llama-awq"
-args=()
-for n in $HTTP_SET; do args+=(--only "$n"); done
-"$SRC/hack/make-fixture-model" --out "$TMP/http" --real-shapes --fill sparse "${args[@]}" >/dev/null
+HTTP_SET=$(cd "$TMP/real/fixtures" && echo *)
 
 now_ms() { date +%s%3N; }
 
@@ -39,7 +36,7 @@ echo "== local files (every fixture, real shapes)"
 for d in "$TMP"/real/fixtures/*/; do
   n=$(basename "$d")
   t0=$(now_ms)
-  "$CLI" estimate --file "$d" -o json >"$TMP/$n.local.json"
+  "$CLI" estimate --file "$d" -o json >"$TMP/$n.local.json" || { echo "estimate of $n failed"; exit 1; }
   t1=$(now_ms)
   printf '%s\t%s\t%s\t%s\n' "$n" "$TMP/$n.local.json" "$d/.fixture-truth.json" $((t1 - t0)) >>"$TMP/local.tsv"
 done
@@ -47,24 +44,27 @@ done
 http_ok=0
 : >"$TMP/http.tsv"
 if [ -x "$HUB" ]; then
-  echo "== HTTP through fakehub ($HTTP_SET)"
+  echo "== HTTP through fakehub (every fixture)"
   LOG=$TMP/hub.log
-  "$HUB" --root "$TMP/http" --port 0 --port-file "$TMP/hub.port" --request-log "$LOG" 2>"$TMP/hub.err" &
+  "$HUB" --root "$TMP/real" --port 0 --port-file "$TMP/hub.port" --request-log "$LOG" \
+    --fast-hash-above 1073741824 2>"$TMP/hub.err" &
   PIDS+=($!)
   for _ in $(seq 200); do [ -s "$TMP/hub.port" ] && break; sleep 0.05; done
   PORT=$(cat "$TMP/hub.port")
-  # warm fakehub's hash cache so the timing is the estimator's, not fakehub's hashing
+  # warm fakehub's listing/hash cache so the timing is the estimator's, not fakehub's
   for n in $HTTP_SET; do
-    curl -sf -o /dev/null --max-time 300 "http://127.0.0.1:$PORT/api/models/fixtures/$n/revision/main?blobs=true" || true
+    curl -sf -o /dev/null --max-time 300 -H "Authorization: Bearer hf_fixture_gated_token" \
+      "http://127.0.0.1:$PORT/api/models/fixtures/$n/revision/main?blobs=true" || true
   done
   for n in $HTTP_SET; do
     before=$(wc -l <"$LOG")
     t0=$(now_ms)
-    "$CLI" estimate "fixtures/$n" --endpoint "http://127.0.0.1:$PORT" -o json >"$TMP/$n.http.json" 2>>"$TMP/cli.err"
+    HF_TOKEN=hf_fixture_gated_token "$CLI" estimate "fixtures/$n" --endpoint "http://127.0.0.1:$PORT" \
+      -o json >"$TMP/$n.http.json" 2>>"$TMP/cli.err" || { echo "estimate of $n failed:"; cat "$TMP/cli.err"; exit 1; }
     t1=$(now_ms)
     served=$(tail -n +"$((before + 1))" "$LOG" | awk '$2 ~ /\/resolve\/|^\/lfs\// {s += $4} END {print s + 0}')
     reqs=$(tail -n +"$((before + 1))" "$LOG" | wc -l)
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$TMP/$n.http.json" "$TMP/http/fixtures/$n/.fixture-truth.json" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$TMP/$n.http.json" "$TMP/real/fixtures/$n/.fixture-truth.json" \
       $((t1 - t0)) "$served" "$reqs" >>"$TMP/http.tsv"
   done
   http_ok=1

@@ -1,7 +1,6 @@
 /* File selection: include/exclude, formats, GGUF variants and projectors,
  * safetensors vs pickles, diffusers components. */
 #include <ctype.h>
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 
 #include "estimate/classify.h"
 #include "estimate/estimate.h"
+#include "hub/filter.h"
 #include "util/mem.h"
 
 const char *est_format_name(enum est_format f)
@@ -24,34 +24,17 @@ const char *est_format_name(enum est_format f)
 	}
 }
 
-/* huggingface_hub filter_repo_objects: fnmatch without FNM_PATHNAME ('*'
- * crosses '/'); a pattern ending in '/' means everything under it. */
+/* The hydrator's rule (pkg/hub/filter.h), so that the estimator prices
+ * exactly what the hydrator fetches. */
 bool estimate_glob_match(const char *pattern, const char *path)
 {
-	size_t n = strlen(pattern);
-	if (n > 0 && pattern[n - 1] == '/') {
-		char *p = xasprintf("%s*", pattern);
-		bool m = fnmatch(p, path, 0) == 0;
-		free(p);
-		return m;
-	}
-	return fnmatch(pattern, path, 0) == 0;
+	return hub_glob_match(pattern, path);
 }
 
 bool estimate_path_selected(const char *path, const char *const *inc, size_t ninc,
 			    const char *const *exc, size_t nexc)
 {
-	if (ninc > 0) {
-		bool any = false;
-		for (size_t i = 0; i < ninc && !any; i++)
-			any = estimate_glob_match(inc[i], path);
-		if (!any)
-			return false;
-	}
-	for (size_t i = 0; i < nexc; i++)
-		if (estimate_glob_match(exc[i], path))
-			return false;
-	return true;
+	return hub_filter_selects(inc, ninc, exc, nexc, path);
 }
 
 void est_pick_cleanup(struct est_pick *p)

@@ -1,5 +1,6 @@
 /* Top level: list, select, classify, read headers, price (DESIGN.md 5). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,21 +116,38 @@ static void apply_st_index(struct est_repo *repo, const struct est_file_entry *f
 	json_object *root = tok ? json_tokener_parse_ex(tok, txt, (int)len) : NULL, *wm;
 	if (root && json_object_object_get_ex(root, "weight_map", &wm) &&
 	    json_object_is_type(wm, json_type_object)) {
+		/* the distinct shard names (a few hundred at most; values come
+		 * grouped, so checking the last one first keeps this linear) */
+		const char **shards = NULL;
+		size_t nsh = 0;
+		json_object_object_foreach(wm, tensor, shard) {
+			(void)tensor;
+			if (!json_object_is_type(shard, json_type_string))
+				continue;
+			const char *v = json_object_get_string(shard);
+			bool seen = nsh > 0 && strcmp(shards[nsh - 1], v) == 0;
+			for (size_t i = 0; i + 1 < nsh && !seen; i++)
+				seen = strcmp(shards[i], v) == 0;
+			if (seen)
+				continue;
+			if (nsh % 64 == 0)
+				shards = xrealloc(shards, (nsh + 64) * sizeof(*shards));
+			shards[nsh++] = v;
+			if (nsh > 100000)
+				break;
+		}
 		size_t keep = 0;
 		for (size_t k = 0; k < pk->nweights; k++) {
 			const char *p = f[pk->weights[k]].path;
 			bool named = strchr(p, '/') != NULL;   /* subfolders: not governed */
-			json_object_object_foreach(wm, tensor, shard) {
-				(void)tensor;
-				if (!named && json_object_is_type(shard, json_type_string) &&
-				    strcmp(json_object_get_string(shard), p) == 0)
-					named = true;
-			}
+			for (size_t i = 0; i < nsh && !named; i++)
+				named = strcmp(shards[i], p) == 0;
 			if (named)
 				pk->weights[keep++] = pk->weights[k];
 		}
 		if (keep > 0)
 			pk->nweights = keep;
+		free(shards);
 	}
 	json_object_put(root);
 	if (tok)
@@ -159,6 +177,40 @@ static int64_t dtype_count_bytes(json_object *info, int64_t cap)
 	return total < cap ? total : cap;
 }
 
+/* Headers of many shards are read by a few threads (each read is a round
+ * trip or two over HTTP); results are combined in listing order. */
+#define ST_THREADS 4
+
+struct st_job {
+	struct est_source *src;
+	struct safetensors_summary *sums;
+	const char **whys;
+	int *rcs;
+	size_t n;
+	size_t next;            /* atomic */
+};
+
+static void *st_worker(void *arg)
+{
+	struct st_job *j = arg;
+	/* shards of one checkpoint have headers of similar size: size the first
+	 * read of the next shard from the last header (one request per shard) */
+	size_t first_read = SAFETENSORS_FIRST_READ;
+	for (;;) {
+		size_t i = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+		if (i >= j->n)
+			break;
+		j->rcs[i] = safetensors_read_ex(&j->src[i], first_read, &j->sums[i], &j->whys[i]);
+		if (j->rcs[i] == 0) {
+			uint64_t h = j->sums[i].header_len;
+			first_read = (size_t)(h + 8 + h / 4);
+			if (first_read < 4096)
+				first_read = 4096;
+		}
+	}
+	return NULL;
+}
+
 static int price_safetensors(struct est_repo *repo, const struct est_file_entry *f,
 			     const size_t *idx, size_t n, const char *role,
 			     const struct model_arch *arch, struct estimate_result *r,
@@ -168,44 +220,64 @@ static int price_safetensors(struct est_repo *repo, const struct est_file_entry 
 	int64_t params = 0;
 	struct { char name[12]; uint64_t bytes; } dts[SAFETENSORS_MAX_DTYPES];
 	size_t ndts = 0;
+	int rc = 0;
+	struct st_job j = {
+		.src = xcalloc(n ? n : 1, sizeof(*j.src)),
+		.sums = xcalloc(n ? n : 1, sizeof(*j.sums)),
+		.whys = xcalloc(n ? n : 1, sizeof(*j.whys)),
+		.rcs = xcalloc(n ? n : 1, sizeof(*j.rcs)),
+		.n = n,
+	};
+	for (size_t k = 0; k < n; k++)
+		est_repo_source(repo, f[idx[k]].path, f[idx[k]].size, &j.src[k]);
+	pthread_t th[ST_THREADS];
+	size_t nth = n < 2 ? 0 : n < ST_THREADS ? n : ST_THREADS, started = 0;
+	for (; started < nth; started++)
+		if (pthread_create(&th[started], NULL, st_worker, &j) != 0)
+			break;
+	st_worker(&j);   /* this thread works too (and alone when n < 2) */
+	for (size_t t = 0; t < started; t++)
+		pthread_join(th[t], NULL);
 	for (size_t k = 0; k < n; k++) {
 		const struct est_file_entry *e = &f[idx[k]];
-		struct est_source s;
-		struct safetensors_summary sum;
-		const char *why = NULL;
-		est_repo_source(repo, e->path, e->size, &s);
-		int rc = safetensors_read(&s, &sum, &why);
-		if (rc < 0) {
+		const struct safetensors_summary *sum = &j.sums[k];
+		if (j.rcs[k] < 0) {
 			if (why_out)
-				*why_out = xasprintf("%s: %s", e->path, why ? why : "unreadable header");
-			return rc;
+				*why_out = xasprintf("%s: %s", e->path, j.whys[k] ? j.whys[k] : "unreadable header");
+			rc = j.rcs[k];
+			goto out;
 		}
-		add_file(r, e, (int64_t)sum.data_bytes, role);
-		r->weight_bytes += (int64_t)sum.data_bytes;
+		add_file(r, e, (int64_t)sum->data_bytes, role);
+		r->weight_bytes += (int64_t)sum->data_bytes;
 		int bits = arch && arch->quant_bits > 0 ? arch->quant_bits : 4;
-		params += (int64_t)sum.elements + (int64_t)sum.packed_i32_elements * (32 / bits);
-		for (size_t d = 0; d < sum.ndtypes; d++) {
-			size_t j;
-			for (j = 0; j < ndts; j++)
-				if (strcmp(dts[j].name, sum.dtypes[d].name) == 0)
+		params += (int64_t)sum->elements + (int64_t)sum->packed_i32_elements * (32 / bits);
+		for (size_t d = 0; d < sum->ndtypes; d++) {
+			size_t x;
+			for (x = 0; x < ndts; x++)
+				if (strcmp(dts[x].name, sum->dtypes[d].name) == 0)
 					break;
-			if (j == ndts) {
+			if (x == ndts) {
 				if (ndts == SAFETENSORS_MAX_DTYPES)
 					continue;
-				memcpy(dts[j].name, sum.dtypes[d].name, sizeof(dts[j].name));
-				dts[j].bytes = 0;
+				memcpy(dts[x].name, sum->dtypes[d].name, sizeof(dts[x].name));
+				dts[x].bytes = 0;
 				ndts++;
 			}
-			dts[j].bytes += sum.dtypes[d].bytes;
+			dts[x].bytes += sum->dtypes[d].bytes;
 		}
 	}
-	for (size_t j = 0; j < ndts; j++)
-		if (dts[j].bytes > best) {
-			best = dts[j].bytes;
-			snprintf(main_dtype, dtcap, "%s", dts[j].name);
+	for (size_t x = 0; x < ndts; x++)
+		if (dts[x].bytes > best) {
+			best = dts[x].bytes;
+			snprintf(main_dtype, dtcap, "%s", dts[x].name);
 		}
 	r->parameters += params;
-	return 0;
+out:
+	free(j.src);
+	free(j.sums);
+	free(j.whys);
+	free(j.rcs);
+	return rc;
 }
 
 static int price_gguf(struct est_repo *repo, const struct est_file_entry *f, const size_t *idx,

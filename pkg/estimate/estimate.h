@@ -74,8 +74,7 @@ void estimate_result_init(struct estimate_result *r);
 void estimate_result_cleanup(struct estimate_result *r);
 
 /* Estimate a Hub repo. revision NULL => "main". include/exclude are the
- * hydrator's globs (fnmatch, '*' also crosses '/', a pattern ending in '/'
- * matches the folder). Returns 0 or an enum estimate_err; on failure
+ * hydrator's globs (hub_filter_selects). Returns 0 or an enum estimate_err; on failure
  * *errmsg (when errmsg != NULL) is a one-line reason you free(). */
 int estimate_repo(struct hub_client *hub, const char *repo, const char *revision,
 		  const char *const *include, size_t ninclude,
@@ -97,7 +96,8 @@ int estimate_serving_memory(const struct estimate_result *r, enum estimate_engin
 			    const char *kv_dtype, int64_t context, int64_t sequences, int gpus,
 			    struct estimate_memory *out, int64_t *context_out);
 
-/* Hydrator glob semantics (huggingface_hub filter_repo_objects). */
+/* The hydrator's include/exclude rule (pkg/hub/filter.h: huggingface_hub
+ * fnmatch, '*' crosses '/', "dir/" selects the folder). */
 bool estimate_glob_match(const char *pattern, const char *path);
 bool estimate_path_selected(const char *path, const char *const *include, size_t ninclude,
 			    const char *const *exclude, size_t nexclude);

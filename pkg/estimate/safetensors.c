@@ -193,6 +193,12 @@ out:
 
 int safetensors_read(struct est_source *src, struct safetensors_summary *out, const char **why)
 {
+	return safetensors_read_ex(src, SAFETENSORS_FIRST_READ, out, why);
+}
+
+int safetensors_read_ex(struct est_source *src, size_t first_read, struct safetensors_summary *out,
+			const char **why)
+{
 	int rc = 0;
 	char *hdr = NULL;
 	memset(out, 0, sizeof(*out));
@@ -200,7 +206,11 @@ int safetensors_read(struct est_source *src, struct safetensors_summary *out, co
 		*why = NULL;
 	if (src->size < 8)
 		FAIL(-EINVAL, "file shorter than the 8-byte header length");
-	size_t first = src->size < SAFETENSORS_FIRST_READ ? (size_t)src->size : SAFETENSORS_FIRST_READ;
+	if (first_read < 8)
+		first_read = 8;
+	if (first_read > SAFETENSORS_MAX_HEADER + 8)
+		first_read = SAFETENSORS_MAX_HEADER + 8;
+	size_t first = src->size < first_read ? (size_t)src->size : first_read;
 	unsigned char *head = xmalloc(first);
 	rc = est_source_read(src, 0, head, first);
 	if (rc < 0) {

@@ -33,6 +33,11 @@ struct safetensors_summary {
  * / -E2BIG (header too large) / -EIO (read failed); *why (may be NULL) gets a
  * static description. */
 int safetensors_read(struct est_source *src, struct safetensors_summary *out, const char **why);
+/* The same with the size of the first read (sharded checkpoints: the previous
+ * shard's header length, so each shard costs one request). Capped at
+ * SAFETENSORS_MAX_HEADER + 8 and by the file size. */
+int safetensors_read_ex(struct est_source *src, size_t first_read, struct safetensors_summary *out,
+			const char **why);
 
 /* The dtype with most bytes ("BF16"), "" if none. */
 const char *safetensors_main_dtype(const struct safetensors_summary *s);

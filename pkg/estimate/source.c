@@ -85,9 +85,10 @@ static int repo_src_read_at(void *ctx, uint64_t off, void *buf, size_t len, size
 {
 	struct repo_src *rs = ctx;
 	int rc = rs->repo->ops->read_at(rs->repo->ctx, rs->path, off, buf, len, got);
-	rs->repo->reads++;
+	/* sources of one repo may be read from several threads (estimate.c) */
+	__atomic_add_fetch(&rs->repo->reads, 1, __ATOMIC_RELAXED);
 	if (rc == 0)
-		rs->repo->bytes_read += *got;
+		__atomic_add_fetch(&rs->repo->bytes_read, *got, __ATOMIC_RELAXED);
 	return rc;
 }
 

@@ -39,6 +39,9 @@ struct est_file_entry {
 	int64_t size;
 };
 
+/* Thread-safety: read_at may be called from several threads at once (the
+ * estimator reads shard headers in parallel); list/info/free are called from
+ * one thread. */
 struct est_repo_ops {
 	/* List every file (recursive). *files is an xmalloc'd array the repo
 	 * owns until est_repo_free. 0 or an enum estimate_err. */
