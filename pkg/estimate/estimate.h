@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "estimate/arch.h"
+#include "estimate/engine.h"
 #include "estimate/fit.h"
 #include "estimate/kv.h"
 #include "estimate/place.h"

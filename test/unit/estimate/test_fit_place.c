@@ -174,6 +174,46 @@ static void test_place_explicit(void **state)
 	assert_int_equal(p.status, PLACE_INSUFFICIENT_VRAM);
 }
 
+static void test_engine_args(void **state)
+{
+	struct engine_args e;
+	const char *vllm[] = {"--model=/mnt/models", "--max-model-len=8192", "-tp", "4",
+			      "--pipeline-parallel-size", "2", "--kv-cache-dtype=fp8",
+			      "--gpu-memory-utilization", "0.85", "--max-num-seqs=16", "--enforce-eager"};
+	assert_int_equal(engine_args_parse(vllm, 11, &e), 0);
+	assert_int_equal(e.max_model_len, 8192);
+	assert_int_equal(e.tensor, 4);
+	assert_int_equal(e.pipeline, 2);
+	assert_string_equal(e.kv_cache_dtype, "fp8");
+	assert_true(e.gpu_memory_utilization > 0.849 && e.gpu_memory_utilization < 0.851);
+	assert_int_equal(e.max_num_seqs, 16);
+	const char *vllm2[] = {"--tensor-parallel-size=8", "--max-model-len", "32k"};
+	assert_int_equal(engine_args_parse(vllm2, 3, &e), 0);
+	assert_int_equal(e.tensor, 8);
+	assert_int_equal(e.max_model_len, 32768);
+	assert_int_equal(e.pipeline, 0);
+	const char *llama[] = {"-m", "/mnt/models/m.gguf", "-c", "16384", "-ctk", "q8_0", "-np", "4", "-ngl", "99"};
+	assert_int_equal(engine_args_parse(llama, 10, &e), 0);
+	assert_int_equal(e.max_model_len, 16384);
+	assert_string_equal(e.kv_cache_dtype, "q8_0");
+	assert_int_equal(e.max_num_seqs, 4);
+	/* invalid values are reported, not ignored */
+	const char *bad1[] = {"-tp", "three"};
+	assert_int_equal(engine_args_parse(bad1, 2, &e), -EINVAL);
+	assert_string_equal(e.bad_flag, "-tp");
+	const char *bad2[] = {"--gpu-memory-utilization=1.5"};
+	assert_int_equal(engine_args_parse(bad2, 1, &e), -EINVAL);
+	const char *bad3[] = {"--max-model-len"};
+	assert_int_equal(engine_args_parse(bad3, 1, &e), -EINVAL);
+	const char *bad4[] = {"--tensor-parallel-size=0"};
+	assert_int_equal(engine_args_parse(bad4, 1, &e), -EINVAL);
+	/* look-alike flags are not ours */
+	const char *other[] = {"--tpx=3", "-t", "8", "--max-model-length=5"};
+	assert_int_equal(engine_args_parse(other, 4, &e), 0);
+	assert_int_equal(e.tensor, 0);
+	assert_int_equal(e.max_model_len, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -182,6 +222,7 @@ int main(void)
 		cmocka_unit_test(test_place_auto),
 		cmocka_unit_test(test_place_failures),
 		cmocka_unit_test(test_place_explicit),
+		cmocka_unit_test(test_engine_args),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
