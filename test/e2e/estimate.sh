@@ -103,7 +103,17 @@ assert o["note"] is None and o["method"] == "Q4_K_M", o
 PY
 "$CLI" estimate fixtures/tinyllama-gguf --endpoint "http://127.0.0.1:$SP" >"$TMP/gg.txt"
 grep -q "Note: heaviest of 3 GGUF quants priced: F16" "$TMP/gg.txt" || { cat "$TMP/gg.txt"; fail "heaviest-quant note"; }
-pass "GGUF: heaviest quant by default (and said so), --include picks one"
+"$CLI" estimate fixtures/tinyllama-gguf --endpoint "http://127.0.0.1:$SP" --engine llamacpp \
+  --kv-cache-dtype q8_0 --context 2048 --sequences 2 -o json >"$TMP/llama.json"
+python3 - "$TMP/llama.json" <<'PY' || fail "llama.cpp q8_0 KV cache"
+import json, sys
+o = json.load(open(sys.argv[1])); a = o["architecture"]
+f16 = 2 * a["kvHeads"] * a["headDim"] * 2 * a["layers"]          # bytes per token in f16
+assert o["engine"] == "llamacpp" and o["kvCacheDtype"] == "q8_0"
+assert o["kvCacheBytes"] == f16 // 2 // 32 * 34 * 2048 * 2, o["kvCacheBytes"]
+PY
+"$CLI" estimate --help | grep -q "Exit: 0 fits" || fail "--help"
+pass "GGUF: heaviest quant by default (and said so), --include picks one; llama.cpp q8_0 KV"
 
 # ---------------------------------------------------------------- verdicts, exit codes
 set +e
