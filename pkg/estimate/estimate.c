@@ -435,21 +435,43 @@ int estimate_from_repo(struct est_repo *repo, const char *const *include, size_t
 		free(g);
 		break;
 	}
-	case EST_FMT_DIFFUSION:
-		rc = price_safetensors(repo, f, pk.weights, pk.nweights, "component", NULL, r, dtype,
-				       sizeof(dtype), &why);
+	case EST_FMT_DIFFUSION: {
+		/* safetensors components by header; a component that only ships
+		 * .bin pickles costs its file size */
+		size_t *st = xcalloc(pk.nweights ? pk.nweights : 1, sizeof(*st));
+		size_t *pk_bin = xcalloc(pk.nweights ? pk.nweights : 1, sizeof(*pk_bin));
+		size_t nst = 0, nbin = 0;
+		for (size_t k = 0; k < pk.nweights; k++) {
+			const char *p = f[pk.weights[k]].path;
+			size_t l = strlen(p);
+			if (l > 12 && strcmp(p + l - 12, ".safetensors") == 0)
+				st[nst++] = pk.weights[k];
+			else
+				pk_bin[nbin++] = pk.weights[k];
+		}
+		rc = price_safetensors(repo, f, st, nst, "component", NULL, r, dtype, sizeof(dtype), &why);
 		set_method(r, method_from_dtype(dtype));
 		if (rc == 0) {
-			/* .bin components cannot be read: their size is their cost */
+			fallback_sum(f, pk_bin, nbin, "component", r);
 			r->strategy = "diffusion_component_sum";
-			break;
+			if (nbin > 0) {
+				free(r->note);
+				r->note = xasprintf("%zu component file%s priced by size (.bin)", nbin,
+						    nbin > 1 ? "s" : "");
+			}
+		} else {
+			reset_priced(r);
+			fallback_sum(f, pk.weights, pk.nweights, "component", r);
+			r->strategy = "siblings_byte_sum";
+			r->used_fallback = true;
+			free(r->note);
+			r->note = xasprintf("headers unreadable (%s); priced by file size", why);
+			rc = 0;
 		}
-		reset_priced(r);
-		fallback_sum(f, pk.weights, pk.nweights, "component", r);
-		r->strategy = "siblings_byte_sum";
-		r->used_fallback = true;
-		rc = 0;
+		free(st);
+		free(pk_bin);
 		break;
+	}
 	case EST_FMT_BIN:
 		fallback_sum(f, pk.weights, pk.nweights, "weights", r);
 		set_method(r, method_from_quant(&r->arch, cfg) ? method_from_quant(&r->arch, cfg)

@@ -244,6 +244,16 @@ static void test_diffusers(void **state)
 	assert_false(priced(&r, "unet/diffusion_pytorch_model.safetensors"));
 	assert_false(r.used_fallback);
 	estimate_result_cleanup(&r);
+	/* a component shipping only a pickle: by its size, and said so */
+	fx_write_str(c->dir, "safety_checker/pytorch_model.bin", "0123456789");
+	fx_write_str(c->dir, "model_index.json",
+		     "{\"unet\":[\"diffusers\",\"UNet2DConditionModel\"],"
+		     "\"safety_checker\":[\"stable_diffusion\",\"StableDiffusionSafetyChecker\"]}");
+	assert_int_equal(run(c->dir, NULL, 0, NULL, 0, &r), 0);
+	assert_string_equal(r.strategy, "diffusion_component_sum");
+	assert_int_equal(r.weight_bytes, (int64_t)bu + 10);
+	assert_string_equal(r.note, "1 component file priced by size (.bin)");
+	estimate_result_cleanup(&r);
 }
 
 /* Several GGUF quants + an mmproj projector. */
