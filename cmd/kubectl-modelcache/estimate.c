@@ -37,6 +37,7 @@ struct opts {
 	int64_t gpu_memory;       /* per GPU, 0 = none */
 	int gpus;
 	int64_t unified;          /* total, 0 = none */
+	int64_t in_use;           /* unified memory already used by others */
 	double util;
 	const char *endpoint;
 	bool json;
@@ -64,6 +65,7 @@ static int usage(FILE *f)
 		"      --gpu-memory Q               memory per GPU, e.g. 80Gi\n"
 		"      --gpus N                     number of GPUs (default 1)\n"
 		"      --unified-memory Q           total unified memory (Apple silicon, GB10), e.g. 32Gi\n"
+		"      --memory-in-use Q            unified memory already used by other processes\n"
 		"      --gpu-memory-utilization F   fraction of each GPU usable (default 0.9)\n"
 		"      --endpoint URL               Hub endpoint (default $HF_ENDPOINT or https://huggingface.co)\n"
 		"  -o, --output text|json           output format (default text)\n"
@@ -157,6 +159,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				return bad(name, v);
 		} else if (strcmp(name, "--unified-memory") == 0) {
 			if (quantity_parse_bytes(v, &o->unified) < 0 || o->unified <= 0)
+				return bad(name, v);
+		} else if (strcmp(name, "--memory-in-use") == 0) {
+			if (quantity_parse_bytes(v, &o->in_use) < 0)
 				return bad(name, v);
 		} else if (strcmp(name, "--gpu-memory-utilization") == 0) {
 			char *end;
@@ -330,7 +335,7 @@ int cmd_estimate(int argc, char **argv)
 	}
 	int64_t kv = m.kv_cache_bytes;
 	bool have_budget = o.gpu_memory > 0 || o.unified > 0;
-	int64_t budget = o.unified ? estimate_budget_unified(o.unified)
+	int64_t budget = o.unified ? estimate_budget_unified_free(o.unified, o.in_use)
 				   : estimate_budget_discrete(o.gpu_memory, gpus, o.util);
 	bool fits = have_budget && estimate_fits(&m, budget);
 	exit_code = have_budget && !fits ? 3 : 0;
@@ -352,8 +357,11 @@ int cmd_estimate(int argc, char **argv)
 		char a[32], b[32];
 		if (o.unified) {
 			fmt_gib(a, sizeof(a), o.unified);
-			printf("  Available budget: %.1f GiB (%s GiB unified x %.2f)\n", gib(budget), a,
-			       o.unified <= 36 * GIB ? 0.67 : 0.75);
+			char used[48] = "";
+			if (o.in_use > 0)
+				snprintf(used, sizeof(used), " - %.1f GiB in use", gib(o.in_use));
+			printf("  Available budget: %.1f GiB (%s GiB unified x %.2f%s)\n", gib(budget), a,
+			       o.unified <= 36 * GIB ? 0.67 : 0.75, used);
 		} else {
 			fmt_gib(a, sizeof(a), o.gpu_memory);
 			snprintf(b, sizeof(b), "%d x ", gpus);

@@ -81,6 +81,14 @@ int64_t estimate_budget_unified(int64_t total_bytes)
 	return (int64_t)((double)total_bytes * f);   /* < INT64_MAX */
 }
 
+int64_t estimate_budget_unified_free(int64_t total_bytes, int64_t in_use_bytes)
+{
+	int64_t b = estimate_budget_unified(total_bytes);
+	if (in_use_bytes > 0)
+		b = in_use_bytes >= b ? 0 : b - in_use_bytes;
+	return b;
+}
+
 void estimate_memory_compute(int64_t weight_bytes, int64_t kv_bytes, int64_t overhead_per_gpu,
 			     int gpus, struct estimate_memory *out)
 {

@@ -23,6 +23,8 @@ int64_t estimate_overhead_bytes(enum estimate_engine e, const struct model_arch 
  * unified = total x 0.67 up to 36 GiB, x 0.75 above. */
 int64_t estimate_budget_discrete(int64_t per_gpu_bytes, int gpus, double utilization);
 int64_t estimate_budget_unified(int64_t total_bytes);
+/* Unified memory minus what other processes already use (DESIGN 5.6). */
+int64_t estimate_budget_unified_free(int64_t total_bytes, int64_t in_use_bytes);
 
 /* The whole memory picture for one model served one way. */
 struct estimate_memory {

@@ -150,6 +150,8 @@ rc=$?
 set -e
 [ $rc -eq 3 ] || fail "unified 1Gi: exit $rc (want 3)"
 python3 -c "import json;o=json.load(open('$TMP/uni.json'));assert o['budgetBytes']==int(2**30*0.67) and o['fits'] is False, o" || fail "unified budget"
+"$CLI" estimate fixtures/qwen3-0.6b --endpoint "http://127.0.0.1:$SP" --unified-memory 64Gi --memory-in-use 8Gi >"$TMP/uni.txt"
+grep -q '  Available budget: 40.0 GiB (64 GiB unified x 0.75 - 8.0 GiB in use)' "$TMP/uni.txt" || { cat "$TMP/uni.txt"; fail "unified text"; }
 
 set +e
 "$CLI" estimate fixtures/does-not-exist --endpoint "http://127.0.0.1:$SP" 2>"$TMP/nf.err"

@@ -20,6 +20,8 @@ static void test_budgets(void **state)
 	assert_int_equal(estimate_budget_unified(32 * GIB), (int64_t)(32 * GIB * 0.67));
 	assert_int_equal(estimate_budget_unified(36 * GIB), (int64_t)(36 * GIB * 0.67));
 	assert_int_equal(estimate_budget_unified(128 * GIB), 96 * GIB);
+	assert_int_equal(estimate_budget_unified_free(128 * GIB, 6 * GIB), 90 * GIB);
+	assert_int_equal(estimate_budget_unified_free(16 * GIB, 64 * GIB), 0);
 	struct estimate_memory m;
 	estimate_memory_compute(10 * GIB, 2 * GIB, GIB, 2, &m);
 	assert_int_equal(m.total_bytes, 14 * GIB);
