@@ -103,6 +103,18 @@ art2=$(mce_jp cp pvc "$PVC" "$NS" '{.metadata.annotations.modelcache\.dev/artifa
 [ -n "$art2" ] && [ "$art2" != "$art1" ] || mc_fail "the PVC's artifact annotation did not follow the source ($art1 -> $art2)"
 mc_log "source changed: hydrated again (attempt $(mce_jp cp mc qwen "$NS" '{.status.clusters[?(@.name=="local")].attempts}'))"
 
+# --- a lost volume drops the cluster back to Pending and it is composed again
+a2=$(mce_jp cp mc qwen "$NS" '{.status.clusters[?(@.name=="local")].attempts}')
+uid1=$(mce_jp cp pvc "$PVC" "$NS" '{.metadata.uid}')
+mcp delete pvc "$PVC" -n "$NS" --wait=false >/dev/null
+mc_wait 60 "local Ready again on a new volume" eval \
+	'[ "$(mce_jp cp mc qwen '"$NS"' "{.status.clusters[?(@.name==\"local\")].attempts}")" -gt '"$a2"' ] && [ "$(mce_phase '"$NS"' qwen local)" = Ready ]'
+uid2=$(mce_jp cp pvc "$PVC" "$NS" '{.metadata.uid}')
+[ -n "$uid2" ] && [ "$uid2" != "$uid1" ] || mc_fail "the lost PVC was not composed again"
+n=$(mce_check_files fixtures/qwen3-0.6b "$(mce_pvc_dir cp "$NS" "$PVC")" '*.json' '*.safetensors') ||
+	mc_fail "new local volume: $n"
+mc_log "lost volume: recomposed and hydrated again"
+
 # --- invalid ModelCache (the CRD would reject it; write it past CEL: kubesim does not run CEL)
 mcp apply -f - >/dev/null <<'YAML'
 apiVersion: modelcache.dev/v1alpha1

@@ -91,11 +91,12 @@ mce_pvc_dir() { # KS NS PVC
 	mce_jp "$1" pvc "$3" "$2" '{.metadata.annotations.kubesim\.dev/host-path}'
 }
 
-# Check that every file of fixture REPO is in DIR with the same sha256.
-mce_check_files() { # REPO DIR
-	python3 - "$MC_FAKEHUB_ROOT/$1" "$2" <<'PY'
-import hashlib, os, sys
-src, dst = sys.argv[1], sys.argv[2]
+# Check that every file of fixture REPO (matching the optional globs) is in
+# DIR with the same sha256; prints the number of files checked.
+mce_check_files() { # REPO DIR [GLOB...]
+	python3 - "$MC_FAKEHUB_ROOT/$1" "$2" "${@:3}" <<'PY'
+import fnmatch, hashlib, os, sys
+src, dst, globs = sys.argv[1], sys.argv[2], sys.argv[3:]
 n = 0
 for root, dirs, files in os.walk(src):
     dirs[:] = [d for d in dirs if not d.startswith(".")]
@@ -103,6 +104,8 @@ for root, dirs, files in os.walk(src):
         if f.startswith("."):
             continue
         rel = os.path.relpath(os.path.join(root, f), src)
+        if globs and not any(fnmatch.fnmatch(rel, g) for g in globs):
+            continue
         a = os.path.join(src, rel)
         b = os.path.join(dst, rel)
         if not os.path.isfile(b):

@@ -660,10 +660,12 @@ static void reconcile_cluster(struct rec *x, json_object *ic, json_object **entr
 	sec = observe(ci.secs, tns, x->auth_name);
 	nsobj = remote ? observe(ci.nss, NULL, tns) : NULL;
 
-	/* a lost volume: drop it (and its Job) so both are composed again */
-	if (pvc && streq(jpath_str(pvc, "status.phase"), "Lost")) {
+	/* a lost volume (phase Lost, or gone under a Ready cluster): drop it and
+	 * its Job, so both are composed again and the new volume is hydrated */
+	bool was_ready = prev_entry && status_entry_phase(prev_entry) == STATUS_READY;
+	if ((pvc && streq(jpath_str(pvc, "status.phase"), "Lost")) || (!pvc && was_ready)) {
 		LOG_WARN("cache volume lost", "cluster=%s pvc=%s/%s", cname, tns, x->pvc_name);
-		if (delete_obj(kc, &KUBE_RES_PVCS, tns, x->pvc_name, &err) != 0)
+		if (pvc && delete_obj(kc, &KUBE_RES_PVCS, tns, x->pvc_name, &err) != 0)
 			set_error(x, "delete lost PVC", cname, &err);
 		kube_error_clear(&err);
 		if (job && delete_obj(kc, &KUBE_RES_JOBS, tns, x->job_name, &err) != 0)
