@@ -4,9 +4,12 @@
 # event; creating the Secret makes every cluster Ready (the gated fixture
 # needs the token) and the token copy is removed from each cluster once it
 # is Ready.
+# Also: a repository the Hub cannot resolve gets SizeEstimated=False with the
+# Hub's error, a Warning event, and a PVC of --default-cache-size.
 set -euo pipefail
 . "$(dirname "$0")/modelcache_env.sh"
-mce_setup
+mce_setup --no-operator
+mce_start_operator --default-cache-size 5Gi
 
 NS=ml-team
 PVC=modelcache-ml-team-gated-$(printf 'modelcache-ml-team-gated' | sha256sum | cut -c1-5)
@@ -44,4 +47,23 @@ n=$(mce_check_files fixtures/gated-model "$(mce_pvc_dir remote modelcache "$PVC"
 mc_wait 20 "token copy removed from gpu-west" eval '! mcr get secret '"$AUTH"' -n modelcache'
 mc_wait 20 "token copy removed from local" eval '! mcp get secret '"$AUTH"' -n '"$NS"
 mc_log "Secret created: Ready on both clusters, $n files verified, token copies removed"
+
+# --- an unknown repository: the estimate fails, the default size is used
+mcp apply -f - >/dev/null <<'YAML'
+apiVersion: modelcache.dev/v1alpha1
+kind: ModelCache
+metadata: {name: ghost, namespace: ml-team}
+spec:
+  source: HuggingFace
+  huggingFace: {repo: fixtures/does-not-exist}
+  clusterSelector: {matchLabels: {region: east}}
+YAML
+mc_wait 30 "ghost: SizeEstimated=False/EstimateFailed" eval '[ "$(mce_cond '"$NS"' ghost SizeEstimated)" = False/EstimateFailed ]'
+smsg=$(mce_jp cp mc ghost "$NS" '{.status.conditions[?(@.type=="SizeEstimated")].message}')
+case "$smsg" in *does-not-exist*404*|*does-not-exist*not\ found*|*404*does-not-exist*) ;; *) mc_fail "SizeEstimated message lacks the Hub's error: $smsg" ;; esac
+GPVC=modelcache-ml-team-ghost-$(printf 'modelcache-ml-team-ghost' | sha256sum | cut -c1-5)
+mc_wait 20 "ghost PVC" mcp get pvc "$GPVC" -n "$NS"
+[ "$(mce_jp cp pvc "$GPVC" "$NS" '{.spec.resources.requests.storage}')" = 5Gi ] || mc_fail "PVC not sized with --default-cache-size"
+mc_wait 10 "Warning event EstimateFailed" eval '[ "$(mce_events '"$NS"' ghost EstimateFailed)" = 1 ]'
+mc_log "unknown repo: SizeEstimated=False ($smsg), PVC 5Gi from --default-cache-size"
 echo "PASS modelcache_auth"
