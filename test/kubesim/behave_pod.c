@@ -81,6 +81,7 @@ struct cplan {
 	char **argv;          /* NULL-terminated */
 	char **envp;          /* NULL-terminated, "K=V" */
 	char *path;           /* PATH value for the exec search */
+	char *exe_host;       /* argv[0] resolved on the host PATH before any mount, or NULL */
 	char *workdir;
 	char *hostname;
 	int log_fd;
@@ -101,6 +102,7 @@ struct cplan {
 
 static void plan_free(struct cplan *p)
 {
+	free(p->exe_host);
 	for (char **a = p->argv; a && *a; a++)
 		free(*a);
 	free(p->argv);
@@ -322,6 +324,28 @@ static int child_overlay(const char *dir)
 	return 0;
 }
 
+/* command[0] searched on PATH as the host sees it, before the container's
+ * mounts can hide the directory (NULL: not found there; the child searches
+ * again inside its mount namespace). */
+static char *resolve_on_host(const char *argv0, const char *path)
+{
+	if (!argv0 || !*argv0 || strchr(argv0, '/'))
+		return NULL;
+	for (const char *d = path; d && *d;) {
+		const char *colon = strchr(d, ':');
+		size_t len = colon ? (size_t)(colon - d) : strlen(d);
+		if (len > 0) {
+			char *cand = xasprintf("%.*s/%s", (int)len, d, argv0);
+			struct stat st;
+			if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111))
+				return cand;
+			free(cand);
+		}
+		d = colon ? colon + 1 : NULL;
+	}
+	return NULL;
+}
+
 static void child_run(struct cplan *p, int errfd) __attribute__((noreturn));
 static void child_run(struct cplan *p, int errfd)
 {
@@ -348,6 +372,9 @@ static void child_run(struct cplan *p, int errfd)
 	if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0) {
 		/* not fatal */
 	}
+	/* The program too: an emptyDir at /tmp must not hide build/bin when the
+	 * checkout lives under /tmp (as CI clones may). */
+	int exefd = p->exe_host ? open(p->exe_host, O_PATH | O_CLOEXEC) : -1;
 	/* hold every source first: a volume mounted at /tmp must not hide the
 	 * host directories of the others (the data dir often lives in /tmp) */
 	int srcfd[MAX_MOUNTS];
@@ -422,6 +449,10 @@ static void child_run(struct cplan *p, int errfd)
 	if (p->has_uid && setuid(p->uid) < 0)
 		child_fail(errfd, "setuid%s: %s", NULL);
 
+	if (exefd >= 0) {
+		execveat(exefd, "", p->argv, p->envp, AT_EMPTY_PATH);
+		child_fail(errfd, "exec: \"%s\": %s", p->argv[0]);
+	}
 	if (strchr(p->argv[0], '/')) {
 		execve(p->argv[0], p->argv, p->envp);
 		child_fail(errfd, "exec: \"%s\": %s", p->argv[0]);
@@ -1000,6 +1031,7 @@ static int plan_container(struct runner_ctx *c, json_object *pod, json_object *c
 		for (size_t i = 0; i < nargs; i++)
 			p->argv[ncmd + i] = expand(json_object_get_string(json_object_array_get_idx(args, i)), &view);
 	}
+	p->exe_host = resolve_on_host(p->argv[0], p->path);
 	p->workdir = xstrdup(behave__str(ctr, "workingDir"));
 	p->hostname = xstrdup(c->r->name);
 
