@@ -338,6 +338,141 @@ static void discovery_group(struct api *a, struct http_req *r, const char *group
 	json_object_put(g);
 }
 
+/* Aggregated discovery (apidiscovery.k8s.io/v2), what kubectl 1.32 asks
+ * for first on /api and /apis: every group, version and resource in one
+ * response. core != 0: the core group only (/api), else the others (/apis). */
+#define AGG_CTYPE "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+
+static int wants_aggregated(struct http_req *r)
+{
+	/* the first acceptable type decides (kubectl lists v2, v2beta1, then json) */
+	const char *p = strstr(r->accept, "as=APIGroupDiscoveryList");
+	if (!p)
+		return 0;
+	const char *comma = strchr(r->accept, ',');
+	if (comma && comma < p)
+		return 0;
+	return strstr(r->accept, "g=apidiscovery.k8s.io") && strstr(r->accept, "v=v2") &&
+	       (!strstr(r->accept, "v=v2beta1") || strstr(r->accept, "v=v2;") || strstr(r->accept, "v=v2,"));
+}
+
+static json_object *gvk(const char *g, const char *v, const char *k)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "group", json_object_new_string(g));
+	json_object_object_add(o, "version", json_object_new_string(v));
+	json_object_object_add(o, "kind", json_object_new_string(k));
+	return o;
+}
+
+static json_object *str_list(const char *const *v, size_t n)
+{
+	json_object *a = json_object_new_array();
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(a, json_object_new_string(v[i]));
+	return a;
+}
+
+static void discovery_aggregated(struct api *a, struct http_req *r, int core)
+{
+	static const char *const verbs[] = {"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"};
+	static const char *const subverbs[] = {"get", "patch", "update"};
+	json_object *all = sim_resources(a->sim);
+	json_object *items = json_object_new_array();
+	for (size_t i = 0; i < json_object_array_length(all); i++) {
+		json_object *d = json_object_array_get_idx(all, i);
+		const char *g = sj_str(d, "group", NULL), *v = sj_str(d, "version", NULL);
+		if ((core && g[0]) || (!core && !g[0]))
+			continue;
+		json_object *grp = NULL;
+		for (size_t k = 0; k < json_object_array_length(items); k++) {
+			json_object *it = json_object_array_get_idx(items, k);
+			const char *nm = sj_str(it, "metadata", "name", NULL);
+			if (strcmp(nm ? nm : "", g) == 0)
+				grp = it;
+		}
+		if (!grp) {
+			grp = json_object_new_object();
+			json_object *m = json_object_new_object();
+			if (g[0])
+				json_object_object_add(m, "name", json_object_new_string(g));
+			json_object_object_add(m, "creationTimestamp", NULL);
+			json_object_object_add(grp, "metadata", m);
+			json_object_object_add(grp, "versions", json_object_new_array());
+			json_object_array_add(items, grp);
+		}
+		json_object *vers = sj_get(grp, "versions"), *ver = NULL;
+		for (size_t k = 0; k < json_object_array_length(vers); k++)
+			if (strcmp(sj_str(json_object_array_get_idx(vers, k), "version", NULL), v) == 0)
+				ver = json_object_array_get_idx(vers, k);
+		if (!ver) {
+			ver = json_object_new_object();
+			json_object_object_add(ver, "version", json_object_new_string(v));
+			json_object_object_add(ver, "resources", json_object_new_array());
+			json_object_object_add(ver, "freshness", json_object_new_string("Current"));
+			json_object_array_add(vers, ver);
+		}
+		if (sj_bool(d, "storageVersion") && sj_bool(d, "crd"))
+			json_object_object_add(ver, "_preferred", json_object_new_boolean(1));
+		const char *kind = sj_str(d, "kind", NULL);
+		json_object *res = json_object_new_object();
+		json_object_object_add(res, "resource", json_object_new_string(sj_str(d, "resource", NULL)));
+		json_object_object_add(res, "responseKind", gvk(g, v, kind));
+		json_object_object_add(res, "scope", json_object_new_string(sj_bool(d, "namespaced") ? "Namespaced" : "Cluster"));
+		json_object_object_add(res, "singularResource", json_object_new_string(sj_str(d, "singular", NULL)));
+		json_object_object_add(res, "verbs", str_list(verbs, 8));
+		json_object *sn = sj_get(d, "shortNames"), *cat = sj_get(d, "categories");
+		if (sn && json_object_array_length(sn))
+			json_object_object_add(res, "shortNames", sj_copy(sn));
+		if (cat && json_object_array_length(cat))
+			json_object_object_add(res, "categories", sj_copy(cat));
+		json_object *subs = json_object_new_array();
+		if (sj_bool(d, "status")) {
+			json_object *sr = json_object_new_object();
+			json_object_object_add(sr, "subresource", json_object_new_string("status"));
+			json_object_object_add(sr, "responseKind", gvk(g, v, kind));
+			json_object_object_add(sr, "verbs", str_list(subverbs, 3));
+			json_object_array_add(subs, sr);
+		}
+		if (sj_bool(d, "scale")) {
+			json_object *sr = json_object_new_object();
+			json_object_object_add(sr, "subresource", json_object_new_string("scale"));
+			json_object_object_add(sr, "responseKind", gvk("autoscaling", "v1", "Scale"));
+			json_object_object_add(sr, "verbs", str_list(subverbs, 3));
+			json_object_array_add(subs, sr);
+		}
+		if (json_object_array_length(subs))
+			json_object_object_add(res, "subresources", subs);
+		else
+			json_object_put(subs);
+		json_object_array_add(sj_get(ver, "resources"), res);
+	}
+	json_object_put(all);
+	/* the preferred (storage) version first, like the apiserver */
+	for (size_t k = 0; k < json_object_array_length(items); k++) {
+		json_object *vers = sj_get(json_object_array_get_idx(items, k), "versions");
+		json_object *sorted = json_object_new_array();
+		for (int pass = 0; pass < 2; pass++)
+			for (size_t j = 0; j < json_object_array_length(vers); j++) {
+				json_object *x = json_object_array_get_idx(vers, j);
+				if (sj_bool(x, "_preferred") == (pass == 0))
+					json_object_array_add(sorted, json_object_get(x));
+			}
+		for (size_t j = 0; j < json_object_array_length(sorted); j++)
+			json_object_object_del(json_object_array_get_idx(sorted, j), "_preferred");
+		json_object_object_add(json_object_array_get_idx(items, k), "versions", sorted);
+	}
+	json_object *l = json_object_new_object();
+	json_object_object_add(l, "kind", json_object_new_string("APIGroupDiscoveryList"));
+	json_object_object_add(l, "apiVersion", json_object_new_string("apidiscovery.k8s.io/v2"));
+	json_object_object_add(l, "metadata", json_object_new_object());
+	json_object_object_add(l, "items", items);
+	const char *body = to_json(l);
+	request_log(a, r, 200);
+	http_respond(r, 200, AGG_CTYPE, body, strlen(body), "Vary: Accept\r\n");
+	json_object_put(l);
+}
+
 static void version_info(struct api *a, struct http_req *r)
 {
 	json_object *v = json_object_new_object();
@@ -1516,6 +1651,10 @@ void api_handle(void *ctx, struct http_req *r)
 			respond_status(a, r, 404, "NotFound", "the server could not find the requested resource", NULL,
 				       NULL, NULL, NULL, NULL);
 		}
+		goto out;
+	}
+	if (n == 1 && (strcmp(segs[0], "api") == 0 || strcmp(segs[0], "apis") == 0) && wants_aggregated(r)) {
+		discovery_aggregated(a, r, strcmp(segs[0], "api") == 0);
 		goto out;
 	}
 	if (n == 1 && strcmp(segs[0], "api") == 0) {

@@ -227,6 +227,55 @@ static void test_watch_stream(void **state)
 	close(fd);
 }
 
+static void test_aggregated_discovery(void **state)
+{
+	struct fixture *f = *state;
+	char buf[262144];
+	int fd = dial(f);
+	send_all(fd, "GET /apis HTTP/1.1\r\nHost: x\r\nAccept: application/json;g=apidiscovery.k8s.io;v=v2;"
+		     "as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,"
+		     "application/json\r\n\r\n");
+	assert_int_equal(read_response(fd, buf, sizeof(buf)), 200);
+	json_object *l = json_tokener_parse(buf);
+	assert_non_null(l);
+	assert_string_equal(sj_str(l, "kind", NULL), "APIGroupDiscoveryList");
+	assert_string_equal(sj_str(l, "apiVersion", NULL), "apidiscovery.k8s.io/v2");
+	json_object *items = sj_get(l, "items"), *apps = NULL;
+	for (size_t i = 0; i < json_object_array_length(items); i++) {
+		json_object *it = json_object_array_get_idx(items, i);
+		assert_non_null(sj_str(it, "metadata", "name", NULL)); /* no core group under /apis */
+		if (strcmp(sj_str(it, "metadata", "name", NULL), "apps") == 0)
+			apps = it;
+	}
+	assert_non_null(apps);
+	json_object *v1 = json_object_array_get_idx(sj_get(apps, "versions"), 0);
+	assert_string_equal(sj_str(v1, "version", NULL), "v1");
+	json_object *dep = json_object_array_get_idx(sj_get(v1, "resources"), 0);
+	assert_string_equal(sj_str(dep, "resource", NULL), "deployments");
+	assert_string_equal(sj_str(dep, "scope", NULL), "Namespaced");
+	assert_string_equal(sj_str(dep, "responseKind", "kind", NULL), "Deployment");
+	json_object *subs = sj_get(dep, "subresources");
+	assert_int_equal(json_object_array_length(subs), 2);
+	assert_string_equal(sj_str(json_object_array_get_idx(subs, 1), "responseKind", "kind", NULL), "Scale");
+	json_object_put(l);
+	/* /api: the core group (no name) */
+	send_all(fd, "GET /api HTTP/1.1\r\nHost: x\r\nAccept: application/json;g=apidiscovery.k8s.io;v=v2;"
+		     "as=APIGroupDiscoveryList\r\n\r\n");
+	assert_int_equal(read_response(fd, buf, sizeof(buf)), 200);
+	l = json_tokener_parse(buf);
+	items = sj_get(l, "items");
+	assert_int_equal(json_object_array_length(items), 1);
+	assert_null(sj_str(json_object_array_get_idx(items, 0), "metadata", "name", NULL));
+	json_object_put(l);
+	/* plain JSON clients get the legacy APIGroupList */
+	send_all(fd, "GET /apis HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n");
+	assert_int_equal(read_response(fd, buf, sizeof(buf)), 200);
+	l = json_tokener_parse(buf);
+	assert_string_equal(sj_str(l, "kind", NULL), "APIGroupList");
+	json_object_put(l);
+	close(fd);
+}
+
 static void test_auth(void **state)
 {
 	struct fixture *f = *state;
@@ -250,6 +299,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_keepalive_discovery_and_crud, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watch_stream, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_aggregated_discovery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auth, setup_token, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
