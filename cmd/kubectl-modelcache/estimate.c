@@ -369,9 +369,13 @@ int cmd_estimate(int argc, char **argv)
 			       gpus > 1 ? b : "", a, o.util);
 		}
 	}
-	printf("  Context: %lld tokens x %lld sequence%s, KV cache %s (%s)\n", (long long)context,
-	       (long long)o.sequences, o.sequences > 1 ? "s" : "", dt.name,
+	printf("  Context: %lld tokens%s x %lld sequence%s, KV cache %s (%s)\n", (long long)context,
+	       o.context ? "" : " (the model's maximum)", (long long)o.sequences,
+	       o.sequences > 1 ? "s" : "", dt.name,
 	       r.arch.known ? "from the model's architecture" : "architecture unknown: not priced");
+	if (r.projector_bytes > 0)
+		printf("  Projector: %.1f MiB (mmproj, included in the weights)\n",
+		       (double)r.projector_bytes / (double)MIB);
 	printf("  Model: format %s, method %s, strategy %s%s; %.2f B parameters; download %.1f GiB\n",
 	       r.format, r.method, r.strategy, r.used_fallback ? " (fallback)" : "",
 	       (double)r.parameters / 1e9, gib(r.download_bytes));
