@@ -391,6 +391,9 @@ crc=$?
 set -e
 [ "$crc" = 0 ] || mc_fail "--fault-watch-drop-seconds 1: the watch did not end by itself (curl rc $crc)"
 [ "$(grep -c '"type":"ADDED"' "$MC_TMP/drop.out")" = 4 ] || mc_fail "dropped watch lacks the initial events"
+# a watch from a resourceVersion the server has not reached: 504 ResourceVersionTooLarge (client-go relists)
+code=$(curl -s -o "$MC_TMP/504.json" -w '%{http_code}' --max-time 10 "$KS_drop_URL/api/v1/namespaces?watch=true&resourceVersion=999999")
+[ "$code" = 504 ] && grep -q '"reason":"ResourceVersionTooLarge"' "$MC_TMP/504.json" || mc_fail "too large rv: $code $(cat "$MC_TMP/504.json")"
 mc_stop "$KS_drop_PID" TERM
 : >"$MC_TMP/kubesim-err.log"
 mc_start_kubesim err --fault-error-rate 0.5 --fault-latency-ms 5
@@ -407,7 +410,7 @@ done
 [ "$ok" -gt 0 ] && [ "$failed" -gt 0 ] || mc_fail "--fault-error-rate 0.5: $ok ok, $failed failed of 40"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$KS_err_URL/version")" = 200 ] || mc_fail "/version must not be faulted"
 mc_stop "$KS_err_PID" TERM
-mc_log "faults: watch dropped after 1 s; error rate 0.5 => $ok ok / $failed 500|429 (Retry-After)"
+mc_log "too large watch resourceVersion => 504; faults: watch dropped after 1 s; error rate 0.5 => $ok ok / $failed 500|429 (Retry-After)"
 # ------------------------------------------------------------------ part 4: kubectl logs (needs root: --run-jobs)
 if [ "$(id -u)" = 0 ]; then
 	: >"$MC_TMP/kubesim-jobs.log"

@@ -893,6 +893,27 @@ static void do_watch(struct api *a, struct http_req *r, struct target *t)
 			goto out;
 		}
 	}
+	if (from > sim_current_rv(a->sim)) {
+		/* like the watch cache: wait up to 3 s for the resourceVersion, then
+		 * 504 Timeout with cause ResourceVersionTooLarge (client-go relists) */
+		uint64_t until = mono_ms() + 3000;
+		while (from > sim_current_rv(a->sim) && mono_ms() < until && http_peer_alive(r))
+			usleep(50000);
+		if (from > sim_current_rv(a->sim)) {
+			char *m = xasprintf("Too large resource version: %llu, current: %llu", (unsigned long long)from,
+					    (unsigned long long)sim_current_rv(a->sim));
+			json_object *causes = json_object_new_array(), *c = json_object_new_object();
+			json_object_object_add(c, "reason", json_object_new_string("ResourceVersionTooLarge"));
+			json_object_object_add(c, "message", json_object_new_string("Too large resource version"));
+			json_object_array_add(causes, c);
+			json_object *st = status_obj(504, "Timeout", m, NULL, NULL, NULL, causes);
+			json_object_object_add(sj_get(st, "details"), "retryAfterSeconds", json_object_new_int(1));
+			respond_json(a, r, 504, st, "Retry-After: 1\r\n");
+			json_object_put(st);
+			free(m);
+			goto out;
+		}
+	}
 	int orc = sim_watch_open(a->sim, t->group, t->resource, t->ns, from, &w);
 	request_log(a, r, 200);
 	if (http_stream_begin(r, 200, "application/json") < 0)
