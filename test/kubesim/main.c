@@ -46,6 +46,19 @@ struct flags {
 	const char *log_level;
 };
 
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void on_sigpipe(int sig)
+{
+	(void)sig;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -204,13 +217,19 @@ int main(int argc, char **argv)
 		return 2;
 	}
 #endif
-	/* signals are taken synchronously by the main thread */
-	sigset_t sigs;
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	/* Signals are CAUGHT (not blocked or ignored): the processes the Job
+	 * behaviour starts inherit the signal mask and ignored dispositions but
+	 * not handlers, so containers see SIGTERM/SIGPIPE as usual. SIGPIPE's
+	 * empty handler turns a write to a closed peer into EPIPE. */
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sa.sa_flags = SA_RESTART; /* other threads' blocking calls are not interrupted */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_sigpipe;
+	sigaction(SIGPIPE, &sa, NULL);
 
 	if (sim_new(NULL, &s) < 0 || gc_start(s, &gc) < 0 || evmirror_start(s, &evm) < 0) {
 		fprintf(stderr, "kubesim: cannot start the store\n");
@@ -279,10 +298,10 @@ int main(int argc, char **argv)
 		 f.client_ca);
 
 	uint64_t next_compact = f.compact_s > 0 ? (uint64_t)time(NULL) + (uint64_t)f.compact_s : 0;
-	for (;;) {
-		struct timespec ts = {1, 0};
-		int sig = sigtimedwait(&sigs, NULL, &ts);
-		if (sig == SIGTERM || sig == SIGINT)
+	while (!stop_requested) {
+		struct timespec ts = {0, 100 * 1000 * 1000};
+		nanosleep(&ts, NULL); /* EINTR on a signal: the flag is checked at once */
+		if (stop_requested)
 			break;
 		if (next_compact && (uint64_t)time(NULL) >= next_compact) {
 			sim_compact(s);
