@@ -1289,9 +1289,14 @@ out:
 
 /* ------------------------------------------------------------ setup */
 
+/* The reconciler's state lives as long as the process: informer handlers and
+ * the controller keep pointers to it until the manager has stopped them. */
+static struct mcr *the_reconciler;
+
 int modelcache_controller_setup(struct manager *m, const struct operator_options *o)
 {
 	struct mcr *r = xcalloc(1, sizeof(*r));
+	the_reconciler = r;
 	r->m = m;
 	pthread_mutex_init(&r->mu, NULL);
 	r->image = xstrdup(o->hydrator_image && *o->hydrator_image ? o->hydrator_image : "modelcache-operator:" MC_VERSION);
