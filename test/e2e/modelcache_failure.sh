@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 7, must show (failure and retry): fakehub corrupts a file, the real
 # hydrator detects it, the cluster goes Failed with the hydrator's message in
-# status (and a HydrationFailed event); after the fault is removed, the
+# status (and a HydrationFailed event); it is re-attempted automatically
+# after the first backoff step (1 minute); after the fault is removed, the
 # modelcache.dev/retry annotation re-runs the hydration at once and the
 # cluster becomes Ready.
 set -euo pipefail
@@ -26,6 +27,17 @@ mc_wait 20 "ArtifactReady=False/Failed" eval '[ "$(mce_cond '"$NS"' tiny Artifac
 mc_wait 20 "event HydrationFailed" eval '[ "$(mce_events '"$NS"' tiny HydrationFailed)" -ge 1 ]'
 attempts=$(mce_jp cp mc tiny "$NS" '{.status.clusters[?(@.name=="gpu-west")].attempts}')
 mc_log "Failed (attempt $attempts): $msg"
+
+# automatic retry with backoff: attempt 2 about a minute later (still failing: the fault is on)
+t0=$SECONDS
+mc_wait 100 "automatic retry (attempt $((attempts + 1)))" eval \
+	'[ "$(mce_jp cp mc tiny '"$NS"' "{.status.clusters[?(@.name==\"gpu-west\")].attempts}")" -gt '"$attempts"' ]'
+waited=$((SECONDS - t0))
+[ "$waited" -ge 40 ] || mc_fail "retried after ${waited}s, before the 1 minute backoff"
+mce_wait_phase 60 "$NS" tiny Failed gpu-west
+attempts=$(mce_jp cp mc tiny "$NS" '{.status.clusters[?(@.name=="gpu-west")].attempts}')
+mc_wait 20 "a second HydrationFailed event" eval '[ "$(mce_events '"$NS"' tiny HydrationFailed)" -ge 2 ]'
+mc_log "automatic retry after ~${waited}s: attempt $attempts failed again"
 
 # repair the Hub: restart fakehub on the same port without the fault
 port=${FAKEHUB_URL##*:}
