@@ -67,14 +67,18 @@ mcr get job "$JOB" -n modelcache >/dev/null 2>&1 && mc_fail "the Job was compose
 # --- steady state: no writes from the operator for 60 s
 sleep 2
 w0=$(( $(mce_writes "$MC_TMP/cp-requests.txt") + $(mce_writes "$MC_TMP/remote-requests.txt") ))
+h0=$(wc -l <"$MC_TMP/fakehub-requests.txt")
 mc_log "steady state: watching writes for 60 s"
 sleep 60
 w1=$(( $(mce_writes "$MC_TMP/cp-requests.txt") + $(mce_writes "$MC_TMP/remote-requests.txt") ))
+h1=$(wc -l <"$MC_TMP/fakehub-requests.txt")
+# the estimate is cached per (repo, revision, include, exclude): resyncs do not ask the Hub again
+[ "$h1" -eq "$h0" ] || mc_fail "$((h1 - h0)) Hub requests during 60 s of steady state (the estimate is not cached)"
 [ "$w1" -eq "$w0" ] || {
 	tail -n 20 "$MC_TMP/cp-requests.txt" "$MC_TMP/remote-requests.txt" >&2
 	mc_fail "$((w1 - w0)) write requests during 60 s of steady state"
 }
-mc_log "steady state: 0 writes in 60 s"
+mc_log "steady state: 0 writes and 0 Hub requests in 60 s"
 [ "$(mce_events "$NS" qwen Staging)" = 1 ] || mc_fail "Staging events: $(mce_events "$NS" qwen Staging), want 1"
 [ "$(mce_events "$NS" qwen Staged)" = 1 ] || mc_fail "Staged events: $(mce_events "$NS" qwen Staged), want 1"
 
