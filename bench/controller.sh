@@ -20,15 +20,18 @@
 #     reads/writes, per cluster, with a per verb+resource breakdown;
 #   - write requests during a steady-state window (default 45 s, longer than
 #     the 30 s informer resync and the 30 s InferenceCluster re-check) that
-#     starts 5 s after settling: MUST be 0;
+#     starts 5 s after settling: MUST be 0, and the window must contain a
+#     resync (at least N ModelCache reconciles, from the operator's
+#     modelcache_reconcile_total);
 #   - operator RSS (VmHWM peak and VmRSS from /proc/PID/status);
 #   - the simulator's raw capacity: 2000 sequential keep-alive GETs with curl
 #     (sim_rps), next to the request rate the operator achieved.
 # Ends with exactly one line:
 #   RESULT controller caches=N clusters=3 compose_s=.. requests_per_cache=..
 #          writes_per_cache=.. steady_writes=.. rss_mb=.. caches_per_s=.. sim_rps=..
-# Exit 1 if steady_writes != 0, if the caches are not composed/settled within
-# the bound (the message says what is missing), or if the operator dies.
+# Exit 1 if steady_writes != 0, if the window saw no resync, if the caches
+# are not composed/settled within the bound (the message says what is
+# missing), or if the operator dies or does not exit 0 on SIGTERM.
 #
 # Usage: bench/controller.sh [-n N] [--steady-seconds S] [--timeout S] [--keep]
 #   env: N (caches, default 100), STEADY_S (45), TIMEOUT (convergence bound,
@@ -120,7 +123,7 @@ start_kubesim() { # NAME
 k() { # CLUSTER kubectl-args...
 	local c=$1
 	shift
-	KUBECONFIG="$TMP/$c.kubeconfig" kubectl --request-timeout=30s "$@"
+	KUBECONFIG="$TMP/$c.kubeconfig" kubectl --cache-dir "$TMP/kubectl-cache" --request-timeout=30s "$@"
 }
 
 log "fixtures + fakehub"
@@ -200,7 +203,7 @@ T0=$(now_ms)
 OP_PID=$!
 PIDS+=("$OP_PID")
 
-# The poller: lists (marked bench-probe=1) every 0.5 s until every cluster has
+# The poller: lists (marked bench-probe=1) every 0.25 s until every cluster has
 # a PVC and a Job for every cache ("composed") and every cache's status shows
 # the 3 clusters Hydrating ("settled"); records the times and the request-log
 # line counts at both instants. Bounded by TIMEOUT; says what is missing.
@@ -283,7 +286,7 @@ while True:
     last = "; ".join(missing)
     if now - t0 > timeout:
         sys.exit("not converged within %.0f s: %s" % (timeout, last))
-    time.sleep(max(0.0, 0.5 - (time.time() - now)))
+    time.sleep(max(0.0, 0.25 - (time.time() - now)))
 res["COMPOSE_MS"] = int((t_comp - t0) * 1000)
 res["SETTLE_MS"] = int((t_set - t0) * 1000)
 with open(out, "w") as f:
@@ -402,7 +405,7 @@ for spec in sys.argv[19:]:
     rows.append((c, r, w, errs, br, len(win) - len(ww), len(ww)))
 
 print("== controller benchmark: %d ModelCaches x 3 clusters (cold start; kubesim --bind-pvcs, no --run-jobs)" % n)
-print("time to compose all (PVC + Job on every cluster) %8.2f s   -> %.2f caches/s" % (comp, n / comp))
+print("time to compose all (PVC + Job on every cluster) %8.2f s   -> %.2f caches/s (polled every 0.25 s)" % (comp, n / comp))
 print("time until every status settled (3x Hydrating)   %8.2f s" % settle)
 print()
 print("API requests, operator start -> settled (per cache = / %d):" % n)
@@ -448,6 +451,11 @@ STEADY_WRITES=$(printf '%s\n' "$RESULT" | sed -n 's/.* steady_writes=\([0-9]*\).
 if [ "$STEADY_WRITES" != 0 ]; then
 	FAILED=1
 	echo "FAIL: $STEADY_WRITES write requests during the steady-state window (must be 0)" >&2
+fi
+# the window must have exercised a resync: every cache reconciled at least once
+if [ "$((R1 - R0))" -lt "$N" ]; then
+	FAILED=1
+	echo "FAIL: only $((R1 - R0)) ModelCache reconciles in the ${STEADY_S} s window (< $N caches): no resync inside it" >&2
 fi
 if [ "$OP_RC" != 0 ]; then
 	FAILED=1
