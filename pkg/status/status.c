@@ -14,7 +14,7 @@
 
 static const char *const phase_names[] = {"Pending", "Hydrating", "Ready", "Failed", "Skipped", "Evicted"};
 
-const char *const status_owned_keys[] = {"observedGeneration", "resolvedRevision", "estimate", "summary",
+const char *const status_owned_keys[] = {"observedGeneration", "resolvedRevision", "size", "estimate", "summary",
 					 "clusters", "conditions", NULL};
 
 const char *status_phase_str(enum status_phase p)
@@ -328,6 +328,8 @@ int status_compute(const struct status_in *in, json_object **out)
 
 	if (in->resolved_revision)
 		put_str(st, "resolvedRevision", in->resolved_revision);
+	if (in->volume_size)
+		put_str(st, "size", in->volume_size);
 	if (in->estimate)
 		json_object_object_add(st, "estimate", deep_copy(in->estimate));
 	json_object *clusters = in->clusters ? deep_copy(in->clusters) : json_object_new_array();

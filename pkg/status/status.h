@@ -15,7 +15,7 @@
  * the Job's modelcache.dev/attempt annotation, else the previous entry.
  *
  * Whole status (status_compute): observedGeneration, resolvedRevision,
- * estimate, summary.ready "<Ready>/<matched>", clusters and the conditions
+ * size (the volume size, shown in the SIZE column), estimate, summary.ready "<Ready>/<matched>", clusters and the conditions
  * Valid, ClustersMatched, SizeEstimated, ArtifactReady (+ CleanupBlocked while
  * a deletion waits for a cluster). A condition's lastTransitionTime changes
  * only when its status changes. */
@@ -83,6 +83,7 @@ struct status_in {
 	const char *size_message;
 	json_object *estimate;         /* status.estimate (borrowed, copied) or NULL */
 	const char *resolved_revision; /* or NULL */
+	const char *volume_size;       /* status.size: the PVC size as a quantity, or NULL */
 	const char *auth_message;      /* non-NULL: authSecret missing */
 	const char *cleanup_blocked;   /* non-NULL: deletion waits (message names the cluster) */
 };

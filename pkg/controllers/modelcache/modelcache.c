@@ -1254,9 +1254,13 @@ static int reconcile(void *ctx, const char *key, struct ctrl_result *res)
 	}
 
 	/* ---- status ---- */
+	char volume_size[QUANTITY_STR_MAX];
+	if (quantity_format_bytes(x.size_bytes, volume_size, sizeof(volume_size)) != 0)
+		volume_size[0] = '\0';
 	struct status_in si = {.mc = mc, .now_s = now_s, .clusters = clusters, .size = size_state,
 			       .size_message = size_msg, .estimate = estimate,
 			       .resolved_revision = est && est->rc == 0 ? est->commit : NULL,
+			       .volume_size = volume_size[0] ? volume_size : NULL,
 			       .auth_message = x.auth_message};
 	if (status_compute(&si, &st) == 0 && publish(r, &x, st) != 0)
 		rc = -EIO;

@@ -286,9 +286,14 @@ static void test_messages_and_size(void **state)
 	assert_string_equal(cond_field(st, "ClustersMatched", "message"), "2 clusters: c0, c1");
 	assert_int_equal(jpath_int_or(st, "estimate.downloadBytes", 0), 1000);
 	assert_string_equal(jpath_str(st, "resolvedRevision"), "abc123");
-	json_object_put(st);
 	in.size = STATUS_SIZE_ESTIMATED;
+	assert_null(jpath_str(st, "size"));   /* no volume size given: no key */
+	json_object *before = st;
+	in.volume_size = "20Gi";
 	assert_int_equal(status_compute(&in, &st), 0);
+	assert_string_equal(jpath_str(st, "size"), "20Gi");   /* the SIZE printer column */
+	assert_false(status_equal(before, st));              /* a size change is a status change */
+	json_object_put(before);
 	assert_string_equal(cond_field(st, "SizeEstimated", "reason"), "Estimated");
 	assert_null(cond_field(st, "CleanupBlocked", "status"));
 	json_object_put(st);
