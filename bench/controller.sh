@@ -303,6 +303,7 @@ metric_sum() { # REGEX-of-metric-line-prefix
 		awk -v re="$1" '$0 ~ re {s += $NF} END {printf "%d\n", s}'
 }
 OPREQ_SETTLED=$(metric_sum '^modelcache_api_requests_total')
+RSS_SETTLED_KB=$(awk '/^VmRSS:/ {print $2}' "/proc/$OP_PID/status")
 
 # -------------------------------------------------------- steady state
 sleep 5
@@ -346,14 +347,14 @@ wait "$OP_PID" || OP_RC=$?
 # ---------------------------------------------------------------- figures
 python3 - "$N" "$TMP" "$COMPOSE_MS" "$SETTLE_MS" "$STEADY_S" "$((R1 - R0))" "$((I1 - I0))" \
 	"$HWM_KB" "$RSS_KB" "${MRSS:-0}" "$THREADS" "$SIM_GETS" "$SIM_MS" "$((HUBS - HUB0))" \
-	"$OPREQ_SETTLED" "$OPREQ_END" "$OP_RC" "${OP_FLAGS:-}" \
+	"$OPREQ_SETTLED" "$OPREQ_END" "$OP_RC" "${OP_FLAGS:-}" "$RSS_SETTLED_KB" \
 	"cp:$OFF0_cp:$OFFC_cp:$OFFS_cp:$OFFW_cp:$OFFE_cp" \
 	"west:$OFF0_west:$OFFC_west:$OFFS_west:$OFFW_west:$OFFE_west" \
 	"east:$OFF0_east:$OFFC_east:$OFFS_east:$OFFW_east:$OFFE_east" >"$TMP/figures.txt" <<'PY'
 import re, sys
 
 (n, tmp, comp_ms, set_ms, steady_s, rec_mc, rec_ic, hwm_kb, rss_kb, mrss, threads, sim_gets, sim_ms,
- hub_reqs, opreq_settled, opreq_end, op_rc, op_flags) = sys.argv[1:19]
+ hub_reqs, opreq_settled, opreq_end, op_rc, op_flags, rss_settled_kb) = sys.argv[1:20]
 n = int(n); comp = int(comp_ms) / 1000.0; settle = int(set_ms) / 1000.0
 names = {"cp": "local (control plane)", "west": "gpu-west (remote)", "east": "gpu-east (remote)"}
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
@@ -385,7 +386,7 @@ steady_w = 0
 steady_r = 0
 steady_lines = []
 rows = []
-for spec in sys.argv[19:]:
+for spec in sys.argv[20:]:
     c, o0, oc, os_, ow, oe = spec.split(":")
     o0, oc, os_, ow, oe = map(int, (o0, oc, os_, ow, oe))
     lines = [l.split() for l in open("%s/%s-requests.txt" % (tmp, c), encoding="utf-8", errors="replace")]
@@ -430,8 +431,9 @@ for l in steady_lines:
     print("  WRITE " + l)
 print()
 hwm_mb = int(hwm_kb) / 1024.0
-print("operator memory: VmHWM %.1f MB (peak), VmRSS %.1f MB at the end, %s threads; /metrics process_resident_memory_bytes: %s" %
-      (hwm_mb, int(rss_kb) / 1024.0, threads, "%.1f MB" % (int(mrss) / 1048576.0) if int(mrss) else "absent"))
+print("operator memory: VmHWM %.1f MB (peak), VmRSS %.1f MB at settled -> %.1f MB after the window; %s threads" %
+      (hwm_mb, int(rss_settled_kb) / 1024.0, int(rss_kb) / 1024.0, threads))
+print("  /metrics process_resident_memory_bytes: %s" % ("%.1f MB" % (int(mrss) / 1048576.0) if int(mrss) else "absent"))
 sim_rps = int(sim_gets) * 1000.0 / int(sim_ms)
 op_rps = total / settle if settle > 0 else 0.0
 print("simulator raw capacity: %s sequential keep-alive GETs in %s ms = %.0f req/s (one kubesim)" % (sim_gets, sim_ms, sim_rps))
