@@ -11,7 +11,8 @@
 #     --bind-pvcs and WITHOUT --run-jobs: PVCs bind, nothing downloads, the
 #     Jobs stay running, so the steady state is "Hydrating" everywhere.
 #     fakehub serves two tiny fixtures (tinyllama, qwen3-0.6b) for the
-#     operator's size estimates.
+#     operator's size estimates. Leader election is off: Lease renewals are
+#     writes by design (OP_FLAGS=--leader-elect shows them as steady writes).
 # Figures:
 #   - time to compose all / to settle, caches/s (= N / compose time);
 #   - API requests per cache up to "settled", from the kubesim --request-log
