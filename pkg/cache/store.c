@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cache/hmap.h"
+#include "util/hmap.h"
 #include "util/mem.h"
 
 #define MAX_INDEXES 16
@@ -86,7 +86,7 @@ static void free_obj(void *p)
 static void free_set(void *p)
 {
 	struct hmap *s = p;
-	hmap__cleanup(s, NULL);
+	hmap_cleanup(s, NULL);
 	free(s);
 }
 
@@ -94,7 +94,7 @@ int store_new(struct store **out)
 {
 	struct store *s = xcalloc(1, sizeof(*s));
 	pthread_rwlock_init(&s->lk, NULL);
-	hmap__init(&s->objs);
+	hmap_init(&s->objs);
 	store_add_index(s, STORE_INDEX_NAMESPACE, idx_namespace);
 	store_add_index(s, STORE_INDEX_LABEL, idx_label);
 	store_add_index(s, STORE_INDEX_OWNER, idx_owner);
@@ -106,9 +106,9 @@ void store_free(struct store *s)
 {
 	if (!s)
 		return;
-	hmap__cleanup(&s->objs, free_obj);
+	hmap_cleanup(&s->objs, free_obj);
 	for (int i = 0; i < s->nidx; i++) {
-		hmap__cleanup(&s->idx[i].vals, free_set);
+		hmap_cleanup(&s->idx[i].vals, free_set);
 		free(s->idx[i].name);
 	}
 	pthread_rwlock_destroy(&s->lk);
@@ -130,7 +130,7 @@ int store_add_index(struct store *s, const char *name, store_index_fn fn)
 		}
 	s->idx[s->nidx].name = xstrdup(name);
 	s->idx[s->nidx].fn = fn;
-	hmap__init(&s->idx[s->nidx].vals);
+	hmap_init(&s->idx[s->nidx].vals);
 	s->nidx++;
 out:
 	pthread_rwlock_unlock(&s->lk);
@@ -146,18 +146,18 @@ struct emit_ctx {
 static void emit_cb(void *p, const char *value)
 {
 	struct emit_ctx *e = p;
-	struct hmap *set = hmap__get(&e->ix->vals, value);
+	struct hmap *set = hmap_get(&e->ix->vals, value);
 	if (e->add) {
 		if (!set) {
 			set = xmalloc(sizeof(*set));
-			hmap__init(set);
-			hmap__put(&e->ix->vals, value, set);
+			hmap_init(set);
+			hmap_put(&e->ix->vals, value, set);
 		}
-		hmap__put(set, e->key, (void *)1);
+		hmap_put(set, e->key, (void *)1);
 	} else if (set) {
-		hmap__del(set, e->key);
+		hmap_del(set, e->key);
 		if (set->n == 0)
-			free_set(hmap__del(&e->ix->vals, value));
+			free_set(hmap_del(&e->ix->vals, value));
 	}
 }
 
@@ -182,7 +182,7 @@ int store_upsert_take(struct store *s, json_object *obj, store_delta_cb cb, void
 		return -EINVAL;
 	}
 	pthread_rwlock_wrlock(&s->lk);
-	json_object *old = hmap__put(&s->objs, key, obj);
+	json_object *old = hmap_put(&s->objs, key, obj);
 	index_update(s, key, old, obj);
 	pthread_rwlock_unlock(&s->lk);
 	if (cb)
@@ -199,7 +199,7 @@ int store_delete_take(struct store *s, json_object *obj, store_delta_cb cb, void
 	if (!key)
 		return -EINVAL;
 	pthread_rwlock_wrlock(&s->lk);
-	json_object *old = hmap__del(&s->objs, key);
+	json_object *old = hmap_del(&s->objs, key);
 	if (old)
 		index_update(s, key, old, NULL);
 	pthread_rwlock_unlock(&s->lk);
@@ -219,13 +219,13 @@ int store_replace(struct store *s, json_object *items, store_delta_cb cb, void *
 {
 	size_t n = items ? json_object_array_length(items) : 0;
 	struct hmap fresh;
-	hmap__init(&fresh);
+	hmap_init(&fresh);
 	for (size_t i = 0; i < n; i++) {
 		json_object *o = json_object_array_get_idx(items, i);
 		char *key = store_key_of(o);
 		if (!key)
 			continue;
-		json_object *prev = hmap__put(&fresh, key, json_object_get(o));
+		json_object *prev = hmap_put(&fresh, key, json_object_get(o));
 		json_object_put(prev);
 		free(key);
 	}
@@ -234,8 +234,8 @@ int store_replace(struct store *s, json_object *items, store_delta_cb cb, void *
 	pthread_rwlock_wrlock(&s->lk);
 	/* additions and updates */
 	size_t b = 0;
-	for (struct hmap__ent *e = NULL; (e = hmap__next(&fresh, e, &b));) {
-		json_object *old = hmap__get(&s->objs, e->key);
+	for (struct hmap_ent *e = NULL; (e = hmap_next(&fresh, e, &b));) {
+		json_object *old = hmap_get(&s->objs, e->key);
 		const char *orv = old ? meta_str(old, "resourceVersion") : NULL;
 		const char *nrv = meta_str(e->val, "resourceVersion");
 		bool changed = !old || !orv || !nrv || strcmp(orv, nrv) != 0;
@@ -252,8 +252,8 @@ int store_replace(struct store *s, json_object *items, store_delta_cb cb, void *
 	}
 	/* deletions */
 	b = 0;
-	for (struct hmap__ent *e = NULL; (e = hmap__next(&s->objs, e, &b));) {
-		if (hmap__get(&fresh, e->key))
+	for (struct hmap_ent *e = NULL; (e = hmap_next(&s->objs, e, &b));) {
+		if (hmap_get(&fresh, e->key))
 			continue;
 		if (nd == capd) {
 			capd = capd ? capd * 2 : 16;
@@ -267,8 +267,8 @@ int store_replace(struct store *s, json_object *items, store_delta_cb cb, void *
 	/* swap in the fresh content: objects unchanged keep the old instance so
 	 * that readers see no churn */
 	b = 0;
-	for (struct hmap__ent *e = NULL; (e = hmap__next(&fresh, e, &b));) {
-		json_object *old = hmap__get(&s->objs, e->key);
+	for (struct hmap_ent *e = NULL; (e = hmap_next(&fresh, e, &b));) {
+		json_object *old = hmap_get(&s->objs, e->key);
 		const char *orv = old ? meta_str(old, "resourceVersion") : NULL;
 		const char *nrv = meta_str(e->val, "resourceVersion");
 		if (old && orv && nrv && strcmp(orv, nrv) == 0) {
@@ -278,20 +278,20 @@ int store_replace(struct store *s, json_object *items, store_delta_cb cb, void *
 	}
 	/* rebuild indexes */
 	for (int i = 0; i < s->nidx; i++) {
-		hmap__cleanup(&s->idx[i].vals, free_set);
-		hmap__init(&s->idx[i].vals);
+		hmap_cleanup(&s->idx[i].vals, free_set);
+		hmap_init(&s->idx[i].vals);
 	}
 	struct hmap oldmap = s->objs;
 	s->objs = fresh;
 	b = 0;
-	for (struct hmap__ent *e = NULL; (e = hmap__next(&s->objs, e, &b));)
+	for (struct hmap_ent *e = NULL; (e = hmap_next(&s->objs, e, &b));)
 		index_update(s, e->key, NULL, e->val);
 	pthread_rwlock_unlock(&s->lk);
 	/* keep the old objects referenced by deltas alive until the callbacks ran */
 	for (size_t i = 0; i < nd; i++)
 		if (d[i].old_obj)
 			json_object_get(d[i].old_obj);
-	hmap__cleanup(&oldmap, free_obj);
+	hmap_cleanup(&oldmap, free_obj);
 	for (size_t i = 0; i < nd; i++) {
 		if (cb)
 			cb(ctx, d[i].t, d[i].old_obj, d[i].new_obj);
@@ -308,7 +308,7 @@ void store_resync(struct store *s, store_delta_cb cb, void *ctx)
 	pthread_rwlock_rdlock(&s->lk);
 	size_t n = s->objs.n, i = 0, b = 0;
 	json_object **v = xcalloc(n ? n : 1, sizeof(*v));
-	for (struct hmap__ent *e = NULL; (e = hmap__next(&s->objs, e, &b)) && i < n;)
+	for (struct hmap_ent *e = NULL; (e = hmap_next(&s->objs, e, &b)) && i < n;)
 		v[i++] = e->val;
 	pthread_rwlock_unlock(&s->lk);
 	for (size_t j = 0; j < i; j++)
@@ -327,7 +327,7 @@ static json_object *copy(json_object *o)
 int store_get(struct store *s, const char *key, json_object **out)
 {
 	pthread_rwlock_rdlock(&s->lk);
-	json_object *o = hmap__get(&s->objs, key);
+	json_object *o = hmap_get(&s->objs, key);
 	*out = o ? copy(o) : NULL;
 	pthread_rwlock_unlock(&s->lk);
 	return o ? 0 : -ENOENT;
@@ -336,7 +336,7 @@ int store_get(struct store *s, const char *key, json_object **out)
 bool store_has(struct store *s, const char *key)
 {
 	pthread_rwlock_rdlock(&s->lk);
-	bool r = hmap__get(&s->objs, key) != NULL;
+	bool r = hmap_get(&s->objs, key) != NULL;
 	pthread_rwlock_unlock(&s->lk);
 	return r;
 }
@@ -353,7 +353,7 @@ json_object *store_list(struct store *s)
 	json_object *arr = json_object_new_array();
 	pthread_rwlock_rdlock(&s->lk);
 	for (size_t i = 0; i < n; i++) {
-		json_object *o = hmap__get(&s->objs, keys[i]);
+		json_object *o = hmap_get(&s->objs, keys[i]);
 		if (o)
 			json_object_array_add(arr, copy(o));
 	}
@@ -378,11 +378,11 @@ int store_index_keys(struct store *s, const char *name, const char *value, char 
 		pthread_rwlock_unlock(&s->lk);
 		return -EINVAL;
 	}
-	struct hmap *set = hmap__get(&ix->vals, value);
+	struct hmap *set = hmap_get(&ix->vals, value);
 	size_t cnt = set ? set->n : 0, i = 0, b = 0;
 	char **k = xcalloc(cnt + 1, sizeof(char *));
 	if (set)
-		for (struct hmap__ent *e = NULL; (e = hmap__next(set, e, &b)) && i < cnt;)
+		for (struct hmap_ent *e = NULL; (e = hmap_next(set, e, &b)) && i < cnt;)
 			k[i++] = xstrdup(e->key);
 	pthread_rwlock_unlock(&s->lk);
 	qsort(k, i, sizeof(char *), cmp_str);
@@ -401,7 +401,7 @@ int store_by_index(struct store *s, const char *name, const char *value, json_ob
 	json_object *arr = json_object_new_array();
 	pthread_rwlock_rdlock(&s->lk);
 	for (size_t i = 0; i < n; i++) {
-		json_object *o = hmap__get(&s->objs, keys[i]);
+		json_object *o = hmap_get(&s->objs, keys[i]);
 		if (o)
 			json_object_array_add(arr, copy(o));
 	}
@@ -416,7 +416,7 @@ char **store_keys(struct store *s, size_t *n)
 	pthread_rwlock_rdlock(&s->lk);
 	size_t cnt = s->objs.n, i = 0, b = 0;
 	char **k = xcalloc(cnt + 1, sizeof(char *));
-	for (struct hmap__ent *e = NULL; (e = hmap__next(&s->objs, e, &b)) && i < cnt;)
+	for (struct hmap_ent *e = NULL; (e = hmap_next(&s->objs, e, &b)) && i < cnt;)
 		k[i++] = xstrdup(e->key);
 	pthread_rwlock_unlock(&s->lk);
 	qsort(k, i, sizeof(char *), cmp_str);

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cache/hmap.h"
 #include "util/clock.h"
+#include "util/hmap.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
@@ -28,7 +28,7 @@ int events_new(struct kube_client *client, const char *instance, struct events *
 	e->c = client;
 	e->instance = xstrdup(instance ? instance : "modelcache-operator");
 	pthread_mutex_init(&e->mu, NULL);
-	hmap__init(&e->last);
+	hmap_init(&e->last);
 	*out = e;
 	return 0;
 }
@@ -37,7 +37,7 @@ void events_free(struct events *e)
 {
 	if (!e)
 		return;
-	hmap__cleanup(&e->last, free);
+	hmap_cleanup(&e->last, free);
 	pthread_mutex_destroy(&e->mu);
 	free(e->instance);
 	free(e);
@@ -73,7 +73,7 @@ int events_emit(struct events *e, json_object *regarding, const char *type, cons
 	snprintf(notebuf, sizeof notebuf, "%s", note ? note : "");
 	char *dkey = xasprintf("%s\x1f%s/%s\x1f%s", uid ? uid : "", ns ? ns : "", name, reason);
 	pthread_mutex_lock(&e->mu);
-	const char *prev = hmap__get(&e->last, dkey);
+	const char *prev = hmap_get(&e->last, dkey);
 	bool dup = prev && strcmp(prev, notebuf) == 0;
 	unsigned long seq = ++e->seq;
 	pthread_mutex_unlock(&e->mu);
@@ -121,7 +121,7 @@ int events_emit(struct events *e, json_object *regarding, const char *type, cons
 	LOG_INFO("event", "object=%s/%s type=%s reason=%s note=%s", ns ? ns : "", name, type ? type : EVENT_NORMAL,
 		 reason, notebuf);
 	pthread_mutex_lock(&e->mu);
-	free(hmap__put(&e->last, dkey, xstrdup(notebuf)));
+	free(hmap_put(&e->last, dkey, xstrdup(notebuf)));
 	e->created++;
 	pthread_mutex_unlock(&e->mu);
 	free(dkey);
@@ -136,8 +136,8 @@ void events_forget(struct events *e, const char *uid)
 	pthread_mutex_lock(&e->mu);
 	for (;;) {
 		size_t b = 0;
-		struct hmap__ent *hit = NULL;
-		for (struct hmap__ent *it = NULL; (it = hmap__next(&e->last, it, &b));) {
+		struct hmap_ent *hit = NULL;
+		for (struct hmap_ent *it = NULL; (it = hmap_next(&e->last, it, &b));) {
 			if (strncmp(it->key, uid, ul) == 0 && it->key[ul] == '\x1f') {
 				hit = it;
 				break;
@@ -146,7 +146,7 @@ void events_forget(struct events *e, const char *uid)
 		if (!hit)
 			break;
 		char *k = xstrdup(hit->key);
-		free(hmap__del(&e->last, k));
+		free(hmap_del(&e->last, k));
 		free(k);
 	}
 	pthread_mutex_unlock(&e->mu);

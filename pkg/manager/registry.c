@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cache/hmap.h"
 #include "metrics/metrics.h"
+#include "util/hmap.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -67,7 +67,7 @@ int registry_new(const struct registry_opts *o, struct registry **out)
 {
 	struct registry *r = xcalloc(1, sizeof(*r));
 	pthread_mutex_init(&r->mu, NULL);
-	hmap__init(&r->clusters);
+	hmap_init(&r->clusters);
 	r->mux = o->mux;
 	if (o->client_opts)
 		r->copts = *o->client_opts;
@@ -142,7 +142,7 @@ void registry_free(struct registry *r)
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
-	hmap__cleanup(&r->clusters, NULL);
+	hmap_cleanup(&r->clusters, NULL);
 	pthread_mutex_destroy(&r->mu);
 	free(r);
 }
@@ -260,7 +260,7 @@ int registry_ensure(struct registry *r, const char *name, struct kube_config *cf
 	if (rebuilt)
 		*rebuilt = false;
 	pthread_mutex_lock(&r->mu);
-	struct cluster *cur = hmap__get(&r->clusters, name);
+	struct cluster *cur = hmap_get(&r->clusters, name);
 	if (cur && cur->local == local && !strcmp(cur->config_hash, config_hash ? config_hash : "") &&
 	    !strcmp(cur->target_ns ? cur->target_ns : "", local ? "" : (remote_namespace ? remote_namespace : ""))) {
 		pthread_mutex_unlock(&r->mu);
@@ -306,7 +306,7 @@ int registry_ensure(struct registry *r, const char *name, struct kube_config *cf
 	for (int i = 0; i < nw; i++)
 		apply_watch(c, &ws[i]);
 	pthread_mutex_lock(&r->mu);
-	struct cluster *old = hmap__put(&r->clusters, name, c);
+	struct cluster *old = hmap_put(&r->clusters, name, c);
 	bool d = false;
 	if (old)
 		release_locked(old, &d);
@@ -321,7 +321,7 @@ int registry_ensure(struct registry *r, const char *name, struct kube_config *cf
 void registry_remove(struct registry *r, const char *name)
 {
 	pthread_mutex_lock(&r->mu);
-	struct cluster *c = hmap__del(&r->clusters, name);
+	struct cluster *c = hmap_del(&r->clusters, name);
 	bool d = false;
 	if (c)
 		release_locked(c, &d);
@@ -340,7 +340,7 @@ char **registry_names(struct registry *r, size_t *n)
 	pthread_mutex_lock(&r->mu);
 	size_t cnt = r->clusters.n, i = 0, b = 0;
 	char **k = xcalloc(cnt + 1, sizeof(char *));
-	for (struct hmap__ent *e = NULL; (e = hmap__next(&r->clusters, e, &b)) && i < cnt;)
+	for (struct hmap_ent *e = NULL; (e = hmap_next(&r->clusters, e, &b)) && i < cnt;)
 		k[i++] = xstrdup(e->key);
 	pthread_mutex_unlock(&r->mu);
 	qsort(k, i, sizeof(char *), cmp_str);
@@ -351,7 +351,7 @@ char **registry_names(struct registry *r, size_t *n)
 struct cluster *registry_acquire(struct registry *r, const char *name)
 {
 	pthread_mutex_lock(&r->mu);
-	struct cluster *c = hmap__get(&r->clusters, name);
+	struct cluster *c = hmap_get(&r->clusters, name);
 	if (c)
 		c->refs++;
 	pthread_mutex_unlock(&r->mu);

@@ -9,113 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/hmap.h"
 #include "util/mem.h"
-
-/* ---- a small string-keyed hash map (value: uint64) ---- */
-struct ent {
-	char *key;
-	uint64_t val;
-	struct ent *next;
-};
-
-struct smap {
-	struct ent **b;
-	size_t nb, n;
-};
-
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ull;
-	}
-	return h;
-}
-
-static void smap_init(struct smap *m)
-{
-	m->nb = 64;
-	m->n = 0;
-	m->b = xcalloc(m->nb, sizeof(*m->b));
-}
-
-static struct ent *smap_find(struct smap *m, const char *k)
-{
-	for (struct ent *e = m->b[hash_str(k) % m->nb]; e; e = e->next)
-		if (strcmp(e->key, k) == 0)
-			return e;
-	return NULL;
-}
-
-static void smap_grow(struct smap *m)
-{
-	size_t nb = m->nb * 2;
-	struct ent **b = xcalloc(nb, sizeof(*b));
-	for (size_t i = 0; i < m->nb; i++) {
-		struct ent *e = m->b[i];
-		while (e) {
-			struct ent *nx = e->next;
-			size_t j = hash_str(e->key) % nb;
-			e->next = b[j];
-			b[j] = e;
-			e = nx;
-		}
-	}
-	free(m->b);
-	m->b = b;
-	m->nb = nb;
-}
-
-static struct ent *smap_put(struct smap *m, const char *k, uint64_t v)
-{
-	struct ent *e = smap_find(m, k);
-	if (e) {
-		e->val = v;
-		return e;
-	}
-	if (m->n + 1 > m->nb * 2)
-		smap_grow(m);
-	e = xmalloc(sizeof(*e));
-	e->key = xstrdup(k);
-	e->val = v;
-	size_t i = hash_str(k) % m->nb;
-	e->next = m->b[i];
-	m->b[i] = e;
-	m->n++;
-	return e;
-}
-
-static bool smap_del(struct smap *m, const char *k)
-{
-	struct ent **pp = &m->b[hash_str(k) % m->nb];
-	for (; *pp; pp = &(*pp)->next) {
-		if (strcmp((*pp)->key, k) == 0) {
-			struct ent *e = *pp;
-			*pp = e->next;
-			free(e->key);
-			free(e);
-			m->n--;
-			return true;
-		}
-	}
-	return false;
-}
-
-static void smap_cleanup(struct smap *m)
-{
-	for (size_t i = 0; i < m->nb; i++) {
-		struct ent *e = m->b[i];
-		while (e) {
-			struct ent *nx = e->next;
-			free(e->key);
-			free(e);
-			e = nx;
-		}
-	}
-	free(m->b);
-	m->b = NULL;
-}
 
 /* ---- the queue ---- */
 struct delayed {
@@ -138,9 +33,9 @@ struct wq {
 
 	char **fifo;     /* ring */
 	size_t cap, head, len;
-	struct smap dirty;       /* queued or to re-queue after done */
-	struct smap processing;
-	struct smap failures;    /* per-item exponent */
+	struct hmap dirty;       /* queued or to re-queue after done */
+	struct hmap processing;
+	struct hmap failures;    /* per-item exponent */
 	struct delayed *del;
 	size_t ndel, capdel;
 	bool shutting_down;
@@ -171,9 +66,9 @@ int wq_new(const struct wq_opts *o, struct wq **out)
 	q->last_ns = mclock_mono_ns(q->clock);
 	q->cap = 16;
 	q->fifo = xcalloc(q->cap, sizeof(char *));
-	smap_init(&q->dirty);
-	smap_init(&q->processing);
-	smap_init(&q->failures);
+	hmap_init(&q->dirty);
+	hmap_init(&q->processing);
+	hmap_init(&q->failures);
 	*out = q;
 	return 0;
 }
@@ -188,9 +83,9 @@ void wq_free(struct wq *q)
 	for (size_t i = 0; i < q->ndel; i++)
 		free(q->del[i].key);
 	free(q->del);
-	smap_cleanup(&q->dirty);
-	smap_cleanup(&q->processing);
-	smap_cleanup(&q->failures);
+	hmap_cleanup(&q->dirty, NULL);
+	hmap_cleanup(&q->processing, NULL);
+	hmap_cleanup(&q->failures, NULL);
 	pthread_cond_destroy(&q->cv);
 	pthread_cond_destroy(&q->done_cv);
 	pthread_mutex_destroy(&q->mu);
@@ -233,10 +128,10 @@ static void add_locked(struct wq *q, const char *key)
 		return;
 	if (q->hooks.on_add)
 		q->hooks.on_add(q->hooks.ctx, q->name);
-	if (smap_find(&q->dirty, key))
+	if (hmap_get(&q->dirty, key))
 		return;
-	smap_put(&q->dirty, key, 1);
-	if (smap_find(&q->processing, key))
+	hmap_put(&q->dirty, key, HMAP_PTR(1));
+	if (hmap_get(&q->processing, key))
 		return;   /* re-queued by wq_done */
 	fifo_push(q, key);
 	depth_hook(q);
@@ -283,9 +178,8 @@ out:
 /* Locked: max(per-item exponential, token bucket reservation). */
 static uint64_t when_locked(struct wq *q, const char *key)
 {
-	struct ent *e = smap_find(&q->failures, key);
-	unsigned n = e ? (unsigned)e->val : 0;
-	smap_put(&q->failures, key, n + 1);
+	unsigned n = (unsigned)HMAP_UINT(hmap_get(&q->failures, key));
+	hmap_put(&q->failures, key, HMAP_PTR(n + 1));
 	uint64_t item = q->max_ms;
 	if (n < 63) {
 		double d = (double)q->base_ms;
@@ -328,15 +222,14 @@ void wq_add_rate_limited(struct wq *q, const char *key)
 void wq_forget(struct wq *q, const char *key)
 {
 	pthread_mutex_lock(&q->mu);
-	smap_del(&q->failures, key);
+	hmap_del(&q->failures, key);
 	pthread_mutex_unlock(&q->mu);
 }
 
 unsigned wq_num_requeues(struct wq *q, const char *key)
 {
 	pthread_mutex_lock(&q->mu);
-	struct ent *e = smap_find(&q->failures, key);
-	unsigned n = e ? (unsigned)e->val : 0;
+	unsigned n = (unsigned)HMAP_UINT(hmap_get(&q->failures, key));
 	pthread_mutex_unlock(&q->mu);
 	return n;
 }
@@ -368,8 +261,8 @@ static char *pop_locked(struct wq *q)
 	char *k = q->fifo[q->head];
 	q->head = (q->head + 1) % q->cap;
 	q->len--;
-	smap_put(&q->processing, k, 1);
-	smap_del(&q->dirty, k);
+	hmap_put(&q->processing, k, HMAP_PTR(1));
+	hmap_del(&q->dirty, k);
 	depth_hook(q);
 	return k;
 }
@@ -424,8 +317,8 @@ int wq_get(struct wq *q, char **key)
 void wq_done(struct wq *q, const char *key)
 {
 	pthread_mutex_lock(&q->mu);
-	smap_del(&q->processing, key);
-	if (!q->shutting_down && smap_find(&q->dirty, key)) {
+	hmap_del(&q->processing, key);
+	if (!q->shutting_down && hmap_get(&q->dirty, key)) {
 		fifo_push(q, key);
 		depth_hook(q);
 		pthread_cond_signal(&q->cv);

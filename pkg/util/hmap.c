@@ -1,4 +1,4 @@
-#include "cache/hmap.h"
+#include "util/hmap.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,21 +16,21 @@ static uint64_t hash_str(const char *s)
 	return h;
 }
 
-void hmap__init(struct hmap *m)
+void hmap_init(struct hmap *m)
 {
 	m->nb = 64;
 	m->n = 0;
 	m->b = xcalloc(m->nb, sizeof(*m->b));
 }
 
-void hmap__cleanup(struct hmap *m, void (*free_val)(void *))
+void hmap_cleanup(struct hmap *m, void (*free_val)(void *))
 {
 	if (!m->b)
 		return;
 	for (size_t i = 0; i < m->nb; i++) {
-		struct hmap__ent *e = m->b[i];
+		struct hmap_ent *e = m->b[i];
 		while (e) {
-			struct hmap__ent *nx = e->next;
+			struct hmap_ent *nx = e->next;
 			if (free_val)
 				free_val(e->val);
 			free(e->key);
@@ -43,28 +43,28 @@ void hmap__cleanup(struct hmap *m, void (*free_val)(void *))
 	m->n = 0;
 }
 
-static struct hmap__ent *find(const struct hmap *m, const char *k)
+static struct hmap_ent *find(const struct hmap *m, const char *k)
 {
-	for (struct hmap__ent *e = m->b[hash_str(k) % m->nb]; e; e = e->next)
+	for (struct hmap_ent *e = m->b[hash_str(k) % m->nb]; e; e = e->next)
 		if (strcmp(e->key, k) == 0)
 			return e;
 	return NULL;
 }
 
-void *hmap__get(const struct hmap *m, const char *key)
+void *hmap_get(const struct hmap *m, const char *key)
 {
-	struct hmap__ent *e = find(m, key);
+	struct hmap_ent *e = find(m, key);
 	return e ? e->val : NULL;
 }
 
 static void grow(struct hmap *m)
 {
 	size_t nb = m->nb * 2;
-	struct hmap__ent **b = xcalloc(nb, sizeof(*b));
+	struct hmap_ent **b = xcalloc(nb, sizeof(*b));
 	for (size_t i = 0; i < m->nb; i++) {
-		struct hmap__ent *e = m->b[i];
+		struct hmap_ent *e = m->b[i];
 		while (e) {
-			struct hmap__ent *nx = e->next;
+			struct hmap_ent *nx = e->next;
 			size_t j = hash_str(e->key) % nb;
 			e->next = b[j];
 			b[j] = e;
@@ -76,9 +76,9 @@ static void grow(struct hmap *m)
 	m->nb = nb;
 }
 
-void *hmap__put(struct hmap *m, const char *key, void *val)
+void *hmap_put(struct hmap *m, const char *key, void *val)
 {
-	struct hmap__ent *e = find(m, key);
+	struct hmap_ent *e = find(m, key);
 	if (e) {
 		void *old = e->val;
 		e->val = val;
@@ -96,12 +96,12 @@ void *hmap__put(struct hmap *m, const char *key, void *val)
 	return NULL;
 }
 
-void *hmap__del(struct hmap *m, const char *key)
+void *hmap_del(struct hmap *m, const char *key)
 {
-	struct hmap__ent **pp = &m->b[hash_str(key) % m->nb];
+	struct hmap_ent **pp = &m->b[hash_str(key) % m->nb];
 	for (; *pp; pp = &(*pp)->next) {
 		if (strcmp((*pp)->key, key) == 0) {
-			struct hmap__ent *e = *pp;
+			struct hmap_ent *e = *pp;
 			void *v = e->val;
 			*pp = e->next;
 			free(e->key);
@@ -113,7 +113,7 @@ void *hmap__del(struct hmap *m, const char *key)
 	return NULL;
 }
 
-struct hmap__ent *hmap__next(const struct hmap *m, struct hmap__ent *it, size_t *bucket)
+struct hmap_ent *hmap_next(const struct hmap *m, struct hmap_ent *it, size_t *bucket)
 {
 	if (it && it->next)
 		return it->next;
