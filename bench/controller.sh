@@ -39,6 +39,7 @@
 #   default 120 + 2*N s), BUILD (build dir, default build; binaries in
 #   $BUILD/bin), OP_FLAGS (extra operator flags, e.g. "--qps 100 --burst 150").
 # Not part of hack/test.sh (timing never decides a test).
+# shellcheck disable=SC2154 # URL_* and OFF*_* are set by printf -v or sourced from poll.env
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -52,7 +53,7 @@ while [ $# -gt 0 ]; do
 	--steady-seconds) STEADY_S=$2; shift 2 ;;
 	--timeout) TIMEOUT=$2; shift 2 ;;
 	--keep) KEEP=1; shift ;;
-	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,/^# Not part of hack/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench/controller.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
