@@ -136,15 +136,7 @@ struct sizing {
 static void size_for(json_object *mc, const struct render_opts *o, struct sizing *s)
 {
 	memset(s, 0, sizeof(*s));
-	const char *size = jpath_str(mc, "spec.size");
-	json_object *sz = jpath_get(mc, "spec.size");
-	if (sz && json_object_is_type(sz, json_type_int) && json_object_get_int64(sz) > 0) {
-		s->size_bytes = json_object_get_int64(sz);
-	} else if (size && quantity_parse_bytes(size, &s->size_bytes) == 0 && s->size_bytes > 0) {
-		/* spec.size */
-	} else {
-		s->size_bytes = 0;
-	}
+	compose_spec_size(mc, &s->size_bytes);
 #ifdef MC_HAVE_ESTIMATE
 	if (o->endpoint) {
 		struct hub_client *hub = NULL;
@@ -152,11 +144,7 @@ static void size_for(json_object *mc, const struct render_opts *o, struct sizing
 		char *msg = NULL;
 		const char *inc[64], *exc[64];
 		size_t ninc = 0, nexc = 0;
-		json_object *li = jpath_get(mc, "spec.huggingFace.include"), *le = jpath_get(mc, "spec.huggingFace.exclude");
-		for (size_t i = 0; li && json_object_is_type(li, json_type_array) && i < json_object_array_length(li) && ninc < 64; i++)
-			inc[ninc++] = json_object_get_string(json_object_array_get_idx(li, i));
-		for (size_t i = 0; le && json_object_is_type(le, json_type_array) && i < json_object_array_length(le) && nexc < 64; i++)
-			exc[nexc++] = json_object_get_string(json_object_array_get_idx(le, i));
+		compose_hf_filters(mc, inc, &ninc, exc, &nexc, 64);
 		estimate_result_init(&r);
 		const char *token = getenv("HF_TOKEN");
 		if (hub_client_new(o->endpoint, token, NULL, &hub) == 0) {

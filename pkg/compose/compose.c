@@ -12,6 +12,7 @@
 #include "util/mem.h"
 #include "util/names.h"
 #include "util/quantity.h"
+#include "util/quantity.h"
 
 #define GIB ((int64_t)1 << 30)
 
@@ -54,6 +55,36 @@ int compose_size_from_download(int64_t download_bytes, int64_t *out)
 		gib = 1;
 	*out = gib * GIB;
 	return 0;
+}
+
+int compose_spec_size(json_object *mc, int64_t *bytes)
+{
+	json_object *sz = jpath_get(mc, "spec.size");
+	int64_t v = 0;
+	*bytes = 0;
+	if (sz && json_object_is_type(sz, json_type_int))
+		v = json_object_get_int64(sz);
+	else if (sz && json_object_is_type(sz, json_type_string) &&
+		 quantity_parse_bytes(json_object_get_string(sz), &v) != 0)
+		v = 0;
+	if (v <= 0)
+		return -ENOENT;
+	*bytes = v;
+	return 0;
+}
+
+static void strings_of(json_object *arr, const char **out, size_t *n, size_t max)
+{
+	*n = 0;
+	for (size_t i = 0; arr && json_object_is_type(arr, json_type_array) && i < json_object_array_length(arr) && *n < max;
+	     i++)
+		out[(*n)++] = json_object_get_string(json_object_array_get_idx(arr, i));
+}
+
+void compose_hf_filters(json_object *mc, const char **inc, size_t *ninc, const char **exc, size_t *nexc, size_t max)
+{
+	strings_of(jpath_get(mc, "spec.huggingFace.include"), inc, ninc, max);
+	strings_of(jpath_get(mc, "spec.huggingFace.exclude"), exc, nexc, max);
 }
 
 static json_object *labels_for(json_object *mc)

@@ -68,6 +68,15 @@ void compose_artifact_id(json_object *mc, char out[17]);
  * (at least 1 GiB). 0 or -ERANGE. */
 int compose_size_from_download(int64_t download_bytes, int64_t *out);
 
+/* spec.size in bytes: an integer or a quantity string. 0 with *bytes > 0;
+ * -ENOENT with *bytes = 0 when absent, not positive or not a quantity. */
+int compose_spec_size(json_object *mc, int64_t *bytes);
+
+/* spec.huggingFace.include / .exclude as borrowed strings (at most max of
+ * each; non-arrays count as empty), in the order the estimator takes them. */
+void compose_hf_filters(json_object *mc, const char **inc, size_t *ninc, const char **exc, size_t *nexc,
+			size_t max);
+
 /* Remote clusters only: *out = the Namespace; on a local cluster *out = NULL
  * (nothing to compose) and 0 is returned. */
 int compose_namespace(const struct compose_input *in, json_object **out);

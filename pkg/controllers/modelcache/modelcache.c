@@ -396,11 +396,7 @@ static struct est_entry *estimate_for(struct mcr *r, json_object *mc, const char
 	e->at_ms = now;
 	const char *inc[64], *exc[64];
 	size_t ninc = 0, nexc = 0;
-	json_object *li = jpath_get(mc, "spec.huggingFace.include"), *le = jpath_get(mc, "spec.huggingFace.exclude");
-	for (size_t i = 0; li && json_object_is_type(li, json_type_array) && i < json_object_array_length(li) && ninc < 64; i++)
-		inc[ninc++] = json_object_get_string(json_object_array_get_idx(li, i));
-	for (size_t i = 0; le && json_object_is_type(le, json_type_array) && i < json_object_array_length(le) && nexc < 64; i++)
-		exc[nexc++] = json_object_get_string(json_object_array_get_idx(le, i));
+	compose_hf_filters(mc, inc, &ninc, exc, &nexc, 64);
 	struct hub_client *hub = NULL;
 	struct estimate_result res;
 	estimate_result_init(&res);
@@ -1163,11 +1159,7 @@ static int reconcile(void *ctx, const char *key, struct ctrl_result *res)
 	/* ---- size (4.2) and the estimate ---- */
 	enum status_size size_state = STATUS_SIZE_SPEC;
 	int64_t spec_size = 0;
-	json_object *szv = jpath_get(mc, "spec.size");
-	if (szv && json_object_is_type(szv, json_type_int))
-		spec_size = json_object_get_int64(szv);
-	else if (szv)
-		quantity_parse_bytes(json_object_get_string(szv), &spec_size);
+	compose_spec_size(mc, &spec_size);
 	bool need_weights = !streq(jpath_str(mc, "spec.precheck.vram"), "Disabled");
 	if (spec_size <= 0 || need_weights)
 		est = estimate_for(r, mc, token);

@@ -272,6 +272,36 @@ static void test_size_from_download(void **state)
 	assert_int_equal(compose_size_from_download(INT64_MAX, &out), -ERANGE);
 }
 
+static void test_spec_size_and_filters(void **state)
+{
+	(void)state;
+	int64_t b = -1;
+	json_object *mc = parse("{\"spec\":{\"size\":\"20Gi\",\"huggingFace\":{\"include\":[\"*.json\",\"*.gguf\"],"
+				"\"exclude\":\"not-a-list\"}}}");
+	assert_int_equal(compose_spec_size(mc, &b), 0);
+	assert_int_equal(b, 20 * GIB);
+	const char *inc[1], *exc[4];
+	size_t ninc = 9, nexc = 9;
+	compose_hf_filters(mc, inc, &ninc, exc, &nexc, 1);   /* capped at 1 */
+	assert_int_equal(ninc, 1);
+	assert_string_equal(inc[0], "*.json");
+	assert_int_equal(nexc, 0);
+	json_object_put(mc);
+	mc = parse("{\"spec\":{\"size\":1000}}");
+	assert_int_equal(compose_spec_size(mc, &b), 0);
+	assert_int_equal(b, 1000);
+	json_object_put(mc);
+	const char *bad[] = {"{\"spec\":{}}", "{\"spec\":{\"size\":0}}", "{\"spec\":{\"size\":\"-1Gi\"}}",
+			     "{\"spec\":{\"size\":\"lots\"}}", "{\"spec\":{\"size\":\"0\"}}"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		mc = parse(bad[i]);
+		b = -1;
+		assert_int_equal(compose_spec_size(mc, &b), -ENOENT);
+		assert_int_equal(b, 0);
+		json_object_put(mc);
+	}
+}
+
 static void test_invalid_input(void **state)
 {
 	(void)state;
@@ -454,6 +484,7 @@ int main(void)
 		cmocka_unit_test(test_hash),
 		cmocka_unit_test(test_artifact_id),
 		cmocka_unit_test(test_size_from_download),
+		cmocka_unit_test(test_spec_size_and_filters),
 		cmocka_unit_test(test_invalid_input),
 		cmocka_unit_test(test_yaml_emitter),
 		cmocka_unit_test(test_canonical_json),
