@@ -2,13 +2,13 @@
 #include "controllers/inferencecluster/inferencecluster.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
 #include "controller/apply.h"
+#include "util/base64.h"
 #include "util/clock.h"
 #include "util/digest.h"
 #include "util/log.h"
@@ -145,26 +145,6 @@ json_object *ic_pools_from_spec(json_object *gpus)
 }
 
 /* ---- connection ---- */
-static char *b64_decode(const char *in, size_t *outlen)
-{
-	size_t n = strlen(in);
-	if (n == 0 || n > KUBECONFIG_MAX * 2 || n % 4)
-		return NULL;
-	unsigned char *out = xmalloc(n / 4 * 3 + 1);
-	int l = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
-	if (l < 0) {
-		free(out);
-		return NULL;
-	}
-	if (n >= 1 && in[n - 1] == '=')
-		l--;
-	if (n >= 2 && in[n - 2] == '=')
-		l--;
-	out[l] = 0;
-	*outlen = (size_t)l;
-	return (char *)out;
-}
-
 struct conn {
 	const char *status;    /* True / False */
 	const char *reason;
@@ -195,7 +175,8 @@ static int ensure_cluster(struct icc *x, const struct api_inferencecluster *ic, 
 			goto invalid;
 		}
 		size_t len = 0;
-		char *bytes = b64_decode(json_object_get_string(val), &len);
+		char *bytes = NULL;
+		base64_decode(json_object_get_string(val), KUBECONFIG_MAX * 2, &bytes, &len);
 		char hash[SHA256_HEX_LEN + 1];
 		sha256_hex_str(json_object_get_string(val), hash);
 		json_object_put(secret);

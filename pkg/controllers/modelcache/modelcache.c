@@ -1,9 +1,9 @@
 #include "controllers/modelcache/modelcache.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +20,7 @@
 #include "kube/selector.h"
 #include "metrics/metrics.h"
 #include "status/status.h"
+#include "util/base64.h"
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/digest.h"
@@ -1133,18 +1134,13 @@ static int reconcile(void *ctx, const char *key, struct ctrl_result *res)
 		if (b64 && *b64) {
 			x.token_b64 = b64;
 			/* the token in clear for the estimator's Hub requests (never logged) */
-			size_t n = strlen(b64), alloc = n + 4;
-			unsigned char *raw = xmalloc(alloc);
-			int len = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)n);
-			if (len > 0) {
-				while (n > 0 && b64[n - 1] == '=') {
-					len--;
-					n--;
-				}
-				token = xstrndup((const char *)raw, (size_t)len);
+			char *raw = NULL;
+			size_t len = 0;
+			if (base64_decode(b64, SIZE_MAX, &raw, &len) == 0) {
+				token = xstrndup(raw, len);
+				memset(raw, 0, len);
+				free(raw);
 			}
-			memset(raw, 0, alloc);
-			free(raw);
 			if (!token || !*token) {
 				x.token_b64 = NULL;
 				free_secret(token);

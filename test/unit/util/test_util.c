@@ -1,4 +1,4 @@
-/* buf, log, backoff, clock, digest, timeutil */
+/* buf, log, backoff, clock, digest, base64, timeutil */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util/backoff.h"
+#include "util/base64.h"
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/digest.h"
@@ -196,6 +197,37 @@ static void times(void **state)
 			fail_msg("accepted %s", bad[i]);
 }
 
+static void base64(void **state)
+{
+	(void)state;
+	char *out = NULL;
+	size_t len = 9;
+	assert_int_equal(base64_decode("aGVsbG8=", 64, &out, &len), 0);   /* one pad */
+	assert_int_equal(len, 5);
+	assert_string_equal(out, "hello");
+	free(out);
+	assert_int_equal(base64_decode("aGk=", 64, &out, &len), 0);
+	assert_int_equal(len, 2);
+	assert_string_equal(out, "hi");
+	free(out);
+	assert_int_equal(base64_decode("aA==", 64, &out, &len), 0);       /* two pads */
+	assert_int_equal(len, 1);
+	assert_string_equal(out, "h");
+	free(out);
+	assert_int_equal(base64_decode("AAEC", 64, &out, &len), 0);       /* binary, embedded NUL */
+	assert_int_equal(len, 3);
+	assert_memory_equal(out, "\0\1\2", 3);
+	free_secret(out);
+	const char *bad[] = {"", "aGk", "a*==", "aGVsbG8="};
+	for (size_t i = 0; i < 4; i++) {
+		out = (char *)1;
+		/* the last one is valid but longer than max */
+		assert_int_equal(base64_decode(bad[i], 7, &out, &len), -EINVAL);
+		assert_null(out);
+		assert_int_equal(len, 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -205,6 +237,7 @@ int main(void)
 		cmocka_unit_test(backoff_sequence),
 		cmocka_unit_test(fake_clock),
 		cmocka_unit_test(digests),
+		cmocka_unit_test(base64),
 		cmocka_unit_test(times),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
