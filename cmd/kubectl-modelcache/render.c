@@ -17,12 +17,12 @@
 
 #include "compose/compose.h"
 #include "compose/emit.h"
-#include "compose/jpath.h"
 #include "compose/precheck.h"
 #include "compose/yamlload.h"
 #include "kube/selector.h"
 #include "plugin.h"
 #include "util/buf.h"
+#include "util/jpath.h"
 #include "util/mem.h"
 #include "util/quantity.h"
 #ifdef MC_HAVE_API

@@ -17,6 +17,7 @@
 
 #include "kube/selector.h"
 #include "util/buf.h"
+#include "util/jpath.h"
 #include "util/mem.h"
 #include "util/names.h"
 #include "util/quantity.h"
@@ -341,15 +342,6 @@ static void check_label(struct vctx *v, const char *path, json_object *o, const 
 		     "character, and be at most 63 characters", SHOW(o));
 }
 
-static json_object *child(json_object *parent, const char *key)
-{
-	json_object *o = NULL;
-
-	if (parent && json_object_object_get_ex(parent, key, &o))
-		return o;
-	return NULL;
-}
-
 static void check_selector(struct vctx *v, json_object *parent, const char *ppath, const char *key,
 			   json_object **out)
 {
@@ -433,7 +425,7 @@ static void hf_source(struct vctx *v, json_object *hf, const char *path, const c
 	if (s) {
 		join(p, path, "repo");
 		if (!api_repo_ok(s))
-			verr(v, p, "Invalid value: %s: must be \"org/name\" or \"name\"", SHOW(child(hf, "repo")));
+			verr(v, p, "Invalid value: %s: must be \"org/name\" or \"name\"", SHOW(jpath_child(hf, "repo")));
 		else
 			*repo = s;
 	}
@@ -480,7 +472,7 @@ static int result(struct vctx *v, char **msg)
 
 int api_meta_from_json(json_object *obj, struct api_meta *m)
 {
-	json_object *md = child(obj, "metadata");
+	json_object *md = jpath_child(obj, "metadata");
 	json_object *o;
 
 	memset(m, 0, sizeof(*m));
@@ -490,16 +482,16 @@ int api_meta_from_json(json_object *obj, struct api_meta *m)
 	m->namespace = api_path_str(md, "namespace", NULL);
 	m->uid = api_path_str(md, "uid", NULL);
 	m->resource_version = api_path_str(md, "resourceVersion", NULL);
-	o = child(md, "generation");
+	o = jpath_child(md, "generation");
 	if (o && json_object_is_type(o, json_type_int))
 		m->generation = json_object_get_int64(o);
-	o = child(md, "labels");
+	o = jpath_child(md, "labels");
 	if (o && json_object_is_type(o, json_type_object))
 		m->labels = o;
-	o = child(md, "annotations");
+	o = jpath_child(md, "annotations");
 	if (o && json_object_is_type(o, json_type_object))
 		m->annotations = o;
-	o = child(md, "deletionTimestamp");
+	o = jpath_child(md, "deletionTimestamp");
 	m->deleting = o && json_object_is_type(o, json_type_string);
 	return 0;
 }
@@ -542,7 +534,7 @@ static int ic_check(json_object *obj, struct api_inferencecluster *ic, char **ms
 					 json_type_object, false, NULL);
 
 		/* CEL on spec.connection */
-		if ((child(conn, "local") != NULL) + (child(conn, "kubeconfigSecretRef") != NULL) != 1)
+		if ((jpath_child(conn, "local") != NULL) + (jpath_child(conn, "kubeconfigSecretRef") != NULL) != 1)
 			verr(&v, "spec.connection", "Invalid value: \"object\": exactly one of local or "
 			     "kubeconfigSecretRef must be set");
 		if (local)
@@ -553,18 +545,18 @@ static int ic_check(json_object *obj, struct api_inferencecluster *ic, char **ms
 			ic->connection = API_CONN_KUBECONFIG;
 			s = str_field(&v, ref, rp, "namespace", true, 63);
 			join(p, rp, "namespace");
-			check_label(&v, p, child(ref, "namespace"), s);
+			check_label(&v, p, jpath_child(ref, "namespace"), s);
 			ic->kubeconfig_namespace = s;
 			s = str_field(&v, ref, rp, "name", true, 253);
 			join(p, rp, "name");
-			check_subdomain(&v, p, child(ref, "name"), s);
+			check_subdomain(&v, p, jpath_child(ref, "name"), s);
 			ic->kubeconfig_name = s;
 			s = str_field(&v, ref, rp, "key", false, 253);
 			if (s) {
 				join(p, rp, "key");
 				if (!secret_key_ok(s))
 					verr(&v, p, "Invalid value: %s: a valid config key must consist of "
-					     "alphanumeric characters, '-', '_' or '.'", SHOW(child(ref, "key")));
+					     "alphanumeric characters, '-', '_' or '.'", SHOW(jpath_child(ref, "key")));
 				else
 					ic->kubeconfig_key = s;
 			}
@@ -573,7 +565,7 @@ static int ic_check(json_object *obj, struct api_inferencecluster *ic, char **ms
 
 	s = str_field(&v, spec, "spec", "namespace", false, 63);
 	if (s) {
-		check_label(&v, "spec.namespace", child(spec, "namespace"), s);
+		check_label(&v, "spec.namespace", jpath_child(spec, "namespace"), s);
 		ic->namespace = s;
 	}
 
@@ -581,7 +573,7 @@ static int ic_check(json_object *obj, struct api_inferencecluster *ic, char **ms
 	if (cache) {
 		s = str_field(&v, cache, "spec.cache", "storageClassName", false, 253);
 		if (s) {
-			check_subdomain(&v, "spec.cache.storageClassName", child(cache, "storageClassName"), s);
+			check_subdomain(&v, "spec.cache.storageClassName", jpath_child(cache, "storageClassName"), s);
 			ic->storage_class = s;
 		}
 		ic->capacity_bytes = quantity_field(&v, cache, "spec.cache", "capacity", false, false);
@@ -589,12 +581,12 @@ static int ic_check(json_object *obj, struct api_inferencecluster *ic, char **ms
 		if (ic->reserve_bytes < 0)
 			ic->reserve_bytes = 0;
 		/* CEL on spec.cache */
-		if (child(cache, "reserve") && !child(cache, "capacity"))
+		if (jpath_child(cache, "reserve") && !jpath_child(cache, "capacity"))
 			verr(&v, "spec.cache", "Invalid value: \"object\": reserve requires capacity");
 		/* operator-only: CEL cannot compare int-or-string quantities */
 		if (ic->capacity_bytes > 0 && ic->reserve_bytes >= ic->capacity_bytes)
 			verr(&v, "spec.cache.reserve", "Invalid value: %s: must be less than spec.cache.capacity",
-			     SHOW(child(cache, "reserve")));
+			     SHOW(jpath_child(cache, "reserve")));
 		ic->max_caches = int_field(&v, cache, "spec.cache", "maxCaches", 0, 1, 100000);
 	}
 
@@ -620,7 +612,7 @@ static int ic_check(json_object *obj, struct api_inferencecluster *ic, char **ms
 			g->per_node = int_field(&v, o, p, "perNode", 1, 1, 1024);
 			g->nodes = int_field(&v, o, p, "nodes", 1, 1, 100000);
 			if (field(&v, o, p, "unifiedMemory", json_type_boolean, false, NULL))
-				g->unified_memory = json_object_get_boolean(child(o, "unifiedMemory"));
+				g->unified_memory = json_object_get_boolean(jpath_child(o, "unifiedMemory"));
 			ic->ngpus++;
 		}
 	}
@@ -666,7 +658,7 @@ static int mc_check(json_object *obj, struct api_modelcache *mc, char **msg)
 		mc->source = s;
 	hf = field(&v, spec, "spec", "huggingFace", json_type_object, false, NULL);
 	/* CEL on spec (reason FieldValueRequired, fieldPath .huggingFace) */
-	if (s && strcmp(s, "HuggingFace") == 0 && !child(spec, "huggingFace"))
+	if (s && strcmp(s, "HuggingFace") == 0 && !jpath_child(spec, "huggingFace"))
 		verr(&v, "spec.huggingFace", "Required value: spec.huggingFace is required when "
 		     "spec.source is HuggingFace");
 	if (hf) {
@@ -682,7 +674,7 @@ static int mc_check(json_object *obj, struct api_modelcache *mc, char **msg)
 			const char *ap = "spec.huggingFace.authSecret";
 
 			s = str_field(&v, auth, ap, "name", true, 253);
-			check_subdomain(&v, "spec.huggingFace.authSecret.name", child(auth, "name"), s);
+			check_subdomain(&v, "spec.huggingFace.authSecret.name", jpath_child(auth, "name"), s);
 			mc->auth_secret_name = s;
 			mc->auth_secret_key = API_DEFAULT_AUTH_KEY;
 			s = str_field(&v, auth, ap, "key", false, 253);
@@ -690,7 +682,7 @@ static int mc_check(json_object *obj, struct api_modelcache *mc, char **msg)
 				if (!secret_key_ok(s))
 					verr(&v, "spec.huggingFace.authSecret.key", "Invalid value: %s: a valid "
 					     "config key must consist of alphanumeric characters, '-', '_' or '.'",
-					     SHOW(child(auth, "key")));
+					     SHOW(jpath_child(auth, "key")));
 				else
 					mc->auth_secret_key = s;
 			}
@@ -781,7 +773,7 @@ static int md_check(json_object *obj, struct api_modeldeployment *md, char **msg
 	ref = field(&v, spec, "spec", "modelCacheRef", json_type_object, false, NULL);
 	if (ref) {
 		s = str_field(&v, ref, "spec.modelCacheRef", "name", true, 63);
-		check_subdomain(&v, "spec.modelCacheRef.name", child(ref, "name"), s);
+		check_subdomain(&v, "spec.modelCacheRef.name", jpath_child(ref, "name"), s);
 		md->cache_ref = s;
 	}
 	model = field(&v, spec, "spec", "model", json_type_object, false, NULL);
@@ -792,13 +784,13 @@ static int md_check(json_object *obj, struct api_modeldeployment *md, char **msg
 			hf_source(&v, hf, "spec.model.huggingFace", &md->model_repo, &md->model_revision);
 	}
 	/* CEL on spec */
-	if (!child(spec, "modelCacheRef") && !child(spec, "model"))
+	if (!jpath_child(spec, "modelCacheRef") && !jpath_child(spec, "model"))
 		verr(&v, "spec", "Invalid value: \"object\": one of spec.modelCacheRef or spec.model is required");
 	check_selector(&v, spec, "spec", "clusterSelector", &md->cluster_selector);
 
 	engine = field(&v, spec, "spec", "engine", json_type_object, true, NULL);
 	if (engine) {
-		json_object *img = child(engine, "image");
+		json_object *img = jpath_child(engine, "image");
 
 		s = str_field(&v, engine, "spec.engine", "image", true, 1024);
 		if (s) {
@@ -814,10 +806,10 @@ static int md_check(json_object *obj, struct api_modeldeployment *md, char **msg
 		}
 		if (string_list(&v, engine, "spec.engine", "command", API_MAX_ARGS, 0, NULL) > 0)
 			md->byo_engine = true;
-		o = child(engine, "command");
+		o = jpath_child(engine, "command");
 		md->command = o && json_object_is_type(o, json_type_array) ? o : NULL;
 		string_list(&v, engine, "spec.engine", "args", API_MAX_ARGS, 0, NULL);
-		o = child(engine, "args");
+		o = jpath_child(engine, "args");
 		md->args = o && json_object_is_type(o, json_type_array) ? o : NULL;
 		env_list(&v, engine, &md->env);
 		md->port = int_field(&v, engine, "spec.engine", "port", API_DEFAULT_PORT, 1, 65535);
@@ -851,26 +843,7 @@ int api_validate_modeldeployment(json_object *obj, char **msg)
 
 json_object *api_path(json_object *obj, const char *dotted)
 {
-	const char *p = dotted;
-
-	if (!dotted || !*dotted)
-		return obj;
-	while (obj && *p) {
-		const char *dot = strchr(p, '.');
-		size_t n = dot ? (size_t)(dot - p) : strlen(p);
-		char key[128];
-		json_object *next = NULL;
-
-		if (n == 0 || n >= sizeof(key) || !json_object_is_type(obj, json_type_object))
-			return NULL;
-		memcpy(key, p, n);
-		key[n] = 0;
-		if (!json_object_object_get_ex(obj, key, &next))
-			return NULL;
-		obj = next;
-		p += n + (dot ? 1 : 0);
-	}
-	return obj;
+	return dotted ? jpath_get(obj, dotted) : obj;
 }
 
 const char *api_path_str(json_object *obj, const char *dotted, const char *def)
@@ -882,19 +855,9 @@ const char *api_path_str(json_object *obj, const char *dotted, const char *def)
 	return json_object_get_string(o);
 }
 
-static const char *meta_map_get(json_object *obj, const char *map, const char *key)
-{
-	json_object *m = api_path(obj, map), *o = NULL;
-
-	if (!m || !json_object_is_type(m, json_type_object) || !json_object_object_get_ex(m, key, &o) ||
-	    !json_object_is_type(o, json_type_string))
-		return NULL;
-	return json_object_get_string(o);
-}
-
 const char *api_annotation(json_object *obj, const char *key)
 {
-	return meta_map_get(obj, "metadata.annotations", key);
+	return jpath_annotation(obj, key);
 }
 
 bool api_annotation_true(json_object *obj, const char *key)
@@ -906,7 +869,7 @@ bool api_annotation_true(json_object *obj, const char *key)
 
 const char *api_label(json_object *obj, const char *key)
 {
-	return meta_map_get(obj, "metadata.labels", key);
+	return jpath_label(obj, key);
 }
 
 /* ---- conditions ---- */

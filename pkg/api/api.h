@@ -171,7 +171,7 @@ int api_validate_modeldeployment(json_object *obj, char **msg);
 /* Repo syntax check shared with the CLI: "org/name" or "name". */
 bool api_repo_ok(const char *repo);
 
-/* ---- generic accessors ---- */
+/* ---- generic accessors (util/jpath.h underneath) ---- */
 
 /* Follow a dotted path ("spec.huggingFace.repo"); borrowed or NULL. */
 json_object *api_path(json_object *obj, const char *dotted);

@@ -6,12 +6,11 @@
 #include <string.h>
 
 #include "compose/emit.h"
-#include "compose/jpath.h"
 #include "util/buf.h"
 #include "util/digest.h"
+#include "util/jpath.h"
 #include "util/mem.h"
 #include "util/names.h"
-#include "util/quantity.h"
 #include "util/quantity.h"
 
 #define GIB ((int64_t)1 << 30)

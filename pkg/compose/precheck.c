@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "compose/compose.h"
-#include "compose/jpath.h"
+#include "util/jpath.h"
 #include "util/quantity.h"
 
 #define GIB_D 1073741824.0

@@ -7,8 +7,8 @@
 
 #include "compose/compose.h"
 #include "compose/emit.h"
-#include "compose/jpath.h"
 #include "util/buf.h"
+#include "util/jpath.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
 

@@ -10,7 +10,6 @@
 
 #include "compose/compose.h"
 #include "compose/emit.h"
-#include "compose/jpath.h"
 #include "compose/precheck.h"
 #include "controller/apply.h"
 #include "controller/controller.h"
@@ -24,6 +23,7 @@
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/digest.h"
+#include "util/jpath.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/names.h"

@@ -14,10 +14,10 @@
 
 #include "compose/compose.h"
 #include "compose/emit.h"
-#include "compose/jpath.h"
 #include "compose/precheck.h"
 #include "compose/yamlload.h"
 #include "util/buf.h"
+#include "util/jpath.h"
 #include "util/mem.h"
 #include "util/names.h"
 

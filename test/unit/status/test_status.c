@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compose/jpath.h"
 #include "status/status.h"
+#include "util/jpath.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
 

@@ -1,4 +1,4 @@
-#include "compose/jpath.h"
+#include "util/jpath.h"
 
 #include <string.h>
 
@@ -12,6 +12,12 @@ json_object *jpath_child(json_object *obj, const char *key)
 	return v;
 }
 
+const char *jpath_child_str(json_object *obj, const char *key)
+{
+	json_object *v = jpath_child(obj, key);
+	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
 json_object *jpath_get(json_object *root, const char *path)
 {
 	char seg[256];
@@ -20,7 +26,7 @@ json_object *jpath_get(json_object *root, const char *path)
 	while (cur && *p) {
 		const char *dot = strchr(p, '.');
 		size_t n = dot ? (size_t)(dot - p) : strlen(p);
-		if (n >= sizeof(seg))
+		if (n == 0 || n >= sizeof(seg))
 			return NULL;
 		memcpy(seg, p, n);
 		seg[n] = '\0';
@@ -56,14 +62,12 @@ int64_t jpath_int_or(json_object *root, const char *path, int64_t def)
 
 const char *jpath_annotation(json_object *obj, const char *key)
 {
-	json_object *v = jpath_child(jpath_get(obj, "metadata.annotations"), key);
-	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+	return jpath_child_str(jpath_get(obj, "metadata.annotations"), key);
 }
 
 const char *jpath_label(json_object *obj, const char *key)
 {
-	json_object *v = jpath_child(jpath_get(obj, "metadata.labels"), key);
-	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+	return jpath_child_str(jpath_get(obj, "metadata.labels"), key);
 }
 
 static json_object *find_by(json_object *arr, const char *field, const char *value)
@@ -73,8 +77,8 @@ static json_object *find_by(json_object *arr, const char *field, const char *val
 	size_t n = json_object_array_length(arr);
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(arr, i);
-		json_object *f = jpath_child(e, field);
-		if (f && json_object_is_type(f, json_type_string) && strcmp(json_object_get_string(f), value) == 0)
+		const char *f = jpath_child_str(e, field);
+		if (f && strcmp(f, value) == 0)
 			return e;
 	}
 	return NULL;
