@@ -7,6 +7,7 @@
 
 #include "util/clock.h"
 #include "util/hmap.h"
+#include "util/jpath.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
@@ -43,18 +44,6 @@ void events_free(struct events *e)
 	free(e);
 }
 
-static const char *str_at(json_object *o, const char *a, const char *b)
-{
-	json_object *x, *y;
-	if (!json_object_object_get_ex(o, a, &x))
-		return NULL;
-	if (!b)
-		return json_object_is_type(x, json_type_string) ? json_object_get_string(x) : NULL;
-	if (!json_object_object_get_ex(x, b, &y) || !json_object_is_type(y, json_type_string))
-		return NULL;
-	return json_object_get_string(y);
-}
-
 static void add_str(json_object *o, const char *k, const char *v)
 {
 	if (v)
@@ -64,9 +53,9 @@ static void add_str(json_object *o, const char *k, const char *v)
 int events_emit(struct events *e, json_object *regarding, const char *type, const char *reason,
 		const char *action, const char *note)
 {
-	const char *uid = str_at(regarding, "metadata", "uid");
-	const char *name = str_at(regarding, "metadata", "name");
-	const char *ns = str_at(regarding, "metadata", "namespace");
+	const char *uid = jpath_str(regarding, "metadata.uid");
+	const char *name = jpath_str(regarding, "metadata.name");
+	const char *ns = jpath_str(regarding, "metadata.namespace");
 	if (!name || !reason)
 		return -1;
 	char notebuf[NOTE_MAX + 1];
@@ -101,12 +90,12 @@ int events_emit(struct events *e, json_object *regarding, const char *type, cons
 	add_str(ev, "note", notebuf);
 	add_str(ev, "type", type ? type : EVENT_NORMAL);
 	json_object *reg = json_object_new_object();
-	add_str(reg, "apiVersion", str_at(regarding, "apiVersion", NULL));
-	add_str(reg, "kind", str_at(regarding, "kind", NULL));
+	add_str(reg, "apiVersion", jpath_child_str(regarding, "apiVersion"));
+	add_str(reg, "kind", jpath_child_str(regarding, "kind"));
 	add_str(reg, "name", name);
 	add_str(reg, "namespace", ns);
 	add_str(reg, "uid", uid);
-	add_str(reg, "resourceVersion", str_at(regarding, "metadata", "resourceVersion"));
+	add_str(reg, "resourceVersion", jpath_str(regarding, "metadata.resourceVersion"));
 	json_object_object_add(ev, "regarding", reg);
 	struct kube_error err = {0};
 	int rc = kube_create(e->c, &KUBE_RES_EVENTS, ns && *ns ? ns : "default", ev, NULL, &err);

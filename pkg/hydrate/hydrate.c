@@ -38,6 +38,7 @@
 #include "hydrate/fsutil.h"
 #include "hydrate/marker.h"
 #include "util/digest.h"
+#include "util/jpath.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -409,14 +410,6 @@ static int add_file(struct hydrate_manifest *m, size_t *cap, const char *path, i
 	return 0;
 }
 
-static const char *jstr(json_object *o, const char *k)
-{
-	json_object *v;
-	if (!o || !json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 static bool jint(json_object *o, const char *k, int64_t *out)
 {
 	json_object *v;
@@ -432,8 +425,8 @@ static int check_paths(struct run *r, json_object *entries, const char *key)
 {
 	for (size_t i = 0; i < json_object_array_length(entries); i++) {
 		json_object *e = json_object_array_get_idx(entries, i);
-		const char *p = jstr(e, key);
-		const char *type = jstr(e, "type");
+		const char *p = jpath_child_str(e, key);
+		const char *type = jpath_child_str(e, "type");
 		if (type && strcmp(type, "file") != 0)
 			continue;
 		if (!p) {
@@ -461,7 +454,7 @@ static int list_files(struct run *r, json_object *info)
 	for (size_t i = 0; complete && i < json_object_array_length(sibs); i++) {
 		json_object *s = json_object_array_get_idx(sibs, i);
 		int64_t sz;
-		if (!jint(s, "size", &sz) || !jstr(s, "blobId"))
+		if (!jint(s, "size", &sz) || !jpath_child_str(s, "blobId"))
 			complete = false;
 	}
 	if (complete) {
@@ -469,13 +462,13 @@ static int list_files(struct run *r, json_object *info)
 			return -1;
 		for (size_t i = 0; i < json_object_array_length(sibs); i++) {
 			json_object *s = json_object_array_get_idx(sibs, i), *lfs = NULL;
-			const char *p = jstr(s, "rfilename");
+			const char *p = jpath_child_str(s, "rfilename");
 			if (!hub_filter_selects(o->include, o->ninclude, o->exclude, o->nexclude, p))
 				continue;
 			int64_t sz = 0;
 			jint(s, "size", &sz);
 			json_object_object_get_ex(s, "lfs", &lfs);
-			if (add_file(&r->man, &cap, p, sz, jstr(lfs, "sha256"), jstr(s, "blobId")) < 0) {
+			if (add_file(&r->man, &cap, p, sz, jpath_child_str(lfs, "sha256"), jpath_child_str(s, "blobId")) < 0) {
 				fail(r, 1, "listing of %s: no usable hash for %s", o->repo, p);
 				return -1;
 			}
@@ -490,7 +483,7 @@ static int list_files(struct run *r, json_object *info)
 			goto out;
 		for (size_t i = 0; i < json_object_array_length(tree); i++) {
 			json_object *e = json_object_array_get_idx(tree, i), *lfs = NULL;
-			const char *type = jstr(e, "type"), *p = jstr(e, "path");
+			const char *type = jpath_child_str(e, "type"), *p = jpath_child_str(e, "path");
 			if (!type || strcmp(type, "file") != 0)
 				continue;
 			if (!hub_filter_selects(o->include, o->ninclude, o->exclude, o->nexclude, p))
@@ -498,7 +491,7 @@ static int list_files(struct run *r, json_object *info)
 			int64_t sz = -1;
 			jint(e, "size", &sz);
 			json_object_object_get_ex(e, "lfs", &lfs);
-			if (add_file(&r->man, &cap, p, sz, jstr(lfs, "oid"), jstr(e, "oid")) < 0) {
+			if (add_file(&r->man, &cap, p, sz, jpath_child_str(lfs, "oid"), jpath_child_str(e, "oid")) < 0) {
 				fail(r, 1, "listing of %s: no usable size/hash for %s", o->repo, p);
 				goto out;
 			}
@@ -848,7 +841,7 @@ int hydrate_main(int argc, char **argv)
 		fail(&r, hub_error_exit_code(&herr), "%s", herr.msg);
 		goto done;
 	}
-	const char *sha = jstr(info, "sha");
+	const char *sha = jpath_child_str(info, "sha");
 	if (!sha || strlen(sha) < 7 || strlen(sha) >= sizeof(r.man.commit)) {
 		fail(&r, 1, "model info of %s@%s has no commit sha", o.repo, o.revision);
 		goto done;

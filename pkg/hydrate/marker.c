@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "hydrate/fsutil.h"
+#include "util/jpath.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
 
@@ -74,14 +75,6 @@ char *hydrate_marker_render(const struct hydrate_manifest *m, int64_t completed_
 	return s;
 }
 
-static const char *get_str(json_object *o, const char *k)
-{
-	json_object *v;
-	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 int hydrate_marker_parse(const char *text, size_t len, struct hydrate_manifest *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -98,11 +91,11 @@ int hydrate_marker_parse(const char *text, size_t len, struct hydrate_manifest *
 	json_object *files, *ver;
 	const char *repo, *commit, *rev;
 	if (!ok || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "version", &ver) ||
-	    json_object_get_int(ver) != 1 || !(repo = get_str(o, "repo")) || !(commit = get_str(o, "commit")) ||
+	    json_object_get_int(ver) != 1 || !(repo = jpath_child_str(o, "repo")) || !(commit = jpath_child_str(o, "commit")) ||
 	    strlen(commit) >= sizeof(out->commit) || !json_object_object_get_ex(o, "files", &files) ||
 	    !json_object_is_type(files, json_type_array))
 		goto bad;
-	rev = get_str(o, "revision");
+	rev = jpath_child_str(o, "revision");
 	out->repo = xstrdup(repo);
 	out->revision = xstrdup(rev ? rev : "");
 	memcpy(out->commit, commit, strlen(commit) + 1);
@@ -110,7 +103,7 @@ int hydrate_marker_parse(const char *text, size_t len, struct hydrate_manifest *
 	out->files = xcalloc(n ? n : 1, sizeof(*out->files));
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(files, i), *sz;
-		const char *path = get_str(e, "path"), *h256 = get_str(e, "sha256"), *h1 = get_str(e, "gitSha1");
+		const char *path = jpath_child_str(e, "path"), *h256 = jpath_child_str(e, "sha256"), *h1 = jpath_child_str(e, "gitSha1");
 		const char *h = h256 ? h256 : h1;
 		if (!path || !h || strlen(h) >= 65 || !json_object_object_get_ex(e, "size", &sz))
 			goto bad;

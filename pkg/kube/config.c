@@ -27,6 +27,7 @@
 
 #include "util/buf.h"
 #include "util/clock.h"
+#include "util/jpath.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
@@ -205,24 +206,6 @@ bad:
 	return -EINVAL;
 }
 
-static const char *jstr(json_object *o, const char *key)
-{
-	json_object *v;
-	if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	const char *s = json_object_get_string(v);
-	return s;
-}
-
-static json_object *jget(json_object *o, const char *key)
-{
-	json_object *v;
-	if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &v))
-		return NULL;
-	return v;
-}
-
 static bool truthy(const char *s)
 {
 	return s && (strcmp(s, "true") == 0 || strcmp(s, "True") == 0 || strcmp(s, "TRUE") == 0);
@@ -333,24 +316,24 @@ static int merge_file(json_object *merged, json_object *doc, const char *file, c
 	static const char *const lists[] = { "clusters", "users", "contexts" };
 	static const char *const inner[] = { "cluster", "user", "context" };
 	for (size_t l = 0; l < 3; l++) {
-		json_object *arr = jget(doc, lists[l]);
+		json_object *arr = jpath_child(doc, lists[l]);
 		if (!arr)
 			continue;
 		if (!json_object_is_type(arr, json_type_array))
 			return fail(errmsg, "%s: %s: must be a list", file, lists[l]);
-		json_object *m = jget(merged, lists[l]);
+		json_object *m = jpath_child(merged, lists[l]);
 		size_t n = json_object_array_length(arr);
 		for (size_t i = 0; i < n; i++) {
 			json_object *e = json_object_array_get_idx(arr, i);
-			const char *name = jstr(e, "name");
+			const char *name = jpath_child_str(e, "name");
 			if (!e || !json_object_is_type(e, json_type_object))
 				return fail(errmsg, "%s: %s[%zu]: must be a mapping", file, lists[l], i);
 			if (!name || !name[0])
 				return fail(errmsg, "%s: %s[%zu].name: required", file, lists[l], i);
-			json_object *body = jget(e, inner[l]);
+			json_object *body = jpath_child(e, inner[l]);
 			if (body && !json_object_is_type(body, json_type_object))
 				return fail(errmsg, "%s: %s[%zu].%s: must be a mapping", file, lists[l], i, inner[l]);
-			if (jget(m, name))
+			if (jpath_child(m, name))
 				continue;   /* first wins */
 			json_object *w = json_object_new_object();
 			json_object_object_add(w, "e", body ? json_object_get(body) : json_object_new_object());
@@ -361,8 +344,8 @@ static int merge_file(json_object *merged, json_object *doc, const char *file, c
 			json_object_object_add(m, name, w);
 		}
 	}
-	const char *cur = jstr(doc, "current-context");
-	if (cur && cur[0] && !jstr(merged, "current-context"))
+	const char *cur = jpath_child_str(doc, "current-context");
+	if (cur && cur[0] && !jpath_child_str(merged, "current-context"))
 		json_object_object_add(merged, "current-context", json_object_new_string(cur));
 	return 0;
 }
@@ -457,9 +440,9 @@ static int load_blob(json_object *e, const char *where, const char *dir, const c
 {
 	char dkey[64];
 	snprintf(dkey, sizeof(dkey), "%s-data", field);
-	const char *data = jstr(e, dkey);
-	const char *path = jstr(e, field);
-	if (jget(e, dkey) && !data)
+	const char *data = jpath_child_str(e, dkey);
+	const char *path = jpath_child_str(e, field);
+	if (jpath_child(e, dkey) && !data)
 		return fail(errmsg, "%s.%s: must be a string", where, dkey);
 	if (data && data[0]) {
 		if (b64_decode(data, out, len) < 0)
@@ -494,8 +477,8 @@ static int parse_exec(json_object *x, const char *where_user, const char *dir, s
 	struct exec_plugin *p = xcalloc(1, sizeof(*p));
 	int rc = 0;
 	p->where = where;
-	const char *api = jstr(x, "apiVersion");
-	const char *cmd = jstr(x, "command");
+	const char *api = jpath_child_str(x, "apiVersion");
+	const char *cmd = jpath_child_str(x, "command");
 	if (!api || !api[0]) {
 		rc = fail(errmsg, "%s.apiVersion: required", where);
 		goto out;
@@ -511,7 +494,7 @@ static int parse_exec(json_object *x, const char *where_user, const char *dir, s
 		goto out;
 	}
 	p->api_version = xstrdup(api);
-	json_object *args = jget(x, "args");
+	json_object *args = jpath_child(x, "args");
 	if (args && !json_object_is_type(args, json_type_array)) {
 		rc = fail(errmsg, "%s.args: must be a list of strings", where);
 		goto out;
@@ -528,7 +511,7 @@ static int parse_exec(json_object *x, const char *where_user, const char *dir, s
 		}
 		p->argv[i + 1] = xstrdup(json_object_get_string(a));
 	}
-	json_object *env = jget(x, "env");
+	json_object *env = jpath_child(x, "env");
 	if (env && !json_object_is_type(env, json_type_array)) {
 		rc = fail(errmsg, "%s.env: must be a list of {name, value}", where);
 		goto out;
@@ -537,17 +520,17 @@ static int parse_exec(json_object *x, const char *where_user, const char *dir, s
 	p->env = xcalloc(nenv + 1, sizeof(char *));
 	for (size_t i = 0; i < nenv; i++) {
 		json_object *e = json_object_array_get_idx(env, i);
-		const char *n = jstr(e, "name");
-		const char *v = jstr(e, "value");
+		const char *n = jpath_child_str(e, "name");
+		const char *v = jpath_child_str(e, "value");
 		if (!n || !n[0] || strchr(n, '=')) {
 			rc = fail(errmsg, "%s.env[%zu].name: required and must not contain '='", where, i);
 			goto out;
 		}
 		p->env[i] = xasprintf("%s=%s", n, v ? v : "");
 	}
-	p->install_hint = xstrdup(jstr(x, "installHint"));
-	p->provide_cluster_info = truthy(jstr(x, "provideClusterInfo"));
-	const char *im = jstr(x, "interactiveMode");
+	p->install_hint = xstrdup(jpath_child_str(x, "installHint"));
+	p->provide_cluster_info = truthy(jpath_child_str(x, "provideClusterInfo"));
+	const char *im = jpath_child_str(x, "interactiveMode");
 	if (im && strcmp(im, "Never") != 0 && strcmp(im, "IfAvailable") != 0 && strcmp(im, "Always") != 0) {
 		rc = fail(errmsg, "%s.interactiveMode: must be Never, IfAvailable or Always", where);
 		goto out;
@@ -575,37 +558,37 @@ static int build_from_merged(json_object *m, const char *context, bool allow_exe
 {
 	struct kube_config *c = NULL;
 	int rc = 0;
-	const char *ctxname = context && context[0] ? context : jstr(m, "current-context");
+	const char *ctxname = context && context[0] ? context : jpath_child_str(m, "current-context");
 	if (!ctxname || !ctxname[0])
 		return fail(errmsg, "current-context: not set and no context was given");
-	json_object *cw = jget(jget(m, "contexts"), ctxname);
+	json_object *cw = jpath_child(jpath_child(m, "contexts"), ctxname);
 	if (!cw)
 		return fail(errmsg, "%s: context \"%s\" not found",
 			    context && context[0] ? "--context" : "current-context", ctxname);
-	json_object *ctx = jget(cw, "e");
-	const char *cwhere = jstr(cw, "where");
-	const char *clname = jstr(ctx, "cluster");
-	const char *uname = jstr(ctx, "user");
+	json_object *ctx = jpath_child(cw, "e");
+	const char *cwhere = jpath_child_str(cw, "where");
+	const char *clname = jpath_child_str(ctx, "cluster");
+	const char *uname = jpath_child_str(ctx, "user");
 	if (!clname || !clname[0])
 		return fail(errmsg, "%s.cluster: required", cwhere);
-	json_object *clw = jget(jget(m, "clusters"), clname);
+	json_object *clw = jpath_child(jpath_child(m, "clusters"), clname);
 	if (!clw)
 		return fail(errmsg, "%s.cluster: cluster \"%s\" not found", cwhere, clname);
 	json_object *uw = NULL;
 	if (uname && uname[0]) {
-		uw = jget(jget(m, "users"), uname);
+		uw = jpath_child(jpath_child(m, "users"), uname);
 		if (!uw)
 			return fail(errmsg, "%s.user: user \"%s\" not found", cwhere, uname);
 	}
 
 	c = config_alloc();
-	const char *ns = jstr(ctx, "namespace");
+	const char *ns = jpath_child_str(ctx, "namespace");
 	c->ns = xstrdup(ns && ns[0] ? ns : "default");
 
-	json_object *cl = jget(clw, "e");
-	const char *clwhere = jstr(clw, "where");
-	const char *cldir = jstr(clw, "dir");
-	const char *server = jstr(cl, "server");
+	json_object *cl = jpath_child(clw, "e");
+	const char *clwhere = jpath_child_str(clw, "where");
+	const char *cldir = jpath_child_str(clw, "dir");
+	const char *server = jpath_child_str(cl, "server");
 	if (!server || !server[0]) {
 		rc = fail(errmsg, "%s.server: required", clwhere);
 		goto out;
@@ -618,13 +601,13 @@ static int build_from_merged(json_object *m, const char *context, bool allow_exe
 	while (sl > 0 && server[sl - 1] == '/')
 		sl--;
 	c->server = xstrndup(server, sl);
-	const char *ins = jstr(cl, "insecure-skip-tls-verify");
+	const char *ins = jpath_child_str(cl, "insecure-skip-tls-verify");
 	if (ins && !truthy(ins) && strcmp(ins, "false") != 0) {
 		rc = fail(errmsg, "%s.insecure-skip-tls-verify: must be true or false", clwhere);
 		goto out;
 	}
 	c->insecure = truthy(ins);
-	c->tls_server_name = xstrdup(jstr(cl, "tls-server-name"));
+	c->tls_server_name = xstrdup(jpath_child_str(cl, "tls-server-name"));
 	if (load_blob(cl, clwhere, cldir, "certificate-authority", allow_files, &c->ca, &c->ca_len, errmsg) < 0) {
 		rc = -EINVAL;
 		goto out;
@@ -635,9 +618,9 @@ static int build_from_merged(json_object *m, const char *context, bool allow_exe
 	}
 
 	if (uw) {
-		json_object *u = jget(uw, "e");
-		const char *uwhere = jstr(uw, "where");
-		const char *udir = jstr(uw, "dir");
+		json_object *u = jpath_child(uw, "e");
+		const char *uwhere = jpath_child_str(uw, "where");
+		const char *udir = jpath_child_str(uw, "dir");
 		if (load_blob(u, uwhere, udir, "client-certificate", allow_files, &c->cert, &c->cert_len, errmsg) < 0 ||
 		    load_blob(u, uwhere, udir, "client-key", allow_files, &c->key, &c->key_len, errmsg) < 0) {
 			rc = -EINVAL;
@@ -648,8 +631,8 @@ static int build_from_merged(json_object *m, const char *context, bool allow_exe
 				  c->cert ? "client-certificate" : "client-key");
 			goto out;
 		}
-		const char *tok = jstr(u, "token");
-		const char *tfile = jstr(u, "tokenFile");
+		const char *tok = jpath_child_str(u, "token");
+		const char *tfile = jpath_child_str(u, "tokenFile");
 		if (tok && tok[0])
 			c->token = xstrdup(tok);
 		else if (tfile && tfile[0]) {
@@ -663,17 +646,17 @@ static int build_from_merged(json_object *m, const char *context, bool allow_exe
 				goto out;
 			}
 		}
-		const char *un = jstr(u, "username");
-		const char *pw = jstr(u, "password");
+		const char *un = jpath_child_str(u, "username");
+		const char *pw = jpath_child_str(u, "password");
 		if (un && un[0]) {
 			c->username = xstrdup(un);
 			c->password = xstrdup(pw ? pw : "");
 		}
-		if (jget(u, "auth-provider")) {
+		if (jpath_child(u, "auth-provider")) {
 			rc = fail(errmsg, "%s.auth-provider: not supported (removed from Kubernetes); use exec", uwhere);
 			goto out;
 		}
-		json_object *x = jget(u, "exec");
+		json_object *x = jpath_child(u, "exec");
 		if (x) {
 			if (!allow_exec) {
 				rc = fail(errmsg, "%s.exec: exec credential plugins are not allowed in this kubeconfig", uwhere);
@@ -1095,7 +1078,7 @@ static int exec_run(struct kube_config *c, struct exec_plugin *x, char **errmsg)
 		rc = fail(errmsg, "%s: \"%s\" did not print an ExecCredential (JSON)", x->where, x->argv[0]);
 		goto out;
 	}
-	const char *kind = jstr(j, "kind"), *api = jstr(j, "apiVersion");
+	const char *kind = jpath_child_str(j, "kind"), *api = jpath_child_str(j, "apiVersion");
 	if (!kind || strcmp(kind, "ExecCredential") != 0) {
 		rc = fail(errmsg, "%s: plugin output kind is \"%s\", want ExecCredential", x->where, kind ? kind : "");
 		goto out;
@@ -1105,11 +1088,11 @@ static int exec_run(struct kube_config *c, struct exec_plugin *x, char **errmsg)
 			  x->api_version);
 		goto out;
 	}
-	json_object *st = jget(j, "status");
-	const char *tok = jstr(st, "token");
-	const char *cert = jstr(st, "clientCertificateData");
-	const char *key = jstr(st, "clientKeyData");
-	const char *exp = jstr(st, "expirationTimestamp");
+	json_object *st = jpath_child(j, "status");
+	const char *tok = jpath_child_str(st, "token");
+	const char *cert = jpath_child_str(st, "clientCertificateData");
+	const char *key = jpath_child_str(st, "clientKeyData");
+	const char *exp = jpath_child_str(st, "expirationTimestamp");
 	if (!st || (!(tok && tok[0]) && !(cert && key))) {
 		rc = fail(errmsg, "%s: plugin output has neither status.token nor status.clientCertificateData/clientKeyData",
 			  x->where);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/jpath.h"
 #include "util/mem.h"
 
 void kube_error_clear(struct kube_error *e)
@@ -104,28 +105,19 @@ static enum kube_reason from_http(int code)
 	return KUBE_ERR_OTHER;
 }
 
-static const char *jstr(json_object *o, const char *key)
-{
-	json_object *v;
-	if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 int kube_error_from_status(int http_code, json_object *status, struct kube_error *e)
 {
 	enum kube_reason r = KUBE_OK;
 	const char *sreason = NULL;
 	if (status && json_object_is_type(status, json_type_object)) {
-		const char *kind = jstr(status, "kind");
+		const char *kind = jpath_child_str(status, "kind");
 		if (kind && strcmp(kind, "Status") != 0)
 			status = NULL;
 	} else {
 		status = NULL;
 	}
 	if (status) {
-		sreason = jstr(status, "reason");
+		sreason = jpath_child_str(status, "reason");
 		r = from_status_reason(sreason);
 		/* 409 with reason Conflict vs AlreadyExists is decided by reason. */
 	}
@@ -141,7 +133,7 @@ int kube_error_from_status(int http_code, json_object *status, struct kube_error
 	kube_error_clear(e);
 	e->reason = r;
 	e->http_code = http_code;
-	const char *msg = status ? jstr(status, "message") : NULL;
+	const char *msg = status ? jpath_child_str(status, "message") : NULL;
 	if (msg)
 		e->message = xstrndup(msg, 4096);
 	else
@@ -159,9 +151,9 @@ int kube_error_from_status(int http_code, json_object *status, struct kube_error
 			e->causes = n ? xcalloc(n, sizeof(*e->causes)) : NULL;
 			for (size_t i = 0; i < n; i++) {
 				json_object *ci = json_object_array_get_idx(causes, i);
-				e->causes[e->ncauses].type = xstrdup(jstr(ci, "reason"));
-				e->causes[e->ncauses].field = xstrdup(jstr(ci, "field"));
-				e->causes[e->ncauses].message = xstrdup(jstr(ci, "message"));
+				e->causes[e->ncauses].type = xstrdup(jpath_child_str(ci, "reason"));
+				e->causes[e->ncauses].field = xstrdup(jpath_child_str(ci, "field"));
+				e->causes[e->ncauses].message = xstrdup(jpath_child_str(ci, "message"));
 				e->ncauses++;
 			}
 		}
