@@ -5,9 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compose/emit.h"
-#include "util/buf.h"
 #include "util/digest.h"
+#include "util/jcanon.h"
 #include "util/jpath.h"
 #include "util/mem.h"
 #include "util/names.h"
@@ -128,30 +127,19 @@ int compose_set_hash(json_object *obj, char *hex_out)
 	json_object *meta = jpath_child(obj, "metadata");
 	if (!meta)
 		return -EINVAL;
+	char hex[SHA256_HEX_LEN + 1];
+	int rc = jcanon_hash(obj, COMPOSE_ANN_HASH, hex);
+	if (rc)
+		return rc;
 	json_object *ann = jpath_child(meta, "annotations");
-	if (ann) {
-		json_object_object_del(ann, COMPOSE_ANN_HASH);
-		if (json_object_object_length(ann) == 0) {
-			json_object_object_del(meta, "annotations");
-			ann = NULL;
-		}
+	if (!ann) {
+		ann = json_object_new_object();
+		json_object_object_add(meta, "annotations", ann);
 	}
-	struct buf b;
-	buf_init(&b, 16u << 20);
-	int rc = compose_canonical_json(obj, &b);
-	if (rc == 0) {
-		char hex[SHA256_HEX_LEN + 1];
-		sha256_hex(buf_str(&b), b.len, hex);
-		if (!ann) {
-			ann = json_object_new_object();
-			json_object_object_add(meta, "annotations", ann);
-		}
-		put_str(ann, COMPOSE_ANN_HASH, hex);
-		if (hex_out)
-			memcpy(hex_out, hex, sizeof(hex));
-	}
-	buf_cleanup(&b);
-	return rc;
+	put_str(ann, COMPOSE_ANN_HASH, hex);
+	if (hex_out)
+		memcpy(hex_out, hex, sizeof(hex));
+	return 0;
 }
 
 bool compose_hash_matches(json_object *desired, json_object *observed)
@@ -190,16 +178,11 @@ void compose_artifact_id(json_object *mc, char out[17])
 	json_object *inc = jpath_get(mc, "spec.huggingFace.include"), *exc = jpath_get(mc, "spec.huggingFace.exclude");
 	json_object_object_add(a, "include", inc ? json_object_get(inc) : json_object_new_array());
 	json_object_object_add(a, "exclude", exc ? json_object_get(exc) : json_object_new_array());
-	struct buf b;
-	buf_init(&b, 1u << 20);
 	char hex[SHA256_HEX_LEN + 1];
-	if (compose_canonical_json(a, &b) == 0)
-		sha256_hex(buf_str(&b), b.len, hex);
-	else
+	if (jcanon_hash(a, NULL, hex) != 0)
 		memset(hex, '0', sizeof(hex) - 1);
 	memcpy(out, hex, 16);
 	out[16] = '\0';
-	buf_cleanup(&b);
 	json_object_put(a);
 }
 

@@ -2,101 +2,11 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "util/mem.h"
-
-/* Keys of an object, sorted; *keys is malloc'd (caller frees), strings borrowed. */
-static size_t sorted_keys(json_object *obj, const char ***keys)
-{
-	size_t n = (size_t)json_object_object_length(obj), i = 0;
-	const char **k = xcalloc(n ? n : 1, sizeof(*k));
-	json_object_object_foreach(obj, key, val) {
-		(void)val;
-		k[i++] = key;
-	}
-	/* insertion sort: objects are small */
-	for (size_t a = 1; a < n; a++) {
-		const char *t = k[a];
-		size_t b = a;
-		while (b > 0 && strcmp(k[b - 1], t) > 0) {
-			k[b] = k[b - 1];
-			b--;
-		}
-		k[b] = t;
-	}
-	*keys = k;
-	return n;
-}
-
-static int put_json_string(struct buf *out, const char *s)
-{
-	json_object *js = json_object_new_string(s);
-	int rc = buf_puts(out, json_object_to_json_string_ext(js, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(js);
-	return rc;
-}
-
-static int put_scalar_json(struct buf *out, json_object *v)
-{
-	switch (json_object_get_type(v)) {
-	case json_type_null:
-		return buf_puts(out, "null");
-	case json_type_boolean:
-		return buf_puts(out, json_object_get_boolean(v) ? "true" : "false");
-	case json_type_int:
-		return buf_printf(out, "%" PRId64, json_object_get_int64(v));
-	case json_type_double:
-		return buf_puts(out, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
-	case json_type_string:
-		return put_json_string(out, json_object_get_string(v));
-	default:
-		return -EINVAL;
-	}
-}
-
-int compose_canonical_json(json_object *obj, struct buf *out)
-{
-	int rc = 0;
-	if (!obj)
-		return buf_puts(out, "null");
-	if (json_object_is_type(obj, json_type_object)) {
-		const char **keys = NULL;
-		size_t n = sorted_keys(obj, &keys);
-		rc = buf_putc(out, '{');
-		for (size_t i = 0; i < n && rc == 0; i++) {
-			if (i)
-				rc = buf_putc(out, ',');
-			if (rc == 0)
-				rc = put_json_string(out, keys[i]);
-			if (rc == 0)
-				rc = buf_putc(out, ':');
-			if (rc == 0)
-				rc = compose_canonical_json(json_object_object_get(obj, keys[i]), out);
-		}
-		if (rc == 0)
-			rc = buf_putc(out, '}');
-		free(keys);
-		return rc;
-	}
-	if (json_object_is_type(obj, json_type_array)) {
-		size_t n = json_object_array_length(obj);
-		rc = buf_putc(out, '[');
-		for (size_t i = 0; i < n && rc == 0; i++) {
-			if (i)
-				rc = buf_putc(out, ',');
-			if (rc == 0)
-				rc = compose_canonical_json(json_object_array_get_idx(obj, i), out);
-		}
-		if (rc == 0)
-			rc = buf_putc(out, ']');
-		return rc;
-	}
-	return put_scalar_json(out, obj);
-}
+#include "util/jcanon.h"
 
 static int looks_special(const char *s)
 {
@@ -140,14 +50,14 @@ static int put_yaml_scalar(struct buf *out, json_object *v)
 {
 	if (json_object_is_type(v, json_type_string)) {
 		const char *s = json_object_get_string(v);
-		return plain_ok(s) ? buf_puts(out, s) : put_json_string(out, s);
+		return plain_ok(s) ? buf_puts(out, s) : jcanon_string(out, s);
 	}
-	return put_scalar_json(out, v);
+	return jcanon_scalar(out, v);
 }
 
 static int put_key(struct buf *out, const char *k)
 {
-	return plain_ok(k) ? buf_puts(out, k) : put_json_string(out, k);
+	return plain_ok(k) ? buf_puts(out, k) : jcanon_string(out, k);
 }
 
 static int is_empty_container(json_object *v)
@@ -179,7 +89,7 @@ static int emit_node(json_object *v, struct buf *out, int ind, int first_inline)
 static int emit_map(json_object *obj, struct buf *out, int ind, int first_inline)
 {
 	const char **keys = NULL;
-	size_t n = sorted_keys(obj, &keys);
+	size_t n = jcanon_sorted_keys(obj, &keys);
 	int rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		json_object *v = json_object_object_get(obj, keys[i]);

@@ -18,9 +18,10 @@
 #define CTRL_FIELD_MANAGER "modelcache-operator"
 #define CTRL_ANN_DESIRED_HASH "modelcache.dev/desired-hash"
 
-/* Canonical JSON (sorted keys), malloc'd. */
+/* Canonical JSON (util/jcanon.h), malloc'd. */
 char *ctrl_canonical_json(json_object *obj);
-/* out: 65 bytes. */
+/* out: 65 bytes; jcanon_hash skipping CTRL_ANN_DESIRED_HASH, the same bytes
+ * as compose_set_hash. An object over 16 MiB gets "" (never matches). */
 void ctrl_desired_hash(json_object *desired, char out[65]);
 
 /* *applied (may be NULL) tells whether a write happened; out (may be NULL)

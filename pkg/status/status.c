@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "compose/compose.h"
-#include "compose/emit.h"
 #include "util/buf.h"
+#include "util/jcanon.h"
 #include "util/jpath.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
@@ -390,8 +390,8 @@ bool status_equal(json_object *a, json_object *b)
 	for (size_t i = 0; status_owned_keys[i] && eq; i++) {
 		buf_reset(&x);
 		buf_reset(&y);
-		compose_canonical_json(jpath_child(a, status_owned_keys[i]), &x);
-		compose_canonical_json(jpath_child(b, status_owned_keys[i]), &y);
+		jcanon_json(jpath_child(a, status_owned_keys[i]), &x);
+		jcanon_json(jpath_child(b, status_owned_keys[i]), &y);
 		eq = x.len == y.len && memcmp(buf_str(&x), buf_str(&y), x.len) == 0;
 	}
 	buf_cleanup(&x);

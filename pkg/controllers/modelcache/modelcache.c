@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "compose/compose.h"
-#include "compose/emit.h"
 #include "compose/precheck.h"
 #include "controller/apply.h"
 #include "controller/controller.h"
@@ -23,6 +22,7 @@
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/digest.h"
+#include "util/jcanon.h"
 #include "util/jpath.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -355,9 +355,9 @@ static void est_key(json_object *mc, const char *token, struct buf *k)
 	buf_printf(k, "%s@%s", jpath_str_or(mc, "spec.huggingFace.repo", ""),
 		   jpath_str_or(mc, "spec.huggingFace.revision", "main"));
 	buf_puts(k, "|inc=");
-	compose_canonical_json(jpath_get(mc, "spec.huggingFace.include"), k);
+	jcanon_json(jpath_get(mc, "spec.huggingFace.include"), k);
 	buf_puts(k, "|exc=");
-	compose_canonical_json(jpath_get(mc, "spec.huggingFace.exclude"), k);
+	jcanon_json(jpath_get(mc, "spec.huggingFace.exclude"), k);
 	if (token) {
 		char h[SHA256_HEX_LEN + 1];
 		sha256_hex_str(token, h);

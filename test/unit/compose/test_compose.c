@@ -342,22 +342,6 @@ static void test_yaml_emitter(void **state)
 	yaml_is("{\"x\":{\"y\":{\"z\":[[1,2]]}}}", "x:\n  \"y\":\n    z:\n    - - 1\n      - 2\n");
 }
 
-static void test_canonical_json(void **state)
-{
-	(void)state;
-	json_object *o = parse("{\"b\":[2,{\"d\":1,\"c\":\"/\"}],\"a\":true}");
-	struct buf b;
-	buf_init(&b, 4096);
-	assert_int_equal(compose_canonical_json(o, &b), 0);
-	assert_string_equal(buf_str(&b), "{\"a\":true,\"b\":[2,{\"c\":\"/\",\"d\":1}]}");
-	buf_cleanup(&b);
-	/* a capped buffer reports the overflow */
-	buf_init(&b, 8);
-	assert_int_equal(compose_canonical_json(o, &b), -E2BIG);
-	buf_cleanup(&b);
-	json_object_put(o);
-}
-
 static void test_yaml_load(void **state)
 {
 	(void)state;
@@ -487,7 +471,6 @@ int main(void)
 		cmocka_unit_test(test_spec_size_and_filters),
 		cmocka_unit_test(test_invalid_input),
 		cmocka_unit_test(test_yaml_emitter),
-		cmocka_unit_test(test_canonical_json),
 		cmocka_unit_test(test_yaml_load),
 		cmocka_unit_test(test_precheck),
 	};
