@@ -7,6 +7,7 @@
 
 #include "controllers/inferencecluster/inferencecluster.h"
 #include "manager/manager.h"
+#include "metrics/metrics.h"
 #include "operator.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -174,6 +175,8 @@ int operator_run(int argc, char **argv)
 		return 2;
 	}
 	log_init(lvl, strcmp(o.log_format, "json") == 0);
+	/* process_* metrics (RSS, CPU, open fds, threads, start time) on /metrics */
+	metrics_register_process_collector(NULL);
 
 	char *identity = NULL;
 	const char *pod = getenv("POD_NAME");

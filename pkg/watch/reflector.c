@@ -78,6 +78,17 @@ static void set_rv_locked(struct reflector *r, const char *rv)
 		snprintf(r->rv, sizeof r->rv, "%s", rv);
 }
 
+/* metadata.managedFields is dropped before objects reach the sink, as
+ * controller-runtime's default cache transform does: nothing in the
+ * operator reads it (writes are server-side applies keyed by desired-hash),
+ * and it is most of a cached object's JSON (68 of a Job's 89 nodes). */
+static void strip_managed_fields(json_object *obj)
+{
+	json_object *md = NULL;
+	if (obj && json_object_object_get_ex(obj, "metadata", &md) && json_object_is_type(md, json_type_object))
+		json_object_object_del(md, "managedFields");
+}
+
 /* ---- callbacks from the transport's thread ---- */
 static void on_event(void *ctx, const struct kube_watch_event *ev)
 {
@@ -87,6 +98,7 @@ static void on_event(void *ctx, const struct kube_watch_event *ev)
 	case KUBE_WATCH_ADDED:
 	case KUBE_WATCH_MODIFIED:
 	case KUBE_WATCH_DELETED:
+		strip_managed_fields(ev->object);
 		pthread_mutex_lock(&r->sink_mu);
 		r->s.event(r->s.sctx, ev->type, ev->object);
 		pthread_mutex_unlock(&r->sink_mu);
@@ -182,6 +194,8 @@ static int do_list(struct reflector *r)
 	}
 	json_object *items = NULL;
 	json_object_object_get_ex(list, "items", &items);
+	for (size_t i = 0; items && i < json_object_array_length(items); i++)
+		strip_managed_fields(json_object_array_get_idx(items, i));
 	pthread_mutex_lock(&r->sink_mu);
 	r->s.replace(r->s.sctx, items);
 	pthread_mutex_unlock(&r->sink_mu);

@@ -7,6 +7,8 @@
  *   from the last resourceVersion seen (objects and BOOKMARKs) after a
  *   backoff (200 ms .. 30 s, reset after a healthy stream); a 410 Gone
  *   (on open or as an ERROR event) relists.
+ *   metadata.managedFields is removed from every object before the sink
+ *   sees it (nothing reads it; it is most of an object's memory).
  *
  * Threads: the watch streams run on the transport's thread (for the real
  * transport, the process's one curl-multi thread); the reflector has one

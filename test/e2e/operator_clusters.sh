@@ -89,6 +89,7 @@ curl -sf "http://127.0.0.1:$OP_op_METRICS/metrics" >"$MC_TMP/metrics.txt" || mc_
 python3 "$(dirname "$0")/prom_check.py" "$MC_TMP/metrics.txt" \
 	modelcache_reconcile_total modelcache_reconcile_duration_seconds modelcache_workqueue_depth \
 	modelcache_workqueue_adds_total modelcache_api_requests_total modelcache_leader_is_leader \
+	process_resident_memory_bytes process_open_fds \
 	|| mc_fail "/metrics is not valid Prometheus text"
 
 # connection failures are told apart: a TLS + bearer-token simulator reached

@@ -374,6 +374,39 @@ static void test_late_handler_gets_existing(void **st)
 	informer_stop(e->inf);   /* before r2 goes out of scope */
 }
 
+static bool has_managed_fields(struct store *s, const char *key)
+{
+	json_object *o = NULL, *md = NULL;
+	assert_int_equal(store_get(s, key, &o), 0);
+	assert_true(json_object_object_get_ex(o, "metadata", &md));
+	bool has = json_object_object_get_ex(md, "managedFields", NULL);
+	json_object_put(o);
+	return has;
+}
+
+#define MF "\"managedFields\":[{\"manager\":\"kubectl\",\"operation\":\"Apply\",\"fieldsV1\":{\"f:spec\":{}}}]"
+
+static void test_managed_fields_dropped(void **st)
+{
+	struct env *e = *st;
+	set_list(&e->f, "{\"metadata\":{\"resourceVersion\":\"10\"},\"items\":["
+			"{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"5\"," MF "}}]}");
+	assert_int_equal(informer_start(e->inf), 0);
+	wait_open(&e->f);
+	struct store *s = informer_store(e->inf);
+	assert_false(has_managed_fields(s, "a"));   /* from the list */
+	send(&e->f, KUBE_WATCH_ADDED, "{\"metadata\":{\"name\":\"b\",\"resourceVersion\":\"11\"," MF ",\"labels\":{\"x\":\"y\"}}}");
+	char log[4096];
+	rec_take(&e->r, log, sizeof log);
+	assert_string_equal(log, "A:a A:b ");
+	assert_false(has_managed_fields(s, "b"));   /* from the watch */
+	json_object *o = NULL;
+	assert_int_equal(store_get(s, "b", &o), 0);
+	json_object *md = json_object_object_get(o, "metadata");
+	assert_non_null(json_object_object_get(md, "labels"));   /* the rest is kept */
+	json_object_put(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -384,6 +417,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_list_failure_backs_off_then_syncs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_handler_gets_existing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_managed_fields_dropped, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
