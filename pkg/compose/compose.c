@@ -142,6 +142,18 @@ int compose_set_hash(json_object *obj, char *hex_out)
 	return 0;
 }
 
+/* Stamp the desired-hash and hand o over through out (o is dropped on failure). */
+static int hashed(json_object *o, json_object **out)
+{
+	int rc = compose_set_hash(o, NULL);
+	if (rc) {
+		json_object_put(o);
+		return rc;
+	}
+	*out = o;
+	return 0;
+}
+
 bool compose_hash_matches(json_object *desired, json_object *observed)
 {
 	const char *a = jpath_annotation(desired, COMPOSE_ANN_HASH);
@@ -161,13 +173,7 @@ int compose_namespace(const struct compose_input *in, json_object **out)
 	json_object *l = json_object_new_object();
 	put_str(l, COMPOSE_LABEL_MANAGED_BY, COMPOSE_MANAGED_BY);
 	json_object *o = new_object("v1", "Namespace", compose_target_namespace(in->mc, in->ic), NULL, l, NULL);
-	rc = compose_set_hash(o, NULL);
-	if (rc) {
-		json_object_put(o);
-		return rc;
-	}
-	*out = o;
-	return 0;
+	return hashed(o, out);
 }
 
 void compose_artifact_id(json_object *mc, char out[17])
@@ -220,13 +226,7 @@ int compose_pvc(const struct compose_input *in, json_object **out)
 	json_object_object_add(res, "requests", req);
 	json_object_object_add(spec, "resources", res);
 	json_object_object_add(o, "spec", spec);
-	rc = compose_set_hash(o, NULL);
-	if (rc) {
-		json_object_put(o);
-		return rc;
-	}
-	*out = o;
-	return 0;
+	return hashed(o, out);
 }
 
 int compose_auth_secret(const struct compose_input *in, const char *token_b64, json_object **out)
@@ -245,13 +245,7 @@ int compose_auth_secret(const struct compose_input *in, const char *token_b64, j
 	json_object *data = json_object_new_object();
 	put_str(data, COMPOSE_TOKEN_KEY, token_b64);
 	json_object_object_add(o, "data", data);
-	rc = compose_set_hash(o, NULL);
-	if (rc) {
-		json_object_put(o);
-		return rc;
-	}
-	*out = o;
-	return 0;
+	return hashed(o, out);
 }
 
 static void add_arg(json_object *args, const char *flag, const char *value)
@@ -414,11 +408,5 @@ int compose_job(const struct compose_input *in, json_object **out)
 	json_object_object_add(spec, "template", tmpl);
 	json_object_object_add(o, "spec", spec);
 
-	rc = compose_set_hash(o, NULL);
-	if (rc) {
-		json_object_put(o);
-		return rc;
-	}
-	*out = o;
-	return 0;
+	return hashed(o, out);
 }
