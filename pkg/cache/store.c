@@ -346,10 +346,9 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-json_object *store_list(struct store *s)
+/* Copies of the objects under keys (in that order; gone ones skipped); frees keys. */
+static json_object *copies_of(struct store *s, char **keys, size_t n)
 {
-	size_t n;
-	char **keys = store_keys(s, &n);
 	json_object *arr = json_object_new_array();
 	pthread_rwlock_rdlock(&s->lk);
 	for (size_t i = 0; i < n; i++) {
@@ -359,6 +358,14 @@ json_object *store_list(struct store *s)
 	}
 	pthread_rwlock_unlock(&s->lk);
 	store_keys_free(keys, n);
+	return arr;
+}
+
+json_object *store_list(struct store *s)
+{
+	size_t n;
+	char **keys = store_keys(s, &n);
+	json_object *arr = copies_of(s, keys, n);
 	return arr;
 }
 
@@ -398,15 +405,7 @@ int store_by_index(struct store *s, const char *name, const char *value, json_ob
 	int rc = store_index_keys(s, name, value, &keys, &n);
 	if (rc)
 		return rc;
-	json_object *arr = json_object_new_array();
-	pthread_rwlock_rdlock(&s->lk);
-	for (size_t i = 0; i < n; i++) {
-		json_object *o = hmap_get(&s->objs, keys[i]);
-		if (o)
-			json_object_array_add(arr, copy(o));
-	}
-	pthread_rwlock_unlock(&s->lk);
-	store_keys_free(keys, n);
+	json_object *arr = copies_of(s, keys, n);
 	*out = arr;
 	return 0;
 }
