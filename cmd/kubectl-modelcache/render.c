@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api.h"
 #include "compose/compose.h"
 #include "compose/emit.h"
 #include "compose/precheck.h"
@@ -25,9 +26,6 @@
 #include "util/jpath.h"
 #include "util/mem.h"
 #include "util/quantity.h"
-#ifdef MC_HAVE_API
-#include "api/api.h"
-#endif
 #ifdef MC_HAVE_ESTIMATE
 #include "estimate/estimate.h"
 #include "hub/hub.h"
@@ -257,7 +255,6 @@ static void default_namespace(json_object *mc)
 
 static bool validate_mc(json_object *mc)
 {
-#ifdef MC_HAVE_API
 	char *msg = NULL;
 	if (api_validate_modelcache(mc, &msg) != 0) {
 		fprintf(stderr, "render: ModelCache %s/%s is invalid: %s\n", jpath_str_or(mc, "metadata.namespace", "?"),
@@ -266,18 +263,6 @@ static bool validate_mc(json_object *mc)
 		return false;
 	}
 	return true;
-#else
-	const char *name = jpath_str(mc, "metadata.name");
-	if (!name || !*name) {
-		fprintf(stderr, "render: a ModelCache has no metadata.name\n");
-		return false;
-	}
-	if (!jpath_str(mc, "spec.huggingFace.repo")) {
-		fprintf(stderr, "render: ModelCache %s: spec.huggingFace.repo: Required value\n", name);
-		return false;
-	}
-	return true;
-#endif
 }
 
 int cmd_render(int argc, char **argv)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api.h"
 #include "compose/compose.h"
 #include "compose/precheck.h"
 #include "controller/apply.h"
@@ -28,9 +29,6 @@
 #include "util/mem.h"
 #include "util/names.h"
 #include "util/quantity.h"
-#ifdef MC_HAVE_API
-#include "api/api.h"
-#endif
 #ifdef MC_HAVE_ESTIMATE
 #include "estimate/estimate.h"
 #include "hub/hub.h"
@@ -308,35 +306,11 @@ static bool md_serves_on(struct mcr *r, const char *ns, const char *name, const 
 static int validate(json_object *mc, char **msg)
 {
 	*msg = NULL;
-#ifdef MC_HAVE_API
 	if (api_validate_modelcache(mc, msg) != 0) {
 		if (!*msg)
 			*msg = xstrdup("invalid ModelCache");
 		return -EINVAL;
 	}
-#else
-	const char *src = jpath_str(mc, "spec.source");
-	if (!streq(src, "HuggingFace")) {
-		*msg = xasprintf("spec.source: Unsupported value: \"%s\": supported values: \"HuggingFace\"", src ? src : "");
-		return -EINVAL;
-	}
-	if (!jpath_get(mc, "spec.huggingFace")) {
-		*msg = xstrdup("spec.huggingFace: Required value: spec.huggingFace is required when spec.source is HuggingFace");
-		return -EINVAL;
-	}
-	const char *repo = jpath_str(mc, "spec.huggingFace.repo");
-	if (!repo || !*repo) {
-		*msg = xstrdup("spec.huggingFace.repo: Required value");
-		return -EINVAL;
-	}
-	json_object *size = jpath_get(mc, "spec.size");
-	int64_t b = 0;
-	if (size && json_object_is_type(size, json_type_string) &&
-	    (quantity_parse_bytes(json_object_get_string(size), &b) != 0 || b <= 0)) {
-		*msg = xasprintf("spec.size: Invalid value: \"%s\": not a positive quantity", json_object_get_string(size));
-		return -EINVAL;
-	}
-#endif
 	struct kube_selector *sel = NULL;
 	char *err = NULL;
 	if (kube_selector_from_json(jpath_get(mc, "spec.clusterSelector"), &sel, &err) != 0) {
