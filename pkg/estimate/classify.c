@@ -207,6 +207,15 @@ static int variant_rank(const char *name)
 	return 3;
 }
 
+/* Is p a weight file directly in component directory comp (cl = strlen(comp)):
+ * .safetensors when want_st, else .bin? */
+static bool component_weight(const char *p, const char *comp, size_t cl, int want_st)
+{
+	if (strncmp(p, comp, cl) != 0 || p[cl] != '/' || strchr(p + cl + 1, '/'))
+		return false;
+	return has_suffix(p, want_st ? ".safetensors" : ".bin");
+}
+
 static bool pick_diffusers(const struct est_file_entry *f, size_t n, const bool *sel,
 			   const char *model_index, struct est_pick *o)
 {
@@ -224,26 +233,16 @@ static bool pick_diffusers(const struct est_file_entry *f, size_t n, const bool 
 		for (int want_st = 1; want_st >= 0; want_st--) {
 			int best = 4;
 			for (size_t i = 0; i < n; i++) {
-				const char *p = f[i].path;
-				if (!sel[i] || strncmp(p, comp, cl) != 0 || p[cl] != '/' || strchr(p + cl + 1, '/'))
+				if (!sel[i] || !component_weight(f[i].path, comp, cl, want_st))
 					continue;
-				bool st = has_suffix(p, ".safetensors");
-				if ((want_st && !st) || (!want_st && !has_suffix(p, ".bin")))
-					continue;
-				int r = variant_rank(p);
+				int r = variant_rank(f[i].path);
 				if (r < best)
 					best = r;
 			}
 			if (best == 4)
 				continue;
 			for (size_t i = 0; i < n; i++) {
-				const char *p = f[i].path;
-				if (!sel[i] || strncmp(p, comp, cl) != 0 || p[cl] != '/' || strchr(p + cl + 1, '/'))
-					continue;
-				bool st = has_suffix(p, ".safetensors");
-				if ((want_st && !st) || (!want_st && !has_suffix(p, ".bin")))
-					continue;
-				if (variant_rank(p) == best)
+				if (sel[i] && component_weight(f[i].path, comp, cl, want_st) && variant_rank(f[i].path) == best)
 					push(&o->weights, &o->nweights, i);
 			}
 			ok = true;
