@@ -160,10 +160,16 @@ static void request_hook(void *ctx, const char *verb, const char *resource, int 
 }
 
 /* ---- handlers ---- */
+/* A cluster's own objects (Nodes, composed PVCs) change in bursts: a
+ * ModelCache applied to 100 caches composes 100 PVCs at once. The cluster
+ * is re-reconciled at most once per SELF_COALESCE_MS (a delayed add keeps
+ * the earliest time), so a burst makes one status write, not one each. */
+#define SELF_COALESCE_MS 1000
+
 static void self_enqueue(void *ctx)
 {
 	struct self_ctx *s = ctx;
-	ctrl_enqueue(s->c, s->name);
+	ctrl_enqueue_after(s->c, s->name, SELF_COALESCE_MS);
 }
 static void self_add(void *ctx, json_object *o) { (void)o; self_enqueue(ctx); }
 static void self_upd(void *ctx, json_object *o, json_object *n)

@@ -2,6 +2,8 @@
 #include "controllers/inferencecluster/inferencecluster.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include "util/base64.h"
 #include "util/clock.h"
 #include "util/digest.h"
+#include "util/hmap.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/quantity.h"
@@ -24,6 +27,8 @@ struct icc {
 	struct informer *ics;
 	struct informer *secrets;
 	uint64_t recheck_ms;
+	pthread_mutex_t memo_mu;
+	struct hmap memos;   /* cluster name -> struct conn_memo */
 };
 
 /* ---- GPU pools ---- */
@@ -150,6 +155,68 @@ struct conn {
 	const char *reason;
 	char message[1024];
 };
+
+/* The last successful connection check of a cluster. Reconciles triggered
+ * by the cluster's own objects (a PVC composed, a Node relabelled) or by our
+ * status writes reuse it instead of a GET /version and a GET of the
+ * namespace each; it is dropped when the re-check period has passed, the
+ * InferenceCluster's spec changed, a Secret changed (the client may have been
+ * rebuilt) or one of the cluster's watches failed. Failed checks are never
+ * remembered. */
+struct conn_memo {
+	uint64_t at_ms;
+	int64_t generation;
+	struct conn c;
+	char *version;
+};
+
+static void memo_free(void *p)
+{
+	struct conn_memo *mm = p;
+	if (mm)
+		free(mm->version);
+	free(mm);
+}
+
+/* Copies a fresh-enough memo into c / *version; false when there is none. */
+static bool memo_get(struct icc *x, const char *name, int64_t generation, struct conn *c, char **version)
+{
+	bool hit = false;
+	pthread_mutex_lock(&x->memo_mu);
+	struct conn_memo *mm = hmap_get(&x->memos, name);
+	if (mm && mm->generation == generation && mono_ms() - mm->at_ms < x->recheck_ms) {
+		*c = mm->c;
+		*version = xstrdup(mm->version);
+		hit = true;
+	}
+	pthread_mutex_unlock(&x->memo_mu);
+	return hit;
+}
+
+static void memo_put(struct icc *x, const char *name, int64_t generation, const struct conn *c, const char *version)
+{
+	struct conn_memo *mm = xcalloc(1, sizeof(*mm));
+	mm->at_ms = mono_ms();
+	mm->generation = generation;
+	mm->c = *c;
+	mm->version = xstrdup(version);
+	pthread_mutex_lock(&x->memo_mu);
+	memo_free(hmap_put(&x->memos, name, mm));
+	pthread_mutex_unlock(&x->memo_mu);
+}
+
+/* name NULL: every cluster. */
+static void memo_forget(struct icc *x, const char *name)
+{
+	pthread_mutex_lock(&x->memo_mu);
+	if (name) {
+		memo_free(hmap_del(&x->memos, name));
+	} else {
+		hmap_cleanup(&x->memos, memo_free);
+		hmap_init(&x->memos);
+	}
+	pthread_mutex_unlock(&x->memo_mu);
+}
 
 /* Build the registry entry for ic; fills c on failure (KubeconfigInvalid). */
 static int ensure_cluster(struct icc *x, const struct api_inferencecluster *ic, struct conn *c)
@@ -343,10 +410,13 @@ static int reconcile(void *ctx, const char *key, struct ctrl_result *res)
 	}
 	api_condition_remove(status, "Valid");
 	struct conn c = {0};
+	bool remembered = false;
 	if (ensure_cluster(x, &ic, &c) == 0) {
 		cl = registry_acquire(mgr_clusters(x->m), key);
-		if (cl)
+		if (cl && !(remembered = memo_get(x, key, gen, &c, &version)))
 			check_connection(cl, &c, &version);
+	} else {
+		memo_forget(x, key);
 	}
 	bool connected = c.status && strcmp(c.status, "True") == 0;
 	if (cl)
@@ -368,10 +438,12 @@ static int reconcile(void *ctx, const char *key, struct ctrl_result *res)
 	if (connected) {
 		json_object_object_add(status, "version", json_object_new_string(version));
 		char nsmsg[512] = "";
-		if (ensure_namespace(cl, nsmsg, sizeof nsmsg) != 0) {
+		if (!remembered && ensure_namespace(cl, nsmsg, sizeof nsmsg) != 0) {
 			ready = false;
 			ready_reason = "NamespaceFailed";
 			snprintf(ready_msg, sizeof ready_msg, "%s", nsmsg);
+		} else if (!remembered) {
+			memo_put(x, key, gen, &c, version);
 		}
 		json_object *pools = NULL;
 		if (ic.ngpus > 0) {
@@ -433,6 +505,7 @@ write:;
 /* ---- setup ---- */
 static void enqueue_all(struct icc *x)
 {
+	memo_forget(x, NULL);
 	size_t n;
 	char **keys = store_keys(informer_store(x->ics), &n);
 	for (size_t i = 0; i < n; i++)
@@ -453,19 +526,30 @@ static void on_cluster_failure(void *ctx, const char *cluster, const char *reaso
 {
 	struct icc *x = ctx;
 	LOG_DEBUG("watch failure, re-checking the cluster", "cluster=%s reason=%s", cluster, reason);
+	memo_forget(x, cluster);
 	ctrl_enqueue(x->c, cluster);
+}
+
+static void icc_cleanup(void *ctx)
+{
+	struct icc *x = ctx;
+	memo_forget(x, NULL);
+	hmap_cleanup(&x->memos, NULL);
 }
 
 int inferencecluster_controller_setup(struct manager *m, const struct operator_options *o)
 {
 	static struct icc x;   /* lives as long as the process */
 	x.m = m;
+	pthread_mutex_init(&x.memo_mu, NULL);
+	hmap_init(&x.memos);
 	x.recheck_ms = (uint64_t)(o->ic_recheck_seconds > 0 ? o->ic_recheck_seconds : 30) * 1000;
 	struct ctrl_opts co = {.name = "inferencecluster", .workers = o->workers, .reconcile = reconcile, .ctx = &x};
 	int rc = ctrl_new(&co, &x.c);
 	if (rc)
 		return rc;
 	mgr_add_controller(m, x.c);
+	mgr_add_cleanup(m, icc_cleanup, &x);
 	x.ics = mgr_informer(m, &KUBE_RES_INFERENCECLUSTERS, NULL, NULL);
 	x.secrets = mgr_informer(m, &KUBE_RES_SECRETS, NULL, NULL);
 	if (!x.ics || !x.secrets)
