@@ -1456,6 +1456,11 @@ static void do_resource(struct api *a, struct http_req *r, struct target *t, int
 			respond_bad_body(a, r);
 			goto out;
 		}
+		if (!json_object_is_type(body, json_type_object)) {
+			respond_status(a, r, 400, "BadRequest", "the body of the request was not a JSON object", NULL, NULL,
+				       NULL, NULL, NULL);
+			goto out;
+		}
 		const char *bn = sj_str(body, "metadata", "name", NULL);
 		if (bn && strcmp(bn, t->name) != 0) {
 			respond_status(a, r, 400, "BadRequest", "the name of the object does not match the name on the URL",

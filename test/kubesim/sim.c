@@ -488,6 +488,78 @@ static int validate_name(const struct rtype *rt, const char *name, struct sim_er
 	return seterr(err, 422, "Invalid", "%s \"%s\" is invalid: metadata.name: %s", rt->kind, name, msg);
 }
 
+/* The apiserver decodes metadata into typed Go structs: a wrong JSON type is
+ * a 400 before anything else looks at the object. */
+static int type_err(struct sim_err *err, const char *field, const char *want)
+{
+	return seterr(err, 400, "BadRequest",
+		      "json: cannot unmarshal into Go struct field ObjectMeta.%s of type %s", field, want);
+}
+
+static int map_of_strings(json_object *m)
+{
+	if (!json_object_is_type(m, json_type_object))
+		return 0;
+	json_object_object_foreach(m, k, v) {
+		(void)k;
+		if (!json_object_is_type(v, json_type_string))
+			return 0;
+	}
+	return 1;
+}
+
+static int check_meta_types(json_object *obj, struct sim_err *err)
+{
+	json_object *meta = sj_get(obj, "metadata");
+	if (!meta)
+		return 0;
+	if (!json_object_is_type(meta, json_type_object))
+		return seterr(err, 400, "BadRequest", "json: cannot unmarshal metadata: not an object");
+	const char *strs[] = {"name", "generateName", "namespace", "uid", "resourceVersion"};
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		json_object *v = sj_get(meta, strs[i]);
+		if (v && !json_object_is_type(v, json_type_string))
+			return type_err(err, strs[i], "string");
+	}
+	json_object *v = sj_get(meta, "labels");
+	if (v && !map_of_strings(v))
+		return type_err(err, "labels", "map[string]string");
+	v = sj_get(meta, "annotations");
+	if (v && !map_of_strings(v))
+		return type_err(err, "annotations", "map[string]string");
+	v = sj_get(meta, "finalizers");
+	if (v) {
+		if (!json_object_is_type(v, json_type_array))
+			return type_err(err, "finalizers", "[]string");
+		for (size_t i = 0; i < json_object_array_length(v); i++)
+			if (!json_object_is_type(json_object_array_get_idx(v, i), json_type_string))
+				return type_err(err, "finalizers", "[]string");
+	}
+	v = sj_get(meta, "ownerReferences");
+	if (v) {
+		if (!json_object_is_type(v, json_type_array))
+			return type_err(err, "ownerReferences", "[]v1.OwnerReference");
+		for (size_t i = 0; i < json_object_array_length(v); i++) {
+			json_object *r = json_object_array_get_idx(v, i);
+			if (!json_object_is_type(r, json_type_object))
+				return type_err(err, "ownerReferences", "[]v1.OwnerReference");
+			const char *keys[] = {"apiVersion", "kind", "name", "uid"};
+			for (size_t k = 0; k < 4; k++) {
+				json_object *x = sj_get(r, keys[k]);
+				if (x && !json_object_is_type(x, json_type_string))
+					return type_err(err, "ownerReferences", "[]v1.OwnerReference");
+			}
+		}
+	}
+	v = sj_get(meta, "managedFields");
+	if (v && !json_object_is_type(v, json_type_array))
+		return type_err(err, "managedFields", "[]v1.ManagedFieldsEntry");
+	for (size_t i = 0; v && i < json_object_array_length(v); i++)
+		if (!json_object_is_type(json_object_array_get_idx(v, i), json_type_object))
+			return type_err(err, "managedFields", "[]v1.ManagedFieldsEntry");
+	return 0;
+}
+
 static void secret_string_data(json_object *obj)
 {
 	json_object *sd = sj_get(obj, "stringData");
@@ -811,6 +883,8 @@ static int do_create(struct sim *s, const struct rtype *rt, const char *ns, json
 		return rc;
 	if (!json_object_is_type(in, json_type_object))
 		return seterr(err, 400, "BadRequest", "the body of the request was not a JSON object");
+	if ((rc = check_meta_types(in, err)) < 0)
+		return rc;
 	json_object *obj = sj_copy(in);
 	json_object *meta = sj_meta(obj);
 	const char *ons = sj_str(meta, "namespace", NULL);
@@ -940,6 +1014,8 @@ static int do_update(struct sim *s, const struct rtype *rt, const char *ns, json
 		return rc;
 	if (!json_object_is_type(in, json_type_object))
 		return seterr(err, 400, "BadRequest", "the body of the request was not a JSON object");
+	if ((rc = check_meta_types(in, err)) < 0)
+		return rc;
 	const char *name = sj_str(in, "metadata", "name", NULL);
 	if (!name || !*name) {
 		add_cause(err, "FieldValueRequired", "metadata.name", "Required value: name is required");

@@ -88,6 +88,18 @@ static void test_create_get_and_metadata(void **state)
 	assert_int_equal(sim_get(s, "", "v1", "configmaps", "default", "zz", NULL, &e), -404);
 	assert_string_equal(e.message, "configmaps \"zz\" not found");
 	sim_err_cleanup(&e);
+	/* metadata of the wrong JSON types is refused before anything reads it */
+	const char *badmeta[] = {"{\"metadata\":{\"name\":\"m\",\"finalizers\":\"x\"}}",
+				 "{\"metadata\":{\"name\":\"m\",\"labels\":{\"a\":1}}}",
+				 "{\"metadata\":{\"name\":\"m\",\"ownerReferences\":[\"x\"]}}",
+				 "{\"metadata\":{\"name\":7}}", "{\"metadata\":\"x\"}"};
+	for (size_t i = 0; i < sizeof(badmeta) / sizeof(badmeta[0]); i++) {
+		json_object *bm = J(badmeta[i]);
+		assert_int_equal(sim_create(s, "", "v1", "configmaps", "default", bm, NULL, &e), -400);
+		assert_string_equal(e.reason, "BadRequest");
+		sim_err_cleanup(&e);
+		json_object_put(bm);
+	}
 	/* unknown resource */
 	assert_int_equal(sim_get(s, "x.io", "v1", "things", "default", "zz", NULL, &e), -404);
 	sim_err_cleanup(&e);
