@@ -281,10 +281,14 @@ static void map_enqueue(struct map_ctx *m, json_object *obj)
 static void map_add(void *ctx, json_object *o) { map_enqueue(ctx, o); }
 static void map_upd(void *ctx, json_object *o, json_object *n)
 {
+	/* A resync (o == n) of a dependent object changes nothing: the owner's
+	 * own informer resyncs it. Without this, every owner was reconciled
+	 * once more per dependent per cluster per resync period. */
+	if (o == n)
+		return;
 	/* a label change may move the object to another owner: both */
 	map_enqueue(ctx, n);
-	if (o != n)
-		map_enqueue(ctx, o);
+	map_enqueue(ctx, o);
 }
 static void map_del(void *ctx, json_object *o) { map_enqueue(ctx, o); }
 

@@ -74,7 +74,8 @@ void ctrl_handler_for_self(struct ctrl *c, struct informer_handler *h);
  * and return 0, or return -1 to ignore the object. obj is borrowed. */
 typedef int (*ctrl_map_fn)(void *mctx, json_object *obj, char *out, size_t n);
 /* A handler that maps every event through map and enqueues the result into
- * c. The returned handler's ctx is allocated; free it with
+ * c (an update: the old and the new owner; a resync is ignored, since the
+ * owner's own informer resyncs it). The returned handler's ctx is allocated; free it with
  * ctrl_handler_map_free after the informer is stopped. */
 void ctrl_handler_for_map(struct ctrl *c, ctrl_map_fn map, void *mctx, struct informer_handler *h);
 void ctrl_handler_map_free(struct informer_handler *h);

@@ -196,6 +196,39 @@ static void test_map_by_cache_labels(void **st)
 	json_object_put(o);
 }
 
+static int noop(void *ctx, const char *key, struct ctrl_result *res)
+{
+	(void)ctx;
+	(void)key;
+	(void)res;
+	return 0;
+}
+
+static void test_map_handler_events(void **st)
+{
+	(void)st;
+	struct ctrl *c = NULL;
+	struct ctrl_opts o = {.name = "map", .reconcile = noop};
+	assert_int_equal(ctrl_new(&o, &c), 0);   /* not started: keys wait in the queue */
+	struct informer_handler h;
+	ctrl_handler_for_map(c, ctrl_map_by_cache_labels, NULL, &h);
+	json_object *a = json_tokener_parse("{\"metadata\":{\"name\":\"pvc\",\"resourceVersion\":\"1\",\"labels\":{"
+		"\"modelcache.dev/cache\":\"a\",\"modelcache.dev/cache-namespace\":\"ns\"}}}");
+	json_object *b = json_tokener_parse("{\"metadata\":{\"name\":\"pvc\",\"resourceVersion\":\"2\",\"labels\":{"
+		"\"modelcache.dev/cache\":\"b\",\"modelcache.dev/cache-namespace\":\"ns\"}}}");
+	h.on_update(h.ctx, a, a);   /* a resync: the owner's own informer covers it */
+	assert_int_equal(wq_len(ctrl_queue(c)), 0);
+	h.on_update(h.ctx, a, b);   /* relabelled: old and new owner */
+	assert_int_equal(wq_len(ctrl_queue(c)), 2);
+	h.on_add(h.ctx, b);         /* deduplicated while queued */
+	h.on_delete(h.ctx, a);
+	assert_int_equal(wq_len(ctrl_queue(c)), 2);
+	json_object_put(a);
+	json_object_put(b);
+	ctrl_handler_map_free(&h);
+	ctrl_free(c);
+}
+
 static void test_desired_hash_canonical(void **st)
 {
 	(void)st;
@@ -274,6 +307,7 @@ int main(void)
 		cmocka_unit_test(test_one_worker_per_key),
 		cmocka_unit_test(test_stop_drains_in_flight),
 		cmocka_unit_test(test_map_by_cache_labels),
+		cmocka_unit_test(test_map_handler_events),
 		cmocka_unit_test(test_desired_hash_canonical),
 		cmocka_unit_test(test_apply_skipped_when_hash_equal),
 		cmocka_unit_test(test_read_your_writes_guard),
