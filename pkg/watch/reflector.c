@@ -35,7 +35,8 @@ struct reflector {
 	void *handle;
 	bool ended;
 	int end_rc;
-	bool gone;
+	bool gone;            /* relist: 410 Gone, or the RV is newer than the server's history */
+	const char *relist_reason;   /* "gone" or "too_large" */
 	bool kicked;
 	struct reflector_stats st;
 };
@@ -127,15 +128,31 @@ static void on_event(void *ctx, const struct kube_watch_event *ev)
 	}
 }
 
+/* Must the reflector list again instead of resuming? 410 Gone, and (like
+ * client-go) 504 with cause ResourceVersionTooLarge: the server (a restarted
+ * or replaced apiserver, a lagging watch cache) has not reached our RV and
+ * resuming from it would fail forever. */
+static const char *relist_reason(int rc, const struct kube_error *err)
+{
+	if (rc == -KUBE_ERR_GONE)
+		return "gone";
+	if (rc == -KUBE_ERR_TIMEOUT && err) {
+		for (size_t i = 0; i < err->ncauses; i++)
+			if (err->causes[i].type && strcmp(err->causes[i].type, "ResourceVersionTooLarge") == 0)
+				return "too_large";
+	}
+	return NULL;
+}
+
 static void on_done(void *ctx, int rc, const struct kube_error *err)
 {
 	struct reflector *r = ctx;
-	(void)err;
 	pthread_mutex_lock(&r->mu);
 	if (!r->ended) {
 		r->ended = true;
 		r->end_rc = rc;
-		if (rc == -KUBE_ERR_GONE)
+		r->relist_reason = relist_reason(rc, err);
+		if (r->relist_reason)
 			r->gone = true;
 	}
 	pthread_cond_broadcast(&r->cv);
@@ -235,17 +252,19 @@ static void *run(void *p)
 			snprintf(rv, sizeof rv, "%s", r->rv);
 			r->ended = false;
 			r->gone = false;
+			r->relist_reason = NULL;
 			void *h = NULL;
 			struct kube_error err = {0};
 			pthread_mutex_unlock(&r->mu);
 			int rc = r->t.watch_start(r->t.tctx, rv, on_event, on_done, r, &h, &err);
+			const char *why = relist_reason(rc, &err);
 			kube_error_clear(&err);
 			pthread_mutex_lock(&r->mu);
-			if (rc == -KUBE_ERR_GONE) {
+			if (why) {
 				r->st.relists_gone++;
 				need_list = true;
 				pthread_mutex_unlock(&r->mu);
-				failure(r, "gone", rc);
+				failure(r, why, rc);
 				pthread_mutex_lock(&r->mu);
 				continue;
 			}
@@ -280,12 +299,13 @@ static void *run(void *p)
 		void *h = r->handle;
 		r->handle = NULL;
 		bool gone = r->gone;
+		const char *why = r->relist_reason ? r->relist_reason : "gone";
 		int end_rc = r->end_rc;
 		pthread_mutex_unlock(&r->mu);
 		r->t.watch_stop(r->t.tctx, h);
 		if (mclock_mono_ns(r->clock) - stream_start >= HEALTHY_STREAM_NS)
 			backoff_reset(&r->bo);
-		failure(r, gone ? "gone" : (end_rc == 0 ? "dropped" : "error"), end_rc);
+		failure(r, gone ? why : (end_rc == 0 ? "dropped" : "error"), end_rc);
 		pthread_mutex_lock(&r->mu);
 		if (gone) {
 			r->st.relists_gone++;

@@ -6,7 +6,9 @@
  *   A stream that ends (server timeout, drop, transport error) is resumed
  *   from the last resourceVersion seen (objects and BOOKMARKs) after a
  *   backoff (200 ms .. 30 s, reset after a healthy stream); a 410 Gone
- *   (on open or as an ERROR event) relists.
+ *   (on open or as an ERROR event) relists, and so does a 504 whose cause
+ *   is ResourceVersionTooLarge (a replaced server that has not reached
+ *   our resourceVersion), as client-go does.
  *   metadata.managedFields is removed from every object before the sink
  *   sees it (nothing reads it; it is most of an object's memory).
  *

@@ -311,6 +311,35 @@ static void test_gone_relists_and_delivers_difference(void **st)
 	assert_int_equal(s.resumes, 0);
 }
 
+/* A 504 ResourceVersionTooLarge (a replaced apiserver behind our RV) relists
+ * instead of resuming from an RV the server will never reach; a plain 504
+ * resumes. */
+static void test_rv_too_large_relists(void **st)
+{
+	struct env *e = *st;
+	start_synced(e);
+	struct kube_cause cause = {.type = "ResourceVersionTooLarge", .message = "Too large resource version"};
+	struct kube_error err = {.reason = KUBE_ERR_TIMEOUT, .http_code = 504, .causes = &cause, .ncauses = 1};
+	pthread_mutex_lock(&e->f.mu);
+	kube_watch_done_cb d = e->f.done;
+	void *c = e->f.cbctx;
+	pthread_mutex_unlock(&e->f.mu);
+	d(c, -KUBE_ERR_TIMEOUT, &err);
+	wait_int(&e->f, &e->f.lists, 2);   /* relisted */
+	wait_int(&e->f, &e->f.starts, 2);
+	struct reflector_stats s;
+	reflector_stats(informer_reflector(e->inf), &s);
+	assert_int_equal(s.relists_gone, 1);
+	assert_int_equal(s.resumes, 0);
+	/* a 504 without that cause is an ordinary drop: resumed, not relisted */
+	wait_open(&e->f);
+	end_stream(&e->f, -KUBE_ERR_TIMEOUT);
+	advance_until(&e->f, &e->clk, &e->f.starts, 3);
+	assert_int_equal(get_int(&e->f, &e->f.lists), 2);
+	reflector_stats(informer_reflector(e->inf), &s);
+	assert_int_equal(s.resumes, 1);
+}
+
 static void test_resume_with_too_old_rv_relists(void **st)
 {
 	struct env *e = *st;
@@ -414,6 +443,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bookmark_then_resume, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gone_relists_and_delivers_difference, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resume_with_too_old_rv_relists, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rv_too_large_relists, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_failure_backs_off_then_syncs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_handler_gets_existing, setup, teardown),
