@@ -72,10 +72,13 @@ mc_cleanup() {
 mc_init() {
 	: "${MC_SOURCE_DIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 	: "${MC_BIN:=$MC_SOURCE_DIR/build/bin}"
-	: "${MC_FAKEHUB_ROOT:=$MC_SOURCE_DIR/test/fixtures/hub}"
-	export MC_SOURCE_DIR MC_BIN MC_FAKEHUB_ROOT
 	MC_TMP=$(mktemp -d "${TMPDIR:-/tmp}/mc-e2e.XXXXXX")
 	export MC_TMP
+	: "${MC_FAKEHUB_ROOT:=$MC_TMP/hub}"
+	export MC_SOURCE_DIR MC_BIN MC_FAKEHUB_ROOT
+	# kubectl caches discovery per server address; ports are reused between
+	# runs, so each run gets its own cache
+	export KUBECACHEDIR="$MC_TMP/kube-cache"
 	trap mc_cleanup EXIT
 	trap 'exit 130' INT TERM
 	[ -x "$MC_BIN/kubesim" ] || mc_fail "kubesim not built in $MC_BIN"
