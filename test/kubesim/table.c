@@ -50,6 +50,20 @@ json_object *table_jsonpath(json_object *obj, const char *path)
 			cur = sj_get(cur, key);
 		} else if (*p == '[') {
 			p++;
+			if (p[0] == '*' && p[1] == ']') {
+				/* [*]: kube-apiserver's table convertor prints the first
+				 * result only (results[0][0]); the first element for
+				 * which the rest of the path exists */
+				p += 2;
+				if (!json_object_is_type(cur, json_type_array))
+					return NULL;
+				for (size_t i = 0; i < json_object_array_length(cur); i++) {
+					json_object *hit = table_jsonpath(json_object_array_get_idx(cur, i), p);
+					if (hit)
+						return hit;
+				}
+				return NULL;
+			}
 			if (*p == '?') {
 				/* [?(@.key=="value")] */
 				const char *at = strstr(p, "@.");

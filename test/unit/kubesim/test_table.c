@@ -39,6 +39,12 @@ static void test_jsonpath_subset(void **state)
 	assert_null(table_jsonpath(o, ".status.conditions[?(@.type==\"Nope\")].reason"));
 	assert_null(table_jsonpath(o, ".spec.missing.deeper"));
 	assert_null(table_jsonpath(o, ".spec.list[7].x"));
+	/* [*]: the first element that has the rest of the path, like the
+	 * apiserver's table convertor (the GPUs column of `kubectl get ic`) */
+	assert_int_equal(json_object_get_int(table_jsonpath(o, ".spec.list[*].x")), 1);
+	assert_string_equal(json_object_get_string(table_jsonpath(o, ".status.conditions[*].status")), "True");
+	assert_null(table_jsonpath(o, ".spec.list[*].y"));
+	assert_null(table_jsonpath(o, ".spec.repo[*].x"));
 	json_object_put(o);
 }
 
