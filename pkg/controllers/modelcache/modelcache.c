@@ -730,8 +730,13 @@ static void reconcile_cluster(struct rec *x, json_object *ic, json_object **entr
 	if (phase != STATUS_READY && !x->auth_message && x->nerrors == errors_before) {
 		unsigned attempt = 0;
 		bool create = false, replace = false;
-		if (!job) {
-			/* the informer may lag behind our own create: ask the API */
+		if (!job && jpath_int_or(prev_entry, "attempts", 0) > 0) {
+			/* The informer may lag behind our own create: ask the API.
+			 * Not before the first attempt (no Job was ever created for
+			 * this cluster; the status is not stale, ctrl_cache_stale
+			 * sees to that): on a cold start that GET is a 404 per cache
+			 * and cluster. Should a create's status write have failed,
+			 * the repeated create is the same apply (same attempt). */
 			json_object *live = NULL;
 			if (kube_get(kc, &KUBE_RES_JOBS, tns, x->job_name, &live, &err) == 0) {
 				json_object_put(job);
