@@ -44,6 +44,25 @@ void events_free(struct events *e)
 	free(e);
 }
 
+/* "uid\x1fns/name\x1freason": what events_emit remembers the last note of. */
+static char *dedup_key(const char *uid, const char *ns, const char *name, const char *reason)
+{
+	return xasprintf("%s\x1f%s/%s\x1f%s", uid ? uid : "", ns ? ns : "", name, reason);
+}
+
+void events_forget_reason(struct events *e, json_object *regarding, const char *reason)
+{
+	const char *name = jpath_str(regarding, "metadata.name");
+	if (!name || !reason)
+		return;
+	char *dkey = dedup_key(jpath_str(regarding, "metadata.uid"), jpath_str(regarding, "metadata.namespace"), name,
+			       reason);
+	pthread_mutex_lock(&e->mu);
+	free(hmap_del(&e->last, dkey));
+	pthread_mutex_unlock(&e->mu);
+	free(dkey);
+}
+
 static void add_str(json_object *o, const char *k, const char *v)
 {
 	if (v)
@@ -60,7 +79,7 @@ int events_emit(struct events *e, json_object *regarding, const char *type, cons
 		return -1;
 	char notebuf[NOTE_MAX + 1];
 	snprintf(notebuf, sizeof notebuf, "%s", note ? note : "");
-	char *dkey = xasprintf("%s\x1f%s/%s\x1f%s", uid ? uid : "", ns ? ns : "", name, reason);
+	char *dkey = dedup_key(uid, ns, name, reason);
 	pthread_mutex_lock(&e->mu);
 	const char *prev = hmap_get(&e->last, dkey);
 	bool dup = prev && strcmp(prev, notebuf) == 0;

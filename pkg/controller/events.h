@@ -33,6 +33,10 @@ void events_free(struct events *e);
 int events_emit(struct events *e, json_object *regarding, const char *type, const char *reason,
 		const char *action, const char *note);
 void events_forget(struct events *e, const char *uid);
+/* The object has left the state that (uid, reason) reported: the next
+ * emission of that reason is a new transition even with the same note
+ * (e.g. Staged again after a re-hydration). */
+void events_forget_reason(struct events *e, json_object *regarding, const char *reason);
 
 /* Count of Events created (tests). */
 unsigned long events_created(struct events *e);

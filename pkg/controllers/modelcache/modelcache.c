@@ -927,8 +927,33 @@ static int write_status(struct mcr *r, json_object *mc, json_object *st)
 	return rc;
 }
 
+/* Is any cluster of a status in this phase? */
+static bool any_cluster_in(json_object *st, enum status_phase p)
+{
+	json_object *cl = jpath_child(st, "clusters");
+	for (size_t i = 0; cl && i < json_object_array_length(cl); i++)
+		if (status_entry_phase(json_object_array_get_idx(cl, i)) == p)
+			return true;
+	return false;
+}
+
 static void emit_events(struct mcr *r, json_object *mc, json_object *prev, json_object *next)
 {
+	/* Once the cache has left the state an event reported, the recorder
+	 * forgets it, so that entering the state again (Staged after a
+	 * re-hydration, a second failure with the same message) is reported;
+	 * while the state holds, a recomputed transition (a status write that
+	 * failed) stays deduplicated. */
+	const char *ready = jpath_str(api_condition_find(next, "ArtifactReady"), "reason");
+	struct events *rec = mgr_events(r->m);
+	if (!streq(ready, "Staged"))
+		events_forget_reason(rec, mc, "Staged");
+	if (!streq(ready, "AuthSecretMissing"))
+		events_forget_reason(rec, mc, "AuthSecretMissing");
+	if (!any_cluster_in(next, STATUS_FAILED))
+		events_forget_reason(rec, mc, "HydrationFailed");
+	if (!any_cluster_in(next, STATUS_SKIPPED))
+		events_forget_reason(rec, mc, "InsufficientVRAM");
 	json_object *ev = NULL;
 	if (status_events(prev, next, jpath_str_or(mc, "spec.huggingFace.repo", ""), &ev) != 0)
 		return;

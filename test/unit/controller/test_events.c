@@ -115,6 +115,13 @@ static void test_emit_dedup(void **st)
 	/* forgetting the object (deleted) emits again */
 	events_forget(ev, "u-1");
 	assert_int_equal(events_emit(ev, mc, EVENT_NORMAL, "Staged", "Compose", "Artifact staged on all 2 clusters"), 1);
+	assert_int_equal(events_emit(ev, mc, EVENT_NORMAL, "Staged", "Compose", "Artifact staged on all 2 clusters"), 0);
+	assert_int_equal(events_emit(ev, mc, EVENT_WARNING, "HydrationFailed", "Hydrate", "boom"), 1);
+	/* having left the state (re-hydrating), the same note is a new transition;
+	 * other reasons are still remembered */
+	events_forget_reason(ev, mc, "Staged");
+	assert_int_equal(events_emit(ev, mc, EVENT_NORMAL, "Staged", "Compose", "Artifact staged on all 2 clusters"), 1);
+	assert_int_equal(events_emit(ev, mc, EVENT_WARNING, "HydrationFailed", "Hydrate", "boom"), 0);
 	/* a cluster-scoped object: events go to "default" */
 	json_object *ic = json_tokener_parse("{\"apiVersion\":\"modelcache.dev/v1alpha1\",\"kind\":\"InferenceCluster\","
 		"\"metadata\":{\"name\":\"west\",\"uid\":\"u-2\"}}");
