@@ -20,6 +20,23 @@ k() { mc_kubectl sim "$@"; }
 jsonpath() { k get "$1" "$2" -n e2e -o "jsonpath=$3"; }
 no_pods() { [ -z "$(k get pods -n e2e -l "job-name=$1" -o name)" ]; }
 jp_is() { [ "$(jsonpath "$1" "$2" "$3")" = "$4" ]; } # for mc_wait: re-evaluated on every poll
+# simple_job KUBESIM JOB COMMAND [SPEC_LINE]: applies Job JOB in namespace e2e
+# with one container "main" running COMMAND (a YAML flow list) and
+# restartPolicy Never; SPEC_LINE (e.g. "backoffLimit: 0") goes into the spec.
+simple_job() {
+	mc_kubectl "$1" apply -f - >/dev/null <<YAML
+apiVersion: batch/v1
+kind: Job
+metadata: {name: $2, namespace: e2e}
+spec:
+  ${4:-}
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - {name: main, image: x, command: $3}
+YAML
+}
 
 DATA=$MC_TMP/data
 mc_start_kubesim sim --bind-pvcs --run-jobs --ready-deployments --data-dir "$DATA"
@@ -215,18 +232,7 @@ spod=$(k get pods -n e2e -l job-name=secrets -o 'jsonpath={.items[0].metadata.na
 mc_log "secret volume, secretKeyRef, configMapKeyRef, uid 65532 and fsGroup work"
 
 # ---- an unknown command is a StartError ------------------------------------
-k apply -f - >/dev/null <<'YAML'
-apiVersion: batch/v1
-kind: Job
-metadata: {name: nocmd, namespace: e2e}
-spec:
-  backoffLimit: 0
-  template:
-    spec:
-      restartPolicy: Never
-      containers:
-      - {name: main, image: x, command: ["no-such-binary-kubesim-e2e"]}
-YAML
+simple_job sim nocmd '["no-such-binary-kubesim-e2e"]' "backoffLimit: 0"
 k wait -n e2e --for=condition=Failed job/nocmd --timeout=30s >/dev/null || mc_fail "job nocmd did not fail"
 npod=$(k get pods -n e2e -l job-name=nocmd -o 'jsonpath={.items[0].metadata.name}')
 [ "$(jsonpath pod "$npod" '{.status.containerStatuses[0].state.terminated.reason}')" = StartError ] ||
@@ -236,18 +242,7 @@ jsonpath pod "$npod" '{.status.containerStatuses[0].state.terminated.message}' |
 
 # ---- BIN_DIR first on PATH: the project's own binaries run by name ---------
 if [ -x "$MC_BIN/modelcache-operator" ]; then
-	k apply -f - >/dev/null <<'YAML'
-apiVersion: batch/v1
-kind: Job
-metadata: {name: version, namespace: e2e}
-spec:
-  backoffLimit: 0
-  template:
-    spec:
-      restartPolicy: Never
-      containers:
-      - {name: main, image: x, command: ["modelcache-operator", "version"]}
-YAML
+	simple_job sim version '["modelcache-operator", "version"]' "backoffLimit: 0"
 	k wait -n e2e --for=condition=Complete job/version --timeout=30s >/dev/null ||
 		mc_fail "modelcache-operator version did not run from BIN_DIR"
 	mc_log "modelcache-operator found on the container PATH"
@@ -255,17 +250,7 @@ fi
 
 # ---- deleting a running Job kills its processes ------------------------------
 MARK=$((4000 + RANDOM % 1000))
-k apply -f - >/dev/null <<YAML
-apiVersion: batch/v1
-kind: Job
-metadata: {name: sleeper, namespace: e2e}
-spec:
-  template:
-    spec:
-      restartPolicy: Never
-      containers:
-      - {name: main, image: x, command: ["sleep", "$MARK.25"]}
-YAML
+simple_job sim sleeper "[\"sleep\", \"$MARK.25\"]"
 mc_wait 20 "the sleeper pod runs" pgrep -f "^sleep $MARK.25\$"
 mc_wait 20 "job sleeper reports 1 ready pod" jp_is job sleeper '{.status.ready}' 1
 k delete job sleeper -n e2e --cascade=background --wait=false >/dev/null
@@ -274,18 +259,7 @@ mc_wait 20 "the sleeper pods are collected" no_pods sleeper
 mc_log "deleting a running Job killed its process"
 
 # ---- ttlSecondsAfterFinished -------------------------------------------------
-k apply -f - >/dev/null <<'YAML'
-apiVersion: batch/v1
-kind: Job
-metadata: {name: ttl, namespace: e2e}
-spec:
-  ttlSecondsAfterFinished: 1
-  template:
-    spec:
-      restartPolicy: Never
-      containers:
-      - {name: main, image: x, command: ["true"]}
-YAML
+simple_job sim ttl '["true"]' "ttlSecondsAfterFinished: 1"
 mc_wait 20 "job ttl is deleted after it finished" bash -c "! KUBECONFIG=$KS_sim_KUBECONFIG kubectl get job ttl -n e2e >/dev/null 2>&1"
 mc_wait 20 "the ttl job's pods are collected" no_pods ttl
 
@@ -371,17 +345,7 @@ mc_wait 20 "the PVC directory is removed" test ! -e "$OUT_DIR"
 mc_wait 20 "the PV is removed" bash -c "! KUBECONFIG=$KS_sim_KUBECONFIG kubectl get pv pvc-$uid >/dev/null 2>&1"
 
 # ---- SIGTERM while a container runs: kubesim exits 0 and leaves no process --
-k apply -f - >/dev/null <<YAML
-apiVersion: batch/v1
-kind: Job
-metadata: {name: orphan-check, namespace: e2e}
-spec:
-  template:
-    spec:
-      restartPolicy: Never
-      containers:
-      - {name: main, image: x, command: ["sleep", "$MARK.75"]}
-YAML
+simple_job sim orphan-check "[\"sleep\", \"$MARK.75\"]"
 mc_wait 20 "the orphan-check pod runs" pgrep -f "^sleep $MARK.75\$"
 mc_stop "$KS_sim_PID" TERM
 [ "$MC_RC" = 0 ] || mc_fail "kubesim exited with $MC_RC on SIGTERM"
@@ -390,17 +354,7 @@ mc_wait 10 "no container survives kubesim" bash -c "! pgrep -f '^sleep $MARK.75\
 # ---- even SIGKILL: a container's whole process tree (PID namespace) goes ----
 mc_start_kubesim k2 --run-jobs --data-dir "$MC_TMP/data2"
 mc_kubectl k2 create namespace e2e >/dev/null
-mc_kubectl k2 apply -f - >/dev/null <<YAML
-apiVersion: batch/v1
-kind: Job
-metadata: {name: tree, namespace: e2e}
-spec:
-  template:
-    spec:
-      restartPolicy: Never
-      containers:
-      - {name: main, image: x, command: ["/bin/sh", "-c", "sleep $MARK.5; echo never"]}
-YAML
+simple_job k2 tree "[\"/bin/sh\", \"-c\", \"sleep $MARK.5; echo never\"]"
 mc_wait 20 "the tree pod's grandchild runs" pgrep -f "^sleep $MARK.5\$"
 mc_stop "$KS_k2_PID" KILL
 mc_wait 10 "no grandchild survives a killed kubesim" bash -c "! pgrep -f '^sleep $MARK.5\$'"
