@@ -12,19 +12,14 @@
 #   MC_BIN=build/bin bench/estimate.sh
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-BIN=${MC_BIN:-$SRC/build/bin}
+. "$SRC/test/e2e/lib.sh"
+BIN=${MC_BIN:=$SRC/build/bin}
 CLI=$BIN/kubectl-modelcache
 HUB=$BIN/fakehub
 [ -x "$CLI" ] || { echo "build kubectl-modelcache first ($CLI)"; exit 1; }
 
-TMP=$(mktemp -d /tmp/mc-bench-estimate.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
+mc_init_plain mc-bench-estimate
+TMP=$MC_TMP
 
 "$SRC/hack/make-fixture-model" --out "$TMP/real" --real-shapes --fill sparse >/dev/null
 HTTP_SET=$(cd "$TMP/real/fixtures" && echo *)
@@ -45,12 +40,7 @@ http_ok=0
 : >"$TMP/http.tsv"
 if [ -x "$HUB" ]; then
   echo "== HTTP through fakehub (every fixture)"
-  LOG=$TMP/hub.log
-  "$HUB" --root "$TMP/real" --port 0 --port-file "$TMP/hub.port" --request-log "$LOG" \
-    --fast-hash-above 1073741824 2>"$TMP/hub.err" &
-  PIDS+=($!)
-  for _ in $(seq 200); do [ -s "$TMP/hub.port" ] && break; sleep 0.05; done
-  PORT=$(cat "$TMP/hub.port")
+  mc_start_fakehub_logged hub "$TMP/real" --fast-hash-above 1073741824
   # warm fakehub's listing/hash cache so the timing is the estimator's, not fakehub's
   for n in $HTTP_SET; do
     curl -sf -o /dev/null --max-time 300 -H "Authorization: Bearer hf_fixture_gated_token" \

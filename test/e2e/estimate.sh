@@ -10,23 +10,18 @@
 #    4 not found, 1 auth; gated repos with HF_TOKEN; --file on local files.
 #   MC_BIN=build/bin MC_SOURCE_DIR=. bash test/e2e/estimate.sh
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 SRC=${MC_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-BIN=${MC_BIN:-$SRC/build/bin}
+BIN=${MC_BIN:=$SRC/build/bin}
 CLI=$BIN/kubectl-modelcache
 HUB=$BIN/fakehub
 for b in "$CLI" "$HUB"; do
   [ -x "$b" ] || { echo "FAIL: $b is not built"; exit 1; }
 done
 
-TMP=$(mktemp -d /tmp/mc-estimate-e2e.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
+mc_init_plain mc-estimate-e2e
+TMP=$MC_TMP
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok: $*"; }
 unset HF_TOKEN
@@ -38,22 +33,9 @@ BIG=$TMP/big
   --target-bytes 10G --shard-bytes 4G >/dev/null
 
 # start_hub NAME ROOT: sets PORT and LOG
-start_hub() {
-  local name=$1 root=$2
-  LOG=$TMP/$name.log
-  : >"$LOG"
-  # --fast-hash-above: no sha256 of the GB-sized sparse files (the estimator
-  # never needs it; hydrating them would fail verification, by design)
-  "$HUB" --root "$root" --port 0 --port-file "$TMP/$name.port" --request-log "$LOG" \
-    --fast-hash-above 1073741824 2>"$TMP/$name.stderr" &
-  PIDS+=($!)
-  for _ in $(seq 200); do
-    [ -s "$TMP/$name.port" ] && break
-    sleep 0.05
-  done
-  [ -s "$TMP/$name.port" ] || fail "fakehub $name did not write its port file"
-  PORT=$(cat "$TMP/$name.port")
-}
+# --fast-hash-above: no sha256 of the GB-sized sparse files (the estimator
+# never needs it; hydrating them would fail verification, by design)
+start_hub() { mc_start_fakehub_logged "$1" "$2" --fast-hash-above 1073741824; }
 
 # check_truth JSON TRUTH [nobudget]: estimate == ground truth
 check_truth() {

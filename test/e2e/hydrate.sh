@@ -3,23 +3,18 @@
 # written by hack/make-fixture-model (issue 4, "Must show").
 #   MC_BIN=build/bin MC_SOURCE_DIR=. bash test/e2e/hydrate.sh
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 SRC=${MC_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-BIN=${MC_BIN:-$SRC/build/bin}
+BIN=${MC_BIN:=$SRC/build/bin}
 OP=$BIN/modelcache-operator
 HUB=$BIN/fakehub
 for b in "$OP" "$HUB"; do
   [ -x "$b" ] || { echo "FAIL: $b is not built"; exit 1; }
 done
 
-TMP=$(mktemp -d /tmp/mc-hydrate-e2e.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
+mc_init_plain mc-hydrate-e2e
+TMP=$MC_TMP
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok: $*"; }
@@ -36,23 +31,13 @@ MODEL_SIZE=$(stat -c %s "$TINY/model.safetensors")
 # start_hub NAME [fakehub flags...]: sets PORT and LOG
 start_hub() {
   local name=$1; shift
-  LOG=$TMP/$name.log
-  : >"$LOG"
-  "$HUB" --root "$ROOT" --port 0 --port-file "$TMP/$name.port" --request-log "$LOG" "$@" \
-    2>"$TMP/$name.stderr" &
-  PIDS+=($!)
-  for _ in $(seq 100); do
-    [ -s "$TMP/$name.port" ] && break
-    sleep 0.05
-  done
-  [ -s "$TMP/$name.port" ] || fail "fakehub $name did not write its port file"
-  PORT=$(cat "$TMP/$name.port")
+  mc_start_fakehub_logged "$name" "$ROOT" "$@"
 }
 
 stop_last_hub() {
-  local p=${PIDS[-1]}
+  local p=${MC_PIDS[-1]}
   kill "$p"; wait "$p" 2>/dev/null || true
-  unset 'PIDS[-1]'
+  unset 'MC_PIDS[-1]'
 }
 
 # file bytes served (resolve + lfs lines) in a request log
@@ -200,7 +185,7 @@ python3 -c 'import fcntl, sys, time
 f = open(sys.argv[1], "w"); fcntl.flock(f, fcntl.LOCK_EX); open(sys.argv[2], "w").close(); time.sleep(30)' \
   "$D/.modelcache-hydrated.lock" "$TMP/locked" &
 LOCKPID=$!
-PIDS+=($LOCKPID)
+MC_PIDS+=($LOCKPID)
 for _ in $(seq 100); do [ -e "$TMP/locked" ] && break; sleep 0.05; done
 [ -e "$TMP/locked" ] || fail "lock holder did not start"
 {
@@ -209,7 +194,7 @@ for _ in $(seq 100); do [ -e "$TMP/locked" ] && break; sleep 0.05; done
   set -e
   [ $rc = 1 ] && grep -q 'another hydration' "$TMP/lock.err" || fail "locked folder: exit $rc: $(cat "$TMP/lock.err")"
   kill "$LOCKPID" 2>/dev/null || true; wait "$LOCKPID" 2>/dev/null || true
-  unset 'PIDS[-1]'
+  unset 'MC_PIDS[-1]'
   hydrate --repo fixtures/tinyllama --dest "$D" --endpoint "$EP" 2>/dev/null || fail "hydrate after the lock is released"
   pass "a second hydrator on a locked folder exits 1; runs once the lock is free"
 }

@@ -13,6 +13,10 @@
 #   mc_retry cmd args...                       # retries a failing command (20 x 0.3 s), then fails
 #   mc_fail "message"                          # prints, dumps logs, exits 1
 #   mc_log "message"
+# Scripts that start no simulator (fakehub and our binaries only) use instead:
+#   mc_init_plain PREFIX                      # $MC_TMP = new /tmp/PREFIX.XXXXXX; on EXIT: SIGTERM + wait
+#                                             # for every pid in MC_PIDS, $MC_TMP removed (any exit code)
+#   mc_start_fakehub_logged NAME ROOT [flags...]  # request log $MC_TMP/NAME.log; sets PORT and LOG
 # Every process started through these helpers is killed by the EXIT trap;
 # logs are kept in $MC_TMP (printed on failure), removed on success.
 
@@ -236,4 +240,38 @@ mc_cond() {
 	local ks=$1 kind=$2 name=$3 type=$4
 	shift 4
 	mc_kubectl "$ks" get "$kind" "$name" "$@" -o jsonpath="{.status.conditions[?(@.type==\"$type\")].status}"
+}
+
+# mc_init_plain PREFIX: temp dir and process cleanup without mc_init's
+# kubesim check, kept logs or log dump (the caller reports its own failures).
+mc_init_plain() {
+	MC_TMP=$(mktemp -d "/tmp/$1.XXXXXX")
+	trap mc_cleanup_plain EXIT
+}
+
+mc_cleanup_plain() {
+	local p
+	for p in "${MC_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${MC_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$MC_TMP"
+}
+
+# mc_start_fakehub_logged NAME ROOT [fakehub flags...]: fakehub serving ROOT on a
+# free port, request log $MC_TMP/NAME.log (emptied first), stderr in
+# $MC_TMP/NAME.stderr; sets PORT and LOG; fails if no port file within 10 s.
+mc_start_fakehub_logged() {
+	local name=$1 root=$2
+	shift 2
+	LOG=$MC_TMP/$name.log
+	: >"$LOG"
+	"$MC_BIN/fakehub" --root "$root" --port 0 --port-file "$MC_TMP/$name.port" --request-log "$LOG" "$@" \
+		2>"$MC_TMP/$name.stderr" &
+	MC_PIDS+=($!)
+	local i
+	for i in $(seq 200); do
+		[ -s "$MC_TMP/$name.port" ] && break
+		sleep 0.05
+	done
+	[ -s "$MC_TMP/$name.port" ] || mc_fail "fakehub $name did not write its port file"
+	PORT=$(cat "$MC_TMP/$name.port")
 }
