@@ -179,6 +179,30 @@ static void respond_text(struct api *a, struct http_req *r, int code, const char
 
 /* ---------------------------------------------------------------- discovery */
 
+/* The discovery entry of subresource RES/SUB (verbs get, patch, update);
+ * GROUP and VERSION (both or neither) when its kind is another group's. */
+static json_object *subresource_entry(const char *res, const char *sub, int ns, const char *group,
+				      const char *version, const char *kind)
+{
+	json_object *s = json_object_new_object();
+	char n[300];
+	snprintf(n, sizeof(n), "%s/%s", res, sub);
+	json_object_object_add(s, "name", json_object_new_string(n));
+	json_object_object_add(s, "singularName", json_object_new_string(""));
+	json_object_object_add(s, "namespaced", json_object_new_boolean(ns));
+	if (group) {
+		json_object_object_add(s, "group", json_object_new_string(group));
+		json_object_object_add(s, "version", json_object_new_string(version));
+	}
+	json_object_object_add(s, "kind", json_object_new_string(kind));
+	json_object *sv = json_object_new_array();
+	json_object_array_add(sv, json_object_new_string("get"));
+	json_object_array_add(sv, json_object_new_string("patch"));
+	json_object_array_add(sv, json_object_new_string("update"));
+	json_object_object_add(s, "verbs", sv);
+	return s;
+}
+
 static json_object *resource_entries(json_object *d)
 {
 	json_object *arr = json_object_new_array();
@@ -202,38 +226,10 @@ static json_object *resource_entries(json_object *d)
 		json_object_object_add(e, "categories", sj_copy(cat));
 	json_object_object_add(e, "storageVersionHash", json_object_new_string("kubesim0000="));
 	json_object_array_add(arr, e);
-	if (sj_bool(d, "status")) {
-		json_object *s = json_object_new_object();
-		char n[300];
-		snprintf(n, sizeof(n), "%s/status", res);
-		json_object_object_add(s, "name", json_object_new_string(n));
-		json_object_object_add(s, "singularName", json_object_new_string(""));
-		json_object_object_add(s, "namespaced", json_object_new_boolean(ns));
-		json_object_object_add(s, "kind", json_object_new_string(kind));
-		json_object *sv = json_object_new_array();
-		json_object_array_add(sv, json_object_new_string("get"));
-		json_object_array_add(sv, json_object_new_string("patch"));
-		json_object_array_add(sv, json_object_new_string("update"));
-		json_object_object_add(s, "verbs", sv);
-		json_object_array_add(arr, s);
-	}
-	if (sj_bool(d, "scale")) {
-		json_object *s = json_object_new_object();
-		char n[300];
-		snprintf(n, sizeof(n), "%s/scale", res);
-		json_object_object_add(s, "name", json_object_new_string(n));
-		json_object_object_add(s, "singularName", json_object_new_string(""));
-		json_object_object_add(s, "namespaced", json_object_new_boolean(ns));
-		json_object_object_add(s, "group", json_object_new_string("autoscaling"));
-		json_object_object_add(s, "version", json_object_new_string("v1"));
-		json_object_object_add(s, "kind", json_object_new_string("Scale"));
-		json_object *sv = json_object_new_array();
-		json_object_array_add(sv, json_object_new_string("get"));
-		json_object_array_add(sv, json_object_new_string("patch"));
-		json_object_array_add(sv, json_object_new_string("update"));
-		json_object_object_add(s, "verbs", sv);
-		json_object_array_add(arr, s);
-	}
+	if (sj_bool(d, "status"))
+		json_object_array_add(arr, subresource_entry(res, "status", ns, NULL, NULL, kind));
+	if (sj_bool(d, "scale"))
+		json_object_array_add(arr, subresource_entry(res, "scale", ns, "autoscaling", "v1", "Scale"));
 	return arr;
 }
 

@@ -1362,17 +1362,24 @@ static struct rtype *resolve(struct sim *s, const char *group, const char *versi
 	return rt;
 }
 
+/* With s->mu held: the type of GROUP/VERSION/RESOURCE in *rtp, checked
+ * against namespace NS; 0, -404 for an unknown type, or check_scope's error. */
+static int resolve_scoped(struct sim *s, const char *group, const char *version, const char *resource,
+			  const char *ns, struct rtype **rtp, struct sim_err *err)
+{
+	*rtp = resolve(s, group, version, resource, err);
+	if (!*rtp)
+		return -404;
+	return check_scope(s, *rtp, ns, err);
+}
+
 int sim_get(struct sim *s, const char *group, const char *version, const char *resource,
 	    const char *ns, const char *name, json_object **out, struct sim_err *err)
 {
 	int rc = 0;
 	pthread_mutex_lock(&s->mu);
-	struct rtype *rt = resolve(s, group, version, resource, err);
-	if (!rt) {
-		rc = -404;
-		goto out;
-	}
-	if ((rc = check_scope(s, rt, ns, err)) < 0)
+	struct rtype *rt;
+	if ((rc = resolve_scoped(s, group, version, resource, ns, &rt, err)) < 0)
 		goto out;
 	json_object *o = lookup(s, rt, ns, name);
 	if (!o) {
@@ -1532,12 +1539,8 @@ int sim_patch(struct sim *s, const char *group, const char *version, const char 
 	else if (subresource && *subresource)
 		return seterr(err, 404, "NotFound", "the server could not find the requested resource");
 	pthread_mutex_lock(&s->mu);
-	struct rtype *rt = resolve(s, group, version, resource, err);
-	if (!rt) {
-		rc = -404;
-		goto out;
-	}
-	if ((rc = check_scope(s, rt, ns, err)) < 0)
+	struct rtype *rt;
+	if ((rc = resolve_scoped(s, group, version, resource, ns, &rt, err)) < 0)
 		goto out;
 	json_object *cur = lookup(s, rt, ns, name);
 	if (!cur && type != SIM_PATCH_APPLY) {
