@@ -20,22 +20,29 @@ k() { mc_kubectl sim "$@"; }
 jsonpath() { k get "$1" "$2" -n e2e -o "jsonpath=$3"; }
 no_pods() { [ -z "$(k get pods -n e2e -l "job-name=$1" -o name)" ]; }
 jp_is() { [ "$(jsonpath "$1" "$2" "$3")" = "$4" ]; } # for mc_wait: re-evaluated on every poll
-# simple_job KUBESIM JOB COMMAND [SPEC_LINE]: applies Job JOB in namespace e2e
-# with one container "main" running COMMAND (a YAML flow list) and
-# restartPolicy Never; SPEC_LINE (e.g. "backoffLimit: 0") goes into the spec.
-simple_job() {
-	mc_kubectl "$1" apply -f - >/dev/null <<YAML
+# job_head JOB [SPEC_LINE]: the YAML of Job JOB in namespace e2e up to its pod
+# spec's "restartPolicy: Never" (the pod spec's other fields follow, indented
+# 6); SPEC_LINE (e.g. "backoffLimit: 0") goes into the Job's spec.
+job_head() {
+	cat <<YAML
 apiVersion: batch/v1
 kind: Job
-metadata: {name: $2, namespace: e2e}
+metadata: {name: $1, namespace: e2e}
 spec:
-  ${4:-}
+  ${2:-}
   template:
     spec:
       restartPolicy: Never
-      containers:
-      - {name: main, image: x, command: $3}
 YAML
+}
+# simple_job KUBESIM JOB COMMAND [SPEC_LINE]: applies that Job with one
+# container "main" running COMMAND (a YAML flow list).
+simple_job() {
+	{
+		job_head "$2" "${4:-}"
+		echo "      containers:"
+		echo "      - {name: main, image: x, command: $3}"
+	} | mc_kubectl "$1" apply -f - >/dev/null
 }
 
 DATA=$MC_TMP/data
@@ -115,15 +122,7 @@ sleep 1
 mc_log "PVCs bound: $OUT_DIR"
 
 # ---- a Job writes into its PVC ---------------------------------------------
-k apply -f - >/dev/null <<'YAML'
-apiVersion: batch/v1
-kind: Job
-metadata: {name: hi, namespace: e2e}
-spec:
-  backoffLimit: 0
-  template:
-    spec:
-      restartPolicy: Never
+{ job_head hi "backoffLimit: 0"; cat <<'YAML'; } | k apply -f - >/dev/null
       containers:
       - name: main
         image: busybox
@@ -151,15 +150,7 @@ fi
 mc_log "job hi complete, file in the PVC"
 
 # ---- a failing Job ends Failed with its termination message -----------------
-k apply -f - >/dev/null <<'YAML'
-apiVersion: batch/v1
-kind: Job
-metadata: {name: boom, namespace: e2e}
-spec:
-  backoffLimit: 1
-  template:
-    spec:
-      restartPolicy: Never
+{ job_head boom "backoffLimit: 1"; cat <<'YAML'; } | k apply -f - >/dev/null
       containers:
       - name: main
         image: busybox
@@ -180,15 +171,7 @@ mc_log "job boom failed with its termination message"
 
 # ---- Secret volume, secretKeyRef, configMapKeyRef, runAsUser, fsGroup, an
 # emptyDir over /tmp (where the data dir lives) next to a PVC: the hydrator's shape
-k apply -f - >/dev/null <<'YAML'
-apiVersion: batch/v1
-kind: Job
-metadata: {name: secrets, namespace: e2e}
-spec:
-  backoffLimit: 0
-  template:
-    spec:
-      restartPolicy: Never
+{ job_head secrets "backoffLimit: 0"; cat <<'YAML'; } | k apply -f - >/dev/null
       securityContext: {runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532}
       containers:
       - name: main
