@@ -9,11 +9,13 @@
 #      request log.
 # Ends with: RESULT estimate max_error_pct=.. bytes_read_per_gb=.. ms_per_model=..
 # (bytes_read_per_gb and ms_per_model from the HTTP runs).
-#   MC_BIN=build/bin bench/estimate.sh
+#   BUILD=build bench/estimate.sh     (or MC_BIN=build/bin, like the other benches)
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 . "$SRC/test/e2e/lib.sh"
-BIN=${MC_BIN:=$SRC/build/bin}
+BUILD=${BUILD:-$SRC/build}
+case $BUILD in /*) ;; *) BUILD=$SRC/$BUILD ;; esac
+BIN=${MC_BIN:=$BUILD/bin}
 CLI=$BIN/kubectl-modelcache
 HUB=$BIN/fakehub
 [ -x "$CLI" ] || { echo "build kubectl-modelcache first ($CLI)"; exit 1; }
