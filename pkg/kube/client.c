@@ -589,11 +589,16 @@ out:
 	return rc;
 }
 
+const char *kube_body(json_object *obj)
+{
+	return json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
 static int write_obj(struct kube_client *c, const char *verb, const struct kube_resource *r, const char *method,
 		     const char *path, json_object *obj, const char *ctype, enum retry_class rc_class,
 		     json_object **out, struct kube_error *err)
 {
-	const char *body = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
+	const char *body = kube_body(obj);
 	struct request rq = { .verb = verb, .res = r, .method = method, .path = path, .content_type = ctype,
 			      .body = body, .body_len = strlen(body), .retry = rc_class };
 	return call(c, &rq, out, err);
@@ -667,6 +672,13 @@ int kube_patch(struct kube_client *c, const struct kube_resource *r, const char 
 	return rc;
 }
 
+int kube_patch_obj(struct kube_client *c, const struct kube_resource *r, const char *ns, const char *name,
+		   json_object *patch, const struct kube_patch_opts *o, json_object **out, struct kube_error *err)
+{
+	const char *body = kube_body(patch);
+	return kube_patch(c, r, ns, name, body, strlen(body), o, out, err);
+}
+
 int kube_apply(struct kube_client *c, const struct kube_resource *r, const char *ns, json_object *obj,
 	       const char *field_manager, bool force, const char *subresource, json_object **out,
 	       struct kube_error *err)
@@ -675,7 +687,7 @@ int kube_apply(struct kube_client *c, const struct kube_resource *r, const char 
 	if (!json_object_object_get_ex(obj, "metadata", &m) || !json_object_object_get_ex(m, "name", &n) ||
 	    !json_object_is_type(n, json_type_string))
 		return kube_error_set(err, KUBE_ERR_BAD_REQUEST, "apply: metadata.name is required");
-	const char *body = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
+	const char *body = kube_body(obj);
 	struct kube_patch_opts o = { .type = KUBE_PATCH_APPLY, .field_manager = field_manager, .force = force,
 				     .subresource = subresource };
 	return kube_patch(c, r, ns, json_object_get_string(n), body, strlen(body), &o, out, err);

@@ -97,9 +97,18 @@ struct kube_patch_opts {
 	bool force;                  /* APPLY: force=true */
 	const char *subresource;     /* NULL or "status" / "scale" */
 };
+/* The one serialiser of request bodies: compact JSON without json-c's "\/"
+ * escape. application/apply-patch+yaml bodies are decoded by Kubernetes with
+ * a YAML decoder that has no "\/" escape, so "a\/b" is refused there
+ * ("found unknown escape character"). The string is owned by obj. */
+const char *kube_body(json_object *obj);
 int kube_patch(struct kube_client *c, const struct kube_resource *r, const char *ns,
 	       const char *name, const char *body, size_t len, const struct kube_patch_opts *o,
 	       json_object **out, struct kube_error *err);
+/* kube_patch of a json-c patch document (borrowed), serialised by kube_body. */
+int kube_patch_obj(struct kube_client *c, const struct kube_resource *r, const char *ns,
+		   const char *name, json_object *patch, const struct kube_patch_opts *o,
+		   json_object **out, struct kube_error *err);
 /* Server-side apply of obj (borrowed; apiVersion/kind/metadata.name set). */
 int kube_apply(struct kube_client *c, const struct kube_resource *r, const char *ns,
 	       json_object *obj, const char *field_manager, bool force, const char *subresource,

@@ -894,11 +894,10 @@ static int patch_finalizers(struct mcr *r, json_object *mc, bool add)
 	json_object_object_add(meta, "resourceVersion",
 			       json_object_new_string(jpath_str_or(mc, "metadata.resourceVersion", "")));
 	json_object_object_add(body, "metadata", meta);
-	const char *s = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN);
 	struct kube_patch_opts po = {.type = KUBE_PATCH_MERGE};
 	struct kube_error err = {0};
-	int rc = kube_patch(mgr_client(r->m), &KUBE_RES_MODELCACHES, jpath_str(mc, "metadata.namespace"),
-			    jpath_str(mc, "metadata.name"), s, strlen(s), &po, NULL, &err);
+	int rc = kube_patch_obj(mgr_client(r->m), &KUBE_RES_MODELCACHES, jpath_str(mc, "metadata.namespace"),
+				jpath_str(mc, "metadata.name"), body, &po, NULL, &err);
 	if (rc)
 		LOG_WARN("finalizer patch failed", "add=%d err=%s", add, err.message ? err.message : "");
 	kube_error_clear(&err);
@@ -915,11 +914,10 @@ static int write_status(struct mcr *r, json_object *mc, json_object *st)
 		json_object_object_add(s, status_owned_keys[i], v ? json_object_get(v) : NULL);
 	}
 	json_object_object_add(body, "status", s);
-	const char *txt = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN);
 	struct kube_patch_opts po = {.type = KUBE_PATCH_MERGE, .subresource = "status"};
 	struct kube_error err = {0};
-	int rc = kube_patch(mgr_client(r->m), &KUBE_RES_MODELCACHES, jpath_str(mc, "metadata.namespace"),
-			    jpath_str(mc, "metadata.name"), txt, strlen(txt), &po, NULL, &err);
+	int rc = kube_patch_obj(mgr_client(r->m), &KUBE_RES_MODELCACHES, jpath_str(mc, "metadata.namespace"),
+				jpath_str(mc, "metadata.name"), body, &po, NULL, &err);
 	if (rc)
 		LOG_WARN("status write failed", "err=%s", err.message ? err.message : "");
 	kube_error_clear(&err);
