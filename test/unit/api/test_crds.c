@@ -370,8 +370,8 @@ static void check_crd(json_object *crd, const char *file)
 	    !get(names, "shortNames"))
 		err(&e, file, "names incomplete");
 	if (!get(names, "categories") ||
-	    strcmp(json_object_get_string(json_object_array_get_idx(get(names, "categories"), 0)), "modelcache"))
-		err(&e, file, "category modelcache missing");
+	    strcmp(json_object_get_string(json_object_array_get_idx(get(names, "categories"), 0)), "modelcache-all"))
+		err(&e, file, "category modelcache-all missing");
 	for (size_t i = 0; versions && i < json_object_array_length(versions); i++) {
 		json_object *v = json_object_array_get_idx(versions, i);
 		json_object *schema = get(get(v, "schema"), "openAPIV3Schema");
