@@ -67,7 +67,7 @@ grep -Eq '^inferenceclusters +ic +modelcache.dev/v1alpha1 +false +InferenceClust
 grep -Eq '^modelcaches +mc +modelcache.dev/v1alpha1 +true +ModelCache' <<<"$res" || fail "mc not served: $res"
 grep -Eq '^modeldeployments +md +modelcache.dev/v1alpha1 +true +ModelDeployment' <<<"$res" || fail "md not served: $res"
 cats=$(K get crd modelcaches.modelcache.dev -o jsonpath='{.spec.names.categories[0]}')
-[ "$cats" = modelcache ] || fail "category is '$cats'"
+[ "$cats" = modelcache-all ] || fail "category is '$cats'"
 
 echo "== 3. examples apply, with schema defaults"
 out=$(K apply -f "$SRC/examples/" 2>&1) || fail "kubectl apply -f examples/ failed: $out"
