@@ -11,14 +11,12 @@
 #include "operator.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "webhook/webhook.h"
 #ifdef MC_HAVE_MODELCACHE_CONTROLLER
 #include "controllers/modelcache/modelcache.h"
 #endif
 #ifdef MC_HAVE_MODELDEPLOYMENT_CONTROLLER
 #include "controllers/modeldeployment/modeldeployment.h"
-#endif
-#ifdef MC_HAVE_WEBHOOK
-#include "webhook/webhook.h"
 #endif
 
 static void usage(FILE *f)
@@ -45,7 +43,9 @@ static void usage(FILE *f)
 		"  --hf-endpoint URL                   HF_ENDPOINT given to hydration Jobs\n"
 		"  --hydrator-image IMAGE              image of hydration Jobs (default modelcache-operator:%s)\n"
 		"  --webhook-port PORT                 pod webhook HTTPS port (default 9443; 0 disables)\n"
-		"  --webhook-cert-dir DIR              tls.crt/tls.key of the webhook\n"
+		"  --webhook-cert-dir DIR              tls.crt/tls.key of the webhook, reloaded when they change\n"
+		"                                      (default /tmp/k8s-webhook-server/serving-certs; must exist\n"
+		"                                      unless --webhook-port 0)\n"
 		"  --default-cache-size SIZE           PVC size when the estimate fails (default 100Gi)\n"
 		"  --ic-recheck-seconds N              InferenceCluster connection re-check period (default 30)\n"
 		"  -h, --help                          this help\n",
@@ -209,10 +209,8 @@ int operator_run(int argc, char **argv)
 	if (rc == 0)
 		rc = modeldeployment_controller_setup(m, &o);
 #endif
-#ifdef MC_HAVE_WEBHOOK
-	if (rc == 0 && o.webhook_port > 0)
-		rc = webhook_setup(m, &o);
-#endif
+	if (rc == 0)
+		rc = webhook_setup(m, &o);   /* --webhook-port 0: nothing */
 	if (rc) {
 		LOG_ERROR("controller setup failed", "rc=%d", rc);
 		mgr_free(m);

@@ -271,8 +271,11 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
 	switch (reason) {
 	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
 		/* user is the vhost's SSL_CTX: kept to reload the certificate */
-		if (h && user)
+		if (h && user) {
 			h->ssl_ctx = (SSL_CTX *)user;
+			/* TLS 1.2 or newer (the header's promise) */
+			SSL_CTX_set_min_proto_version(h->ssl_ctx, TLS1_2_VERSION);
+		}
 		return 0;
 
 	case LWS_CALLBACK_HTTP: {
@@ -539,6 +542,7 @@ int httpd_new(const struct httpd_opts *o, struct httpd **out)
 		info.ssl_cert_filepath = h->cert;
 		info.ssl_private_key_filepath = h->key;
 		info.alpn = "http/1.1";
+		info.ssl_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
 		if (file_digest(h->cert, h->cert_digest) < 0 || file_digest(h->key, h->key_digest) < 0) {
 			LOG_ERROR("cannot read tls certificate or key", "server=%s cert=%s key=%s",
 				  h->name, h->cert, h->key);

@@ -24,7 +24,7 @@
  * "0.0.0.0:9443", "localhost:8080".
  *
  * TLS: with tls_cert_file and tls_key_file set the server speaks HTTPS only
- * (HTTP/1.1; ALPN h2 is not offered). Every reload_interval_ms the service
+ * (TLS 1.2 or newer; HTTP/1.1; ALPN h2 is not offered). Every reload_interval_ms the service
  * thread hashes both files; when either changed and the new pair loads and
  * matches, it replaces the certificate for NEW connections (a bad or
  * half-written pair is logged and ignored; the old certificate stays).

@@ -45,8 +45,8 @@ struct manager {
 	struct {
 		void (*fn)(void *);
 		void *ctx;
-	} cleanups[MAX_CLEANUPS];
-	int ncleanups;
+	} cleanups[MAX_CLEANUPS], stoppers[MAX_CLEANUPS];
+	int ncleanups, nstoppers;
 	bool running;
 	atomic_bool stop;
 	atomic_int exit_code;
@@ -128,10 +128,13 @@ fail:
 	return rc ? rc : -EINVAL;
 }
 
+static void run_stoppers(struct manager *m);
+
 void mgr_free(struct manager *m)
 {
 	if (!m)
 		return;
+	run_stoppers(m);
 	for (int i = 0; i < m->nctrls; i++)
 		ctrl_free(m->ctrls[i]);
 	registry_free(m->reg);
@@ -164,6 +167,27 @@ int mgr_add_cleanup(struct manager *m, void (*fn)(void *ctx), void *ctx)
 	m->ncleanups++;
 	pthread_mutex_unlock(&m->mu);
 	return 0;
+}
+
+int mgr_add_stopper(struct manager *m, void (*fn)(void *ctx), void *ctx)
+{
+	pthread_mutex_lock(&m->mu);
+	if (m->nstoppers == MAX_CLEANUPS) {
+		pthread_mutex_unlock(&m->mu);
+		return -ENOSPC;
+	}
+	m->stoppers[m->nstoppers].fn = fn;
+	m->stoppers[m->nstoppers].ctx = ctx;
+	m->nstoppers++;
+	pthread_mutex_unlock(&m->mu);
+	return 0;
+}
+
+static void run_stoppers(struct manager *m)
+{
+	for (int i = m->nstoppers - 1; i >= 0; i--)
+		m->stoppers[i].fn(m->stoppers[i].ctx);
+	m->nstoppers = 0;
 }
 
 const struct operator_options *mgr_options(struct manager *m) { return &m->o; }
@@ -358,6 +382,8 @@ int mgr_run(struct manager *m)
 		;
 shutdown:
 	LOG_INFO("stopping", "exit_code=%d", atomic_load(&m->exit_code));
+	/* servers that read the caches (the pod webhook) */
+	run_stoppers(m);
 	/* stop taking work; finish in-flight reconciles */
 	for (int i = 0; i < m->nctrls; i++)
 		ctrl_stop(m->ctrls[i], DRAIN_MS);

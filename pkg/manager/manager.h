@@ -55,6 +55,10 @@ int mgr_add_controller(struct manager *m, struct ctrl *c);
 /* fn(ctx) is called by mgr_free after every controller, informer and
  * cluster is gone (free a reconciler's context here). LIFO order. */
 int mgr_add_cleanup(struct manager *m, void (*fn)(void *ctx), void *ctx);
+/* fn(ctx) is called first when mgr_run shuts down (or by mgr_free when
+ * mgr_run never ran), before controllers, informers and clusters stop:
+ * stop servers that read the informer caches here. LIFO order, once. */
+int mgr_add_stopper(struct manager *m, void (*fn)(void *ctx), void *ctx);
 /* registry_add_watch on the manager's registry. */
 int mgr_watch_clusters(struct manager *m, const struct kube_resource *res,
 		       const char *label_selector, ctrl_map_fn map, void *mctx, struct ctrl *c);
