@@ -27,6 +27,11 @@ struct minf {
 	struct informer *inf;
 };
 
+struct mgr_hook {
+	void (*fn)(void *);
+	void *ctx;
+};
+
 struct manager {
 	struct operator_options o;
 	struct kube_config *cfg;
@@ -42,10 +47,7 @@ struct manager {
 	int ninfs;
 	struct ctrl *ctrls[MAX_CONTROLLERS];
 	int nctrls;
-	struct {
-		void (*fn)(void *);
-		void *ctx;
-	} cleanups[MAX_CLEANUPS], stoppers[MAX_CLEANUPS];
+	struct mgr_hook cleanups[MAX_CLEANUPS], stoppers[MAX_CLEANUPS];
 	int ncleanups, nstoppers;
 	bool running;
 	atomic_bool stop;
@@ -155,32 +157,28 @@ void mgr_free(struct manager *m)
 	free(m);
 }
 
-int mgr_add_cleanup(struct manager *m, void (*fn)(void *ctx), void *ctx)
+static int add_hook(struct manager *m, struct mgr_hook *arr, int *n, void (*fn)(void *ctx), void *ctx)
 {
 	pthread_mutex_lock(&m->mu);
-	if (m->ncleanups == MAX_CLEANUPS) {
+	if (*n == MAX_CLEANUPS) {
 		pthread_mutex_unlock(&m->mu);
 		return -ENOSPC;
 	}
-	m->cleanups[m->ncleanups].fn = fn;
-	m->cleanups[m->ncleanups].ctx = ctx;
-	m->ncleanups++;
+	arr[*n].fn = fn;
+	arr[*n].ctx = ctx;
+	(*n)++;
 	pthread_mutex_unlock(&m->mu);
 	return 0;
 }
 
+int mgr_add_cleanup(struct manager *m, void (*fn)(void *ctx), void *ctx)
+{
+	return add_hook(m, m->cleanups, &m->ncleanups, fn, ctx);
+}
+
 int mgr_add_stopper(struct manager *m, void (*fn)(void *ctx), void *ctx)
 {
-	pthread_mutex_lock(&m->mu);
-	if (m->nstoppers == MAX_CLEANUPS) {
-		pthread_mutex_unlock(&m->mu);
-		return -ENOSPC;
-	}
-	m->stoppers[m->nstoppers].fn = fn;
-	m->stoppers[m->nstoppers].ctx = ctx;
-	m->nstoppers++;
-	pthread_mutex_unlock(&m->mu);
-	return 0;
+	return add_hook(m, m->stoppers, &m->nstoppers, fn, ctx);
 }
 
 static void run_stoppers(struct manager *m)
