@@ -3,6 +3,8 @@
  *   fakehub --port 0 --port-file PATH --root DIR [--address 127.0.0.1]
  *           [--fault-cut-after-bytes N] [--fault-429-rate R] [--fault-retry-after S]
  *           [--fault-corrupt PATH-GLOB] [--request-log FILE] [--seed N]
+ *           [--rate-per-connection BYTES] [--first-byte-ms N]
+ *           [--fault-stall-after-bytes N [--fault-stall-count K]]
  *
  * Serves DIR/<org>/<name>/ (see repo.h) with the Hub's endpoints:
  *   GET /api/models/{repo}[/revision/{rev}][?blobs=true]
@@ -23,11 +25,24 @@
  *   --fault-corrupt GLOB       file bodies whose repo path (or org/name/path)
  *                              matches GLOB (fnmatch) are served with one byte
  *                              flipped; the metadata keeps the true hashes.
+ *   --fault-stall-after-bytes N  a file response stops sending after N body
+ *                              bytes and keeps the connection open (the
+ *                              client must notice), once per file path
+ *                              (--fault-stall-count K: K times, 0 = always).
+ *
+ * Link emulation (so the WAN regime is measurable on loopback):
+ *   --rate-per-connection BYTES  file bodies leave each TCP connection at
+ *                              most BYTES per second (token bucket, 20 ms of
+ *                              burst); default unlimited.
+ *   --first-byte-ms N          every response waits N ms before its first
+ *                              byte (headers included), like a round trip.
  * --fast-hash-above BYTES: LFS files larger than BYTES get a pseudo sha256
  * (see repo.h) instead of a content hash: for header-only tests on huge
  * sparse fixtures. Hydrating such a file fails verification.
  * --request-log FILE appends one line per request:
- *   METHOD PATH?QUERY CODE BODY_BYTES_SENT
+ *   METHOD PATH?QUERY CODE BODY_BYTES_SENT RANGE START_MS END_MS
+ * (RANGE is the Range header without "bytes=", or "-"; the times are ms since
+ * fakehub started, from the request's arrival to its last byte or its end).
  * One lws event loop; SIGINT/SIGTERM stop it. */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,7 +54,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
+#include <stddef.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libwebsockets.h>
@@ -65,7 +82,23 @@ static struct {
 	uint64_t rng;
 	volatile sig_atomic_t stop;
 	struct lws_context *ctx;
-} g = {.cut_after = -1, .retry_after = 1, .rng = 42, .address = "127.0.0.1"};
+	int64_t rate;            /* bytes/s per connection, 0 = unlimited */
+	int first_byte_ms;
+	int64_t stall_after;     /* -1: off */
+	int stall_count;         /* stalls per path, 0 = every response */
+	struct stall_seen { char *key; int n; } *stalls;
+	size_t nstalls;
+	int64_t t0_us;
+} g = {.cut_after = -1, .retry_after = 1, .rng = 42, .address = "127.0.0.1", .stall_after = -1,
+       .stall_count = 1};
+
+/* Per-connection state that outlives a transaction (keep-alive). */
+struct link {
+	double tokens;           /* token bucket of --rate-per-connection */
+	int64_t last_us;
+	bool started;
+	int64_t req_us;          /* arrival of the current request */
+};
 
 struct pss {
 	char method[8];
@@ -83,7 +116,70 @@ struct pss {
 	uint64_t sent;
 	unsigned char *buf;      /* LWS_PRE + CHUNK */
 	bool logged;
+	int64_t stall_at;        /* file offset where the body stops, -1 none */
+	char range[64];          /* the Range header as logged ("a-b"), "" none */
+	int64_t start_us;        /* when the request arrived */
+	bool stalled;
+	bool rate_wait;          /* a timer is set to refill the bucket */
+	bool delayed;            /* the request waits out --first-byte-ms */
+	char pending[URI_MAX];   /* its path meanwhile */
+	struct link link;
 };
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Refill the connection's bucket; the bytes it may send now. */
+static uint64_t link_budget(struct pss *p)
+{
+	if (g.rate <= 0)
+		return UINT64_MAX;
+	double burst = (double)g.rate / 50.0;
+	if (burst < 65536)
+		burst = 65536;
+	int64_t now = mono_us();
+	if (!p->link.started) {
+		p->link.started = true;
+		p->link.tokens = burst;
+	} else {
+		p->link.tokens += (double)(now - p->link.last_us) * (double)g.rate / 1e6;
+		if (p->link.tokens > burst)
+			p->link.tokens = burst;
+	}
+	p->link.last_us = now;
+	return p->link.tokens > 0 ? (uint64_t)p->link.tokens : 0;
+}
+
+static void link_spend(struct pss *p, uint64_t n)
+{
+	if (g.rate > 0)
+		p->link.tokens -= (double)n;
+}
+
+/* Should this response (file key) stall? Counts it. */
+static bool stall_take(const char *key)
+{
+	if (g.stall_after < 0)
+		return false;
+	for (size_t i = 0; i < g.nstalls; i++)
+		if (strcmp(g.stalls[i].key, key) == 0) {
+			if (g.stall_count > 0 && g.stalls[i].n >= g.stall_count)
+				return false;
+			g.stalls[i].n++;
+			return true;
+		}
+	g.stalls = xrealloc(g.stalls, (g.nstalls + 1) * sizeof(*g.stalls));
+	g.stalls[g.nstalls].key = xstrdup(key);
+	g.stalls[g.nstalls].n = 1;
+	g.nstalls++;
+	return true;
+}
+
+static int64_t mono_us(void);
 
 static double rnd(void)
 {
@@ -102,7 +198,8 @@ static void log_req(struct pss *p)
 	p->logged = true;
 	if (!g.log)
 		return;
-	fprintf(g.log, "%s %s %d %" PRIu64 "\n", p->method, p->uri, p->status, p->sent);
+	fprintf(g.log, "%s %s %d %" PRIu64 " %s %" PRId64 " %" PRId64 "\n", p->method, p->uri, p->status, p->sent,
+		p->range[0] ? p->range : "-", (p->start_us - g.t0_us) / 1000, (mono_us() - g.t0_us) / 1000);
 	fflush(g.log);
 }
 
@@ -112,9 +209,12 @@ static void pss_reset(struct pss *p)
 		close(p->fd);
 	free(p->mem);
 	free(p->buf);
-	memset(p, 0, sizeof(*p));
+	struct link keep = p->link;
+	memset(p, 0, offsetof(struct pss, pending));
+	p->link = keep;
 	p->fd = -1;
 	p->corrupt_at = -1;
+	p->stall_at = -1;
 }
 
 /* ------------------------------------------------------------------ responses */
@@ -247,7 +347,7 @@ static int parse_range(const char *h, uint64_t size, uint64_t *s, uint64_t *e)
 }
 
 static int serve_file(struct lws *wsi, struct pss *p, const char *abs, uint64_t size,
-		      const char *etag, const char *commit, bool corrupt)
+		      const char *etag, const char *commit, bool corrupt, const char *key)
 {
 	char range[128] = "";
 	lws_hdr_copy(wsi, range, sizeof(range), WSI_TOKEN_HTTP_RANGE);
@@ -293,6 +393,8 @@ static int serve_file(struct lws *wsi, struct pss *p, const char *abs, uint64_t 
 	p->off = s;
 	p->end = e;
 	p->corrupt_at = corrupt ? (int64_t)(size / 2) : -1;
+	if (g.stall_after >= 0 && (uint64_t)g.stall_after < e - s && stall_take(key))
+		p->stall_at = (int64_t)(s + (uint64_t)g.stall_after);
 	p->buf = xmalloc(LWS_PRE + CHUNK);
 	lws_callback_on_writable(wsi);
 	return 0;
@@ -444,7 +546,9 @@ static int route_resolve(struct lws *wsi, struct pss *p, const char *uri)
 			ret = complete(wsi, p);
 		goto out;
 	}
-	ret = serve_file(wsi, p, f->abs, (uint64_t)f->size, f->blob, commit, corrupt_match(id, f->path));
+	char *key = xasprintf("%s/%s", id, f->path);
+	ret = serve_file(wsi, p, f->abs, (uint64_t)f->size, f->blob, commit, corrupt_match(id, f->path), key);
+	free(key);
 out:
 	fh_repo_cleanup(&r);
 	return ret;
@@ -465,7 +569,8 @@ static int route_lfs(struct lws *wsi, struct pss *p, const char *sha)
 	bool corrupt = false;
 	if (split_repo(rel, id, sizeof(id), &path) == 0)
 		corrupt = corrupt_match(id, path);
-	return serve_file(wsi, p, abs, (uint64_t)size, sha, NULL, corrupt);
+	/* the same key as the resolve URL of that file */
+	return serve_file(wsi, p, abs, (uint64_t)size, sha, NULL, corrupt, rel);
 }
 
 static int on_http(struct lws *wsi, struct pss *p, const char *in)
@@ -479,8 +584,15 @@ static int on_http(struct lws *wsi, struct pss *p, const char *in)
 	} else {
 		strcpy(p->method, "OTHER");
 	}
-	char q[1024] = "";
+	char q[1024] = "", rg[128] = "";
 	lws_hdr_copy(wsi, q, sizeof(q), WSI_TOKEN_HTTP_URI_ARGS);
+	if (lws_hdr_copy(wsi, rg, sizeof(rg), WSI_TOKEN_HTTP_RANGE) > 0) {
+		const char *v = strncmp(rg, "bytes=", 6) == 0 ? rg + 6 : rg;
+		size_t o2 = 0;
+		for (; *v && o2 + 1 < sizeof(p->range); v++)   /* one log field: no blanks */
+			p->range[o2++] = *v > 0x20 && *v < 0x7f ? *v : '_';
+		p->range[o2] = '\0';
+	}
 	/* lws hands over the decoded path: escape it again for the log so a
 	 * line always has exactly four space-separated fields */
 	size_t o = 0;
@@ -491,6 +603,7 @@ static int on_http(struct lws *wsi, struct pss *p, const char *in)
 			p->uri[o++] = (char)*c;
 	}
 	p->uri[o] = '\0';
+	p->start_us = p->link.req_us ? p->link.req_us : mono_us();
 	if (q[0] && o + 2 + strlen(q) < sizeof(p->uri))
 		snprintf(p->uri + o, sizeof(p->uri) - o, "?%s", q);
 
@@ -534,17 +647,40 @@ static int on_writable(struct lws *wsi, struct pss *p)
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
-	if (!p->is_file)
+	if (!p->is_file || p->stalled)
 		return 0;
+	uint64_t limit = p->end;
+	if (p->stall_at >= 0 && (uint64_t)p->stall_at < limit)
+		limit = (uint64_t)p->stall_at;
+	if (p->off >= limit) {
+		/* --fault-stall-after-bytes: send nothing more, keep the
+		 * connection open until the client gives up */
+		p->stalled = true;
+		log_req(p);
+		return 0;
+	}
+	uint64_t budget = link_budget(p);
+	uint64_t min_send = limit - p->off < 16384 ? limit - p->off : 16384;
+	if (budget < min_send) {
+		int64_t wait = (int64_t)((double)(min_send - budget) * 1e6 / (double)g.rate) + 1;
+		p->rate_wait = true;
+		lws_set_timer_usecs(wsi, wait);
+		return 0;
+	}
 	/* Fast path: no fault on this stream and nothing buffered in lws: hand
 	 * the file to the kernel (sendfile, no copy through user space). lws's
 	 * own content-length bookkeeping is bypassed, so the connection is
 	 * closed after the body rather than kept alive. */
 	if (g.cut_after < 0 && p->corrupt_at < 0 && !lws_partial_buffered(wsi)) {
 		int sfd = (int)lws_get_socket_fd(wsi);
-		for (int i = 0; i < 16 && p->off < p->end; i++) {
+		for (int i = 0; i < 16 && p->off < limit && budget > 0; i++) {
 			off_t off = (off_t)p->off;
-			size_t want = p->end - p->off > (8u << 20) ? (8u << 20) : (size_t)(p->end - p->off);
+			uint64_t w64 = limit - p->off;
+			if (w64 > (8u << 20))
+				w64 = 8u << 20;
+			if (w64 > budget)
+				w64 = budget;
+			size_t want = (size_t)w64;
 			ssize_t w = sendfile(sfd, p->fd, &off, want);
 			if (w < 0) {
 				if (errno == EAGAIN || errno == EINTR)
@@ -556,6 +692,8 @@ static int on_writable(struct lws *wsi, struct pss *p)
 			p->off += (uint64_t)w;
 			p->sent += (uint64_t)w;
 			g.body_sent += w;
+			budget -= (uint64_t)w;
+			link_spend(p, (uint64_t)w);
 			if ((size_t)w < want)
 				break;
 		}
@@ -566,9 +704,11 @@ static int on_writable(struct lws *wsi, struct pss *p)
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
-	uint64_t n = p->end - p->off;
+	uint64_t n = limit - p->off;
 	if (n > CHUNK)
 		n = CHUNK;
+	if (n > budget)
+		n = budget;
 	bool cut = false;
 	if (g.cut_after >= 0) {
 		if (g.dead) {
@@ -592,6 +732,7 @@ static int on_writable(struct lws *wsi, struct pss *p)
 		p->off += n;
 		p->sent += n;
 		g.body_sent += (int64_t)n;
+		link_spend(p, n);
 	}
 	if (cut) {
 		g.dead = true;
@@ -612,11 +753,34 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		if (p) {
 			memset(p, 0, sizeof(*p));
 			p->fd = -1;
+			p->stall_at = -1;
 			p->logged = true;
 		}
 		break;
 	case LWS_CALLBACK_HTTP:
+		if (p)
+			p->link.req_us = mono_us();
+		if (g.first_byte_ms > 0) {
+			/* answer after --first-byte-ms (the headers stay with the
+			 * connection until the transaction completes) */
+			snprintf(p->pending, sizeof(p->pending), "%s", in ? (const char *)in : "/");
+			p->delayed = true;
+			lws_set_timer_usecs(wsi, (lws_usec_t)g.first_byte_ms * 1000);
+			return 0;
+		}
 		return on_http(wsi, p, in ? (const char *)in : "/");
+	case LWS_CALLBACK_TIMER:
+		if (p && p->delayed) {
+			char uri[URI_MAX];
+			memcpy(uri, p->pending, sizeof(uri));
+			p->delayed = false;
+			return on_http(wsi, p, uri);
+		}
+		if (p && p->rate_wait) {
+			p->rate_wait = false;
+			lws_callback_on_writable(wsi);
+		}
+		return 0;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		return on_writable(wsi, p);
 	case LWS_CALLBACK_CLOSED_HTTP:
@@ -653,7 +817,8 @@ static int usage(FILE *f)
 		"Usage: fakehub --root DIR [--port N] [--port-file PATH] [--address ADDR]\n"
 		"               [--fault-cut-after-bytes N] [--fault-429-rate R] [--fault-retry-after S]\n"
 		"               [--fault-corrupt PATH-GLOB] [--request-log FILE] [--seed N]\n"
-		"               [--fast-hash-above BYTES]\n"
+		"               [--fast-hash-above BYTES] [--rate-per-connection BYTES] [--first-byte-ms N]\n"
+		"               [--fault-stall-after-bytes N [--fault-stall-count K]]\n"
 		"Serves DIR/<org>/<name>/ like the Hugging Face Hub (see test/fakehub/fakehub.c).\n");
 	return f == stdout ? 0 : 2;
 }
@@ -672,6 +837,10 @@ int main(int argc, char **argv)
 		{"request-log", required_argument, NULL, 'l'},
 		{"seed", required_argument, NULL, 's'},
 		{"fast-hash-above", required_argument, NULL, 'F'},
+		{"rate-per-connection", required_argument, NULL, 'L'},
+		{"first-byte-ms", required_argument, NULL, 'D'},
+		{"fault-stall-after-bytes", required_argument, NULL, 'S'},
+		{"fault-stall-count", required_argument, NULL, 'K'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -695,6 +864,26 @@ int main(int argc, char **argv)
 			break;
 		case 's': g.rng = strtoull(optarg, NULL, 10) | 1; break;
 		case 'F': fh_set_fast_hash_above(strtoll(optarg, NULL, 10)); break;
+		case 'L':
+		case 'D':
+		case 'S':
+		case 'K': {
+			char *end;
+			errno = 0;
+			long long v = strtoll(optarg, &end, 10);
+			if (errno || end == optarg || *end || v < 0 || (c == 'D' && v > 600000) ||
+			    (c == 'K' && v > 1000000)) {
+				fprintf(stderr, "fakehub: bad value %s for --%s\n", optarg,
+					c == 'L' ? "rate-per-connection" : c == 'D' ? "first-byte-ms"
+					: c == 'S' ? "fault-stall-after-bytes" : "fault-stall-count");
+				return 2;
+			}
+			if (c == 'L') g.rate = v;
+			else if (c == 'D') g.first_byte_ms = (int)v;
+			else if (c == 'S') g.stall_after = v;
+			else g.stall_count = (int)v;
+			break;
+		}
 		case 'h': return usage(stdout);
 		default: return usage(stderr);
 		}
@@ -707,6 +896,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	g.root = root;
+	g.t0_us = mono_us();
 	fh_cache_persist(root);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_signal);
