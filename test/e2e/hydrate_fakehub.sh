@@ -120,9 +120,10 @@ assert get("/fixtures/tinyllama/resolve/main/.fakehub.json")[0] == 404
 print("ok: gguf, tree, resolve/Range/416, revisions, gating, dot-files hidden")
 EOF
 
-# the request log has one line per request: METHOD PATH?QUERY CODE BYTES
-grep -qE '^GET /api/models/fixtures/tinyllama\?blobs=true 200 [0-9]+$' "$TMP/log" || fail "request log format"
-grep -qE '^HEAD /fixtures/tinyllama/resolve/main/model.safetensors 302 0$' "$TMP/log" || fail "request log HEAD line"
+# the request log has one line per request: METHOD PATH?QUERY CODE BYTES RANGE START_MS END_MS
+grep -qE '^GET /api/models/fixtures/tinyllama\?blobs=true 200 [0-9]+ - [0-9]+ [0-9]+$' "$TMP/log" || fail "request log format"
+grep -qE '^GET /lfs/[0-9a-f]{64} 206 [0-9]+ [0-9]*-[0-9]* [0-9]+ [0-9]+$' "$TMP/log" || fail "request log: Range field"
+grep -qE '^HEAD /fixtures/tinyllama/resolve/main/model.safetensors 302 0 - [0-9]+ [0-9]+$' "$TMP/log" || fail "request log HEAD line"
 # --fast-hash-above: big LFS files get a pseudo oid (no hashing), bytes still served with Range
 kill "$PID"; wait "$PID" 2>/dev/null || true
 rm -f "$TMP/port"
