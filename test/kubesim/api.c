@@ -1,4 +1,5 @@
 #include "api.h"
+#include "admission.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -105,7 +106,12 @@ static void respond_json(struct api *a, struct http_req *r, int code, json_objec
 {
 	const char *s = to_json(o);
 	request_log(a, r, code);
-	http_respond(r, code, "application/json", s, strlen(s), extra);
+	/* admission webhooks' warnings become Warning headers (admission.c) */
+	char *w = admission_take_warnings();
+	char *hdrs = w ? xasprintf("%s%s", extra ? extra : "", w) : NULL;
+	http_respond(r, code, "application/json", s, strlen(s), hdrs ? hdrs : extra);
+	free(hdrs);
+	free(w);
 }
 
 static json_object *status_obj(int code, const char *reason, const char *message, const char *name,
@@ -166,7 +172,8 @@ static void respond_err(struct api *a, struct http_req *r, struct sim_err *e, co
 		if (kind)
 			plural = kind;
 	}
-	respond_status(a, r, e->code ? e->code : 500, e->reason[0] ? e->reason : "InternalError", e->message, name,
+	/* a webhook's denial may carry no reason (kept empty, as the apiserver does) */
+	respond_status(a, r, e->code ? e->code : 500, e->reason[0] || e->code ? e->reason : "InternalError", e->message, name,
 		       group, plural, causes, NULL);
 	free(kind);
 }
@@ -1638,6 +1645,11 @@ void api_handle(void *ctx, struct http_req *r)
 			return;
 		}
 	}
+	free(admission_take_warnings());
+	json_object *ui = json_object_new_object();
+	user_info(a, r, ui);
+	admission_set_user(sj_str(ui, "username", NULL), sj_get(ui, "groups"));
+	json_object_put(ui);
 	if (a->o.fault_error_rate > 0 && !public_path && rnd(a) < a->o.fault_error_rate) {
 		if (rnd(a) < 0.5)
 			respond_status(a, r, 500, "InternalError", "Internal error occurred: injected fault (kubesim)",

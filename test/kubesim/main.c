@@ -4,6 +4,7 @@
  *           [--run-jobs] [--ready-deployments] [--tls] [--token TOKEN]
  *           [--client-ca] [--request-log FILE] [--fault-watch-drop-seconds N]
  *           [--fault-error-rate R] [--fault-latency-ms N] [--compact-seconds N]
+ *           [--service-endpoint NS/NAME=HOST:PORT]...
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,6 +20,7 @@
 
 #include <openssl/evp.h>
 
+#include "admission.h"
 #include "api.h"
 #include "certs.h"
 #include "evmirror.h"
@@ -44,6 +46,8 @@ struct flags {
 	int latency_ms;
 	int compact_s;
 	const char *log_level;
+	const char *endpoints[64];   /* --service-endpoint NS/NAME=HOST:PORT */
+	int nendpoints;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -65,13 +69,14 @@ static void usage(FILE *f)
 		"usage: kubesim --port N --kubeconfig-out PATH [--data-dir DIR] [--bind-pvcs] [--run-jobs]\n"
 		"               [--ready-deployments] [--tls] [--token TOKEN] [--client-ca]\n"
 		"               [--request-log FILE] [--fault-watch-drop-seconds N] [--fault-error-rate R]\n"
-		"               [--fault-latency-ms N] [--compact-seconds N] [--log-level LEVEL]\n");
+		"               [--fault-latency-ms N] [--compact-seconds N] [--log-level LEVEL]\n"
+		"               [--service-endpoint NS/NAME=HOST:PORT]...\n");
 }
 
 static int parse_flags(int argc, char **argv, struct flags *f)
 {
 	enum { O_PORT = 1, O_KC, O_DATA, O_BIND, O_JOBS, O_DEPLOY, O_TLS, O_TOKEN, O_CLIENTCA, O_RLOG,
-	       O_DROP, O_ERR, O_LAT, O_COMPACT, O_LOGLEVEL, O_HELP };
+	       O_DROP, O_ERR, O_LAT, O_COMPACT, O_LOGLEVEL, O_SVCEP, O_HELP };
 	static const struct option opts[] = {
 		{"port", required_argument, NULL, O_PORT},
 		{"kubeconfig-out", required_argument, NULL, O_KC},
@@ -88,6 +93,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		{"fault-latency-ms", required_argument, NULL, O_LAT},
 		{"compact-seconds", required_argument, NULL, O_COMPACT},
 		{"log-level", required_argument, NULL, O_LOGLEVEL},
+		{"service-endpoint", required_argument, NULL, O_SVCEP},
 		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
 	};
@@ -109,6 +115,13 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		case O_LAT: f->latency_ms = atoi(optarg); break;
 		case O_COMPACT: f->compact_s = atoi(optarg); break;
 		case O_LOGLEVEL: f->log_level = optarg; break;
+		case O_SVCEP:
+			if (f->nendpoints == 64) {
+				fprintf(stderr, "kubesim: at most 64 --service-endpoint flags\n");
+				return -1;
+			}
+			f->endpoints[f->nendpoints++] = optarg;
+			break;
 		case O_HELP: usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}
@@ -191,6 +204,7 @@ int main(int argc, char **argv)
 	struct gc *gc = NULL;
 	struct evmirror *evm = NULL;
 	struct api *api = NULL;
+	struct admission *adm = NULL;
 	struct http_server *srv = NULL;
 	struct certs certs = {0};
 	SSL_CTX *ctx = NULL;
@@ -235,6 +249,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kubesim: cannot start the store\n");
 		goto out;
 	}
+	/* mutating admission webhooks (admission.c), also for the behaviours' pods */
+	admission_new(s, &adm);
+	for (int i = 0; i < f.nendpoints; i++) {
+		if (admission_add_endpoint(adm, f.endpoints[i]) < 0) {
+			fprintf(stderr, "kubesim: bad --service-endpoint \"%s\" (want NS/NAME=HOST:PORT)\n", f.endpoints[i]);
+			rc = 2;
+			goto out;
+		}
+	}
+	admission_install(adm);
 	if (f.tls) {
 		if (certs_generate(&certs) < 0 || !(ctx = certs_server_ctx(&certs, f.client_ca))) {
 			fprintf(stderr, "kubesim: cannot generate TLS certificates\n");
@@ -323,6 +347,7 @@ out:
 	evmirror_stop(evm);
 	api_free(api);
 	sim_free(s);
+	admission_free(adm);
 	if (ctx)
 		SSL_CTX_free(ctx);
 	certs_cleanup(&certs);

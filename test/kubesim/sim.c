@@ -68,6 +68,7 @@ struct sim {
 	int stop;
 	int disp_started;
 	pthread_t disp;
+	struct sim_admission adm;  /* mutating admission hook (admission.c) or zeros */
 };
 
 struct sim_watch {
@@ -1466,23 +1467,62 @@ out:
 	return rc;
 }
 
+void sim_set_admission(struct sim *s, const struct sim_admission *adm)
+{
+	s->adm = *adm;
+}
+
+/* Run the admission hook for a write (outside the store lock). 0 with *work
+ * (NULL = not called: use the caller's object) or the refusal's code. */
+static int admit(struct sim *s, const char *op, const char *group, const char *version, const char *resource,
+		 const char *ns, json_object *obj, json_object **work, struct sim_err *err)
+{
+	*work = NULL;
+	if (!s->adm.admit || !json_object_is_type(obj, json_type_object))
+		return 0;
+	struct sim_admit_attrs a = {op, group, version, resource, "", ns, tl_dry_run};
+	if (s->adm.wants && !s->adm.wants(s->adm.ctx, &a))
+		return 0;
+	*work = sj_copy(obj);
+	int rc = s->adm.admit(s->adm.ctx, &a, work, err);
+	if (rc < 0 && *work) {
+		json_object_put(*work);
+		*work = NULL;
+	}
+	return rc;
+}
+
 int sim_create(struct sim *s, const char *group, const char *version, const char *resource,
 	       const char *ns, json_object *obj, json_object **out, struct sim_err *err)
 {
+	json_object *work;
+	int arc = admit(s, "CREATE", group, version, resource, ns, obj, &work, err);
+	if (arc < 0)
+		return arc;
+	if (work)
+		obj = work;
 	pthread_mutex_lock(&s->mu);
 	struct rtype *rt = resolve(s, group, version, resource, err);
 	int rc = rt ? do_create(s, rt, ns, obj, out, err) : -404;
 	pthread_mutex_unlock(&s->mu);
+	if (work)
+		json_object_put(work);
 	return rc;
 }
 
 int sim_update(struct sim *s, const char *group, const char *version, const char *resource,
 	       const char *ns, json_object *obj, json_object **out, struct sim_err *err)
 {
+	json_object *work;
+	int rc = admit(s, "UPDATE", group, version, resource, ns, obj, &work, err);
+	if (rc < 0)
+		return rc;
 	pthread_mutex_lock(&s->mu);
 	struct rtype *rt = resolve(s, group, version, resource, err);
-	int rc = rt ? do_update(s, rt, ns, obj, UPD_MAIN, out, err) : -404;
+	rc = rt ? do_update(s, rt, ns, work ? work : obj, UPD_MAIN, out, err) : -404;
 	pthread_mutex_unlock(&s->mu);
+	if (work)
+		json_object_put(work);
 	return rc;
 }
 
@@ -1525,10 +1565,67 @@ static int csa_only_conflicts(const char *msg)
 }
 #endif
 
+static int patch_locked(struct sim *s, const char *group, const char *version, const char *resource,
+			const char *ns, const char *name, const char *subresource,
+			enum sim_patch_type type, json_object *patch, const char *field_manager,
+			int force, json_object **out, struct sim_err *err);
+
+/* Admission of a patch, as the apiserver does it: the patch is applied
+ * first (here: a dry run), the webhooks see the result as an UPDATE (a
+ * CREATE for an apply that creates), and a mutated result is stored as a
+ * guarded update (409 if the object changed meanwhile). */
 int sim_patch(struct sim *s, const char *group, const char *version, const char *resource,
 	      const char *ns, const char *name, const char *subresource,
 	      enum sim_patch_type type, json_object *patch, const char *field_manager,
 	      int force, json_object **out, struct sim_err *err)
+{
+	if (!s->adm.admit || (subresource && *subresource))
+		return patch_locked(s, group, version, resource, ns, name, subresource, type, patch, field_manager,
+				    force, out, err);
+	json_object *old = NULL, *would = NULL, *work = NULL;
+	int existed = sim_get(s, group, version, resource, ns, name, &old, NULL) == 0;
+	const char *op = existed ? "UPDATE" : "CREATE";
+	struct sim_admit_attrs a = {op, group, version, resource, "", ns, tl_dry_run};
+	if (old)
+		json_object_put(old);
+	if (s->adm.wants && !s->adm.wants(s->adm.ctx, &a))
+		return patch_locked(s, group, version, resource, ns, name, subresource, type, patch, field_manager,
+				    force, out, err);
+	int prev = tl_dry_run;
+	tl_dry_run = 1;
+	int rc = patch_locked(s, group, version, resource, ns, name, subresource, type, patch, field_manager, force,
+			      &would, err);
+	tl_dry_run = prev;
+	if (rc < 0)
+		return rc;
+	rc = admit(s, op, group, version, resource, ns, would, &work, err);
+	if (rc < 0 || !work || json_object_equal(work, would)) {
+		json_object_put(would);
+		if (work)
+			json_object_put(work);
+		if (rc < 0)
+			return rc;
+		return patch_locked(s, group, version, resource, ns, name, subresource, type, patch, field_manager,
+				    force, out, err);
+	}
+	json_object_put(would);
+	pthread_mutex_lock(&s->mu);
+	struct rtype *rt = resolve(s, group, version, resource, err);
+	if (!rt)
+		rc = -404;
+	else if (existed)
+		rc = do_update(s, rt, ns, work, UPD_MAIN, out, err);
+	else
+		rc = do_create(s, rt, ns, work, out, err);
+	pthread_mutex_unlock(&s->mu);
+	json_object_put(work);
+	return rc;
+}
+
+static int patch_locked(struct sim *s, const char *group, const char *version, const char *resource,
+			const char *ns, const char *name, const char *subresource,
+			enum sim_patch_type type, json_object *patch, const char *field_manager,
+			int force, json_object **out, struct sim_err *err)
 {
 	int rc = 0;
 	char *emsg = NULL;

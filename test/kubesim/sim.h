@@ -137,6 +137,27 @@ void sim_field_manager(const char *manager);
  * `strict decoding error: unknown field "spec.x"`) instead of pruned. */
 void sim_field_validation_strict(int on);
 
+/* ---- admission (admission.c: mutating webhooks) ----
+ * Called by sim_create, sim_update and sim_patch (main resource, not
+ * subresources) BEFORE the store lock is taken, so a hook may call other
+ * sim_* functions and block on the network. wants() says cheaply whether any
+ * webhook could be called for (op, group, version, resource); admit() may
+ * replace *obj (a copy the hook owns) with the mutated object, or refuse
+ * with err filled (return its negative code). The hook must be set before
+ * the first request and outlive the sim. */
+struct sim_admit_attrs {
+	const char *operation;    /* CREATE | UPDATE */
+	const char *group, *version, *resource, *subresource;   /* subresource "" */
+	const char *ns;           /* NULL/"" for cluster-scoped */
+	int dry_run;              /* the calling thread's sim_dry_run */
+};
+struct sim_admission {
+	int (*wants)(void *ctx, const struct sim_admit_attrs *a);
+	int (*admit)(void *ctx, const struct sim_admit_attrs *a, json_object **obj, struct sim_err *err);
+	void *ctx;
+};
+void sim_set_admission(struct sim *s, const struct sim_admission *adm);
+
 /* ---- subscribers ---- */
 
 typedef void (*sim_event_fn)(void *ctx, const char *type /* ADDED MODIFIED DELETED */,
