@@ -174,6 +174,20 @@ static int send_response(struct lws *wsi, struct pss *ps, int status, const char
 	return 0;
 }
 
+/* Exact path, or a prefix ending in a slash and a star: one more non-empty
+ * segment after the prefix. */
+static bool route_matches(const char *route, const char *path)
+{
+	size_t n = strlen(route);
+	if (n >= 2 && strcmp(route + n - 2, "/*") == 0) {
+		if (strncmp(route, path, n - 1) != 0)
+			return false;
+		const char *seg = path + n - 1;
+		return *seg && !strchr(seg, '/');
+	}
+	return strcmp(route, path) == 0;
+}
+
 static int dispatch(struct httpd *h, struct lws *wsi, struct pss *ps)
 {
 	struct httpd_request rq = { 0 };
@@ -192,7 +206,7 @@ static int dispatch(struct httpd *h, struct lws *wsi, struct pss *ps)
 		return send_response(wsi, ps, 413, DEFAULT_CTYPE, NULL);
 	}
 	for (size_t i = 0; i < h->nroutes; i++) {
-		if (strcmp(h->routes[i].path, ps->path) != 0)
+		if (!route_matches(h->routes[i].path, ps->path))
 			continue;
 		path_known = true;
 		if (strcmp(h->routes[i].method, ps->method) == 0) {

@@ -16,7 +16,10 @@
  * must not block (read snapshots / informer caches, never call the API
  * server). They fill `resp`: status, content type and a body they allocate
  * (the server frees it). A handler that returns < 0 produces a 500.
- * Unknown path -> 404; known path, other method -> 405 (with Allow); a body
+ * A route path ending in a slash and a star matches one more segment
+ * ("/mutate-v1-pod/" + star matches "/mutate-v1-pod/gpu-west", not
+ * "/mutate-v1-pod" nor ".../a/b"; the handler reads req->path). Unknown path -> 404; known path, other method ->
+ * 405 (with Allow); a body
  * over max_body -> 413. HEAD is not special: register it if needed.
  *
  * Listen syntax: ":8080" (all interfaces), "127.0.0.1:0" (loopback, the

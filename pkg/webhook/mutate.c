@@ -131,44 +131,51 @@ static json_object *pod_patch(json_object *pod, const char *ns, const char *cach
 	return ops;
 }
 
-/* The name of the InferenceCluster with spec.connection.local, or NULL (malloc'd). */
-static char *local_cluster(struct store *clusters)
+/* The InferenceCluster with spec.connection.local, or NULL (the caller puts). */
+static json_object *local_cluster(struct store *clusters)
 {
-	char *name = NULL;
+	json_object *found = NULL;
 	json_object *all = clusters ? store_list(clusters) : NULL;
 	for (size_t i = 0; all && i < json_object_array_length(all); i++) {
 		json_object *ic = json_object_array_get_idx(all, i);
 		if (jpath_get(ic, "spec.connection.local")) {
-			name = xstrdup(jpath_str(ic, "metadata.name"));
+			found = json_object_get(ic);
 			break;
 		}
 	}
 	if (all)
 		json_object_put(all);
-	return name;
+	return found;
 }
 
-/* A warning when the cache is not Ready on the local cluster, else NULL (malloc'd). */
-static char *readiness_warning(const struct webhook_view *v, json_object *mc, const char *ns, const char *name)
+/* A warning when the cache is not Ready on cluster ic_name, else NULL (malloc'd). */
+static char *readiness_warning(json_object *mc, const char *ns, const char *name, const char *ic_name)
 {
-	char *local = local_cluster(v->clusters);
-	char *w = NULL;
-	if (!local) {
-		w = xasprintf("ModelCache %s/%s: no InferenceCluster has connection local, so the cache is not "
-			      "staged on this cluster: %s stays empty",
-			      ns, name, WEBHOOK_MOUNT_PATH);
-		return w;
-	}
-	json_object *entry = jpath_find_name(jpath_get(mc, "status.clusters"), local);
+	if (!ic_name)
+		return xasprintf("ModelCache %s/%s: no InferenceCluster has connection local, so the cache is not "
+				 "staged on this cluster: %s stays empty",
+				 ns, name, WEBHOOK_MOUNT_PATH);
+	json_object *entry = jpath_find_name(jpath_get(mc, "status.clusters"), ic_name);
 	const char *phase = entry ? jpath_child_str(entry, "phase") : NULL;
 	if (phase && strcmp(phase, "Ready") == 0)
-		goto out;
-	w = xasprintf("ModelCache %s/%s is %s on this cluster (InferenceCluster %s): the pod stays Pending "
-		      "or %s is incomplete until it is Ready",
-		      ns, name, phase && *phase ? phase : "Pending", local, WEBHOOK_MOUNT_PATH);
-out:
-	free(local);
-	return w;
+		return NULL;
+	if (!entry && jpath_get(mc, "status.clusters"))
+		return xasprintf("ModelCache %s/%s is not placed on this cluster (InferenceCluster %s; its "
+				 "clusterSelector does not match): %s stays empty",
+				 ns, name, ic_name, WEBHOOK_MOUNT_PATH);
+	return xasprintf("ModelCache %s/%s is %s on this cluster (InferenceCluster %s): the pod stays Pending "
+			 "or %s is incomplete until it is Ready",
+			 ns, name, phase && *phase ? phase : "Pending", ic_name, WEBHOOK_MOUNT_PATH);
+}
+
+static json_object *denial(const char *msg)
+{
+	json_object *st = json_object_new_object();
+	json_object_object_add(st, "status", json_object_new_string("Failure"));
+	json_object_object_add(st, "message", json_object_new_string(msg));
+	json_object_object_add(st, "reason", json_object_new_string("Forbidden"));
+	json_object_object_add(st, "code", json_object_new_int(403));
+	return st;
 }
 
 static char *b64(const char *s)
@@ -179,10 +186,11 @@ static char *b64(const char *s)
 	return o;
 }
 
-enum webhook_result webhook_review(const struct webhook_view *v, const char *body, size_t len, int *status,
-				   char **out)
+enum webhook_result webhook_review(const struct webhook_view *v, const char *cluster, const char *body, size_t len,
+				   int *status, char **out)
 {
 	enum webhook_result res;
+	json_object *ic = NULL, *mc = NULL;
 	*out = NULL;
 	if (len > INT32_MAX)
 		return bad(status, out, "request body too large");
@@ -199,7 +207,8 @@ enum webhook_result webhook_review(const struct webhook_view *v, const char *bod
 		return bad(status, out, "malformed JSON: the body is not an AdmissionReview");
 	}
 	for (; used < len; used++) {
-		if (!strchr(" \t\r\n", body[used])) {
+		char ch = body[used];
+		if (ch != ' ' && ch != '\t' && ch != '\r' && ch != '\n') {
 			json_object_put(review);
 			return bad(status, out, "malformed JSON: data after the AdmissionReview");
 		}
@@ -235,6 +244,19 @@ enum webhook_result webhook_review(const struct webhook_view *v, const char *bod
 		res = bad(status, out, "this webhook admits Pods only");
 		goto out;
 	}
+	/* which cluster asks: /mutate-v1-pod is the local one, /mutate-v1-pod/<name> that InferenceCluster */
+	if (cluster) {
+		if (store_get(v->clusters, cluster, &ic) != 0) {
+			*status = 404;
+			*out = xasprintf("no InferenceCluster %s\n", cluster);
+			res = WEBHOOK_BAD_REQUEST;
+			goto out;
+		}
+	} else {
+		ic = v->clusters ? local_cluster(v->clusters) : NULL;
+	}
+	const char *ic_name = ic ? jpath_str(ic, "metadata.name") : NULL;
+	bool remote = ic && !jpath_get(ic, "spec.connection.local");
 
 	json_object *resp = json_object_new_object();
 	json_object_object_add(resp, "uid", json_object_new_string(uid));
@@ -247,25 +269,38 @@ enum webhook_result webhook_review(const struct webhook_view *v, const char *bod
 		json_object_object_add(resp, "allowed", json_object_new_boolean(1));
 		goto answer;
 	}
+	/* the ModelCache's namespace: the cache-namespace label (remote clusters), else the pod's */
+	const char *cache_ns = jpath_label(pod, API_LABEL_CACHE_NAMESPACE);
+	if (!cache_ns || !*cache_ns)
+		cache_ns = ns;
 	char key[600];
-	snprintf(key, sizeof key, "%s/%s", ns, cache);
-	json_object *mc = NULL;
+	snprintf(key, sizeof key, "%s/%s", cache_ns, cache);
 	if (store_get(v->caches, key, &mc) != 0) {
-		json_object *st = json_object_new_object();
-		char *msg = xasprintf("ModelCache %s/%s not found: create it or remove the %s label", ns, cache,
-				      API_LABEL_CACHE);
-		json_object_object_add(st, "status", json_object_new_string("Failure"));
-		json_object_object_add(st, "message", json_object_new_string(msg));
-		json_object_object_add(st, "reason", json_object_new_string("Forbidden"));
-		json_object_object_add(st, "code", json_object_new_int(403));
-		free(msg);
+		char *msg = xasprintf("ModelCache %s/%s not found: create it or remove the %s label%s", cache_ns, cache,
+				      API_LABEL_CACHE,
+				      remote && cache_ns == ns ? " (on a remote cluster, label the pod "
+								 API_LABEL_CACHE_NAMESPACE ": <the ModelCache's namespace>)" : "");
 		json_object_object_add(resp, "allowed", json_object_new_boolean(0));
-		json_object_object_add(resp, "status", st);
+		json_object_object_add(resp, "status", denial(msg));
+		free(msg);
+		res = WEBHOOK_DENIED;
+		goto answer;
+	}
+	/* the PVC is in the ModelCache's namespace here, in the cluster's namespace on a remote one */
+	const char *pvc_ns = remote ? jpath_str_or(ic, "spec.namespace", API_DEFAULT_REMOTE_NAMESPACE) : cache_ns;
+	if (strcmp(pvc_ns, ns) != 0) {
+		char *msg = xasprintf("ModelCache %s/%s is staged in namespace %s on this cluster%s%s%s: create the pod "
+				      "there to mount it",
+				      cache_ns, cache, pvc_ns, ic_name ? " (InferenceCluster " : "", ic_name ? ic_name : "",
+				      ic_name ? ")" : "");
+		json_object_object_add(resp, "allowed", json_object_new_boolean(0));
+		json_object_object_add(resp, "status", denial(msg));
+		free(msg);
 		res = WEBHOOK_DENIED;
 		goto answer;
 	}
 	json_object_object_add(resp, "allowed", json_object_new_boolean(1));
-	json_object *ops = pod_patch(pod, ns, cache);
+	json_object *ops = pod_patch(pod, cache_ns, cache);
 	if (json_object_array_length(ops) > 0) {
 		char *p = b64(to_json(ops));
 		json_object_object_add(resp, "patchType", json_object_new_string("JSONPatch"));
@@ -274,14 +309,13 @@ enum webhook_result webhook_review(const struct webhook_view *v, const char *bod
 		res = WEBHOOK_MUTATED;
 	}
 	json_object_put(ops);
-	char *warn = readiness_warning(v, mc, ns, cache);
+	char *warn = readiness_warning(mc, cache_ns, cache, ic_name);
 	if (warn) {
 		json_object *ws = json_object_new_array();
 		json_object_array_add(ws, json_object_new_string(warn));
 		json_object_object_add(resp, "warnings", ws);
 		free(warn);
 	}
-	json_object_put(mc);
 answer:;
 	json_object *ans = json_object_new_object();
 	json_object_object_add(ans, "apiVersion", json_object_new_string("admission.k8s.io/v1"));
@@ -291,6 +325,10 @@ answer:;
 	*out = xstrdup(to_json(ans));
 	json_object_put(ans);
 out:
+	if (mc)
+		json_object_put(mc);
+	if (ic)
+		json_object_put(ic);
 	json_object_put(review);
 	return res;
 }

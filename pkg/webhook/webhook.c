@@ -61,7 +61,11 @@ static int handle(void *arg, const struct httpd_request *req, struct httpd_respo
 	};
 	int status = 500;
 	char *out = NULL;
-	enum webhook_result r = webhook_review(&v, req->body, req->body_len, &status, &out);
+	/* /mutate-v1-pod: this cluster; /mutate-v1-pod/<InferenceCluster>: a remote one */
+	const char *cluster = NULL;
+	if (strncmp(req->path, WEBHOOK_PATH "/", strlen(WEBHOOK_PATH) + 1) == 0)
+		cluster = req->path + strlen(WEBHOOK_PATH) + 1;
+	enum webhook_result r = webhook_review(&v, cluster, req->body, req->body_len, &status, &out);
 	resp->status = status;
 	resp->content_type = status == 200 ? "application/json" : "text/plain; charset=utf-8";
 	resp->body = out;
@@ -137,6 +141,7 @@ int webhook_setup(struct manager *m, const struct operator_options *o)
 		goto fail;
 	}
 	if ((rc = httpd_route(w->h, "POST", WEBHOOK_PATH, handle, w)) < 0 ||
+	    (rc = httpd_route(w->h, "POST", WEBHOOK_PATH "/*", handle, w)) < 0 ||
 	    (rc = mgr_add_cleanup(m, cleanup, w)) < 0)
 		goto fail;
 	if ((rc = mgr_add_stopper(m, stop, w)) < 0) {

@@ -1,19 +1,21 @@
-/* The pod webhook server (docs/concepts.md "Pod webhook", docs/operations.md
- * "Webhook"): HTTPS on --webhook-port (default 9443; 0 disables it) with
- * tls.crt / tls.key from --webhook-cert-dir, TLS 1.2 or newer, the
- * certificate reloaded within a second of the files changing (cert-manager
- * rotates the Secret, the kubelet updates the mounted files). One route:
- * POST /mutate-v1-pod (mutate.h decides). Bodies over 3 MiB get 413; until
- * the ModelCache and InferenceCluster informers have synced it answers 503
- * (the apiserver then applies the webhook's failurePolicy).
+/* The pod webhook server (docs/webhook.md): HTTPS on --webhook-port
+ * (default 9443; 0 disables it) with tls.crt / tls.key from
+ * --webhook-cert-dir, TLS 1.2 or newer, the certificate reloaded within a
+ * second of the files changing (cert-manager rotates the Secret, the kubelet
+ * updates the mounted files). Routes: POST /mutate-v1-pod (this cluster: the
+ * InferenceCluster with connection local) and POST /mutate-v1-pod/<name>
+ * (the InferenceCluster <name>, for an admin who registers the webhook on a
+ * remote cluster); mutate.h decides. Bodies over 3 MiB get 413; until the
+ * ModelCache and InferenceCluster informers have synced it answers 503 (the
+ * apiserver then applies the webhook's failurePolicy).
  *
  * It serves on every replica (leader or not): it only reads the shared
- * informer caches of the control plane, so it mounts caches into pods of the
- * cluster the operator runs in (the InferenceCluster with connection local).
+ * informer caches of the control plane.
  *
  * Metrics: modelcache_webhook_requests_total{result} (mutated, allowed,
- * denied, bad_request, too_large, unavailable) and
- * modelcache_webhook_request_duration_seconds (histogram). */
+ * denied, bad_request, unavailable; the 413s are answered before the
+ * handler and not counted) and modelcache_webhook_request_duration_seconds
+ * (histogram). */
 #ifndef MC_WEBHOOK_WEBHOOK_H
 #define MC_WEBHOOK_WEBHOOK_H
 

@@ -348,6 +348,8 @@ static int post(json_object *cc, const char *body, long timeout_s, struct call *
 			return -1;
 		}
 		calen = (size_t)n;
+		while (calen && ca[calen - 1] == 0)   /* padding */
+			calen--;
 	}
 	struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
 	hdrs = curl_slist_append(hdrs, "Accept: application/json, */*");
@@ -625,6 +627,8 @@ static enum outcome call_hook(struct admission *a, const struct sim_admit_attrs 
 		goto done;
 	char *raw = xmalloc(strlen(patch) + 1);
 	int n = EVP_DecodeBlock((unsigned char *)raw, (const unsigned char *)patch, (int)strlen(patch));
+	if (n >= 0)
+		raw[n] = 0;   /* the padding decodes to NULs: strlen is the text */
 	json_object *ops = n > 0 ? sj_parse(raw, strlen(raw)) : NULL;
 	free(raw);
 	if (!json_object_is_type(ops, json_type_array)) {

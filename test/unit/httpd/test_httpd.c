@@ -173,6 +173,7 @@ static void test_plain(void **state)
 	assert_int_equal(httpd_route(h, "GET", "/q", h_query, NULL), 0);
 	assert_int_equal(httpd_route(h, "GET", "/fail", h_fail, NULL), 0);
 	assert_int_equal(httpd_route(h, "GET", "/big", h_big, NULL), 0);
+	assert_int_equal(httpd_route(h, "GET", "/pre/*", h_ok, NULL), 0);
 	assert_int_equal(httpd_route(h, "GET", "no-slash", h_ok, NULL), -EINVAL);
 	assert_int_equal(httpd_route_metrics(h, "/metrics", reg), 0);
 	assert_int_equal(httpd_start(h), 0);
@@ -194,6 +195,18 @@ static void test_plain(void **state)
 	assert_int_equal(request(c, "GET", url, NULL, 0, NULL, &r), CURLE_OK);
 	assert_int_equal(r.status, 404);
 	reply_cleanup(&r);
+
+	/* a prefix route (slash, star): exactly one more segment */
+	static const struct { const char *path; long status; } pre[] = {
+		{"/pre/gpu-west", 200}, {"/pre", 404}, {"/pre/", 404}, {"/pre/a/b", 404}, {"/prefix", 404},
+	};
+	for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++) {
+		snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, pre[i].path);
+		assert_int_equal(request(c, "GET", url, NULL, 0, NULL, &r), CURLE_OK);
+		if (r.status != pre[i].status)
+			fail_msg("%s: %ld, want %ld", pre[i].path, r.status, pre[i].status);
+		reply_cleanup(&r);
+	}
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", port);
 	assert_int_equal(request(c, "POST", url, "x", 1, NULL, &r), CURLE_OK);

@@ -304,6 +304,32 @@ static void test_service_without_endpoint(void **state)
 	assert_int_equal(admission_add_endpoint(e->a, "default/hook=127.0.0.1:9443"), 0);
 }
 
+static void test_dry_run_needs_no_side_effects(void **state)
+{
+	struct env *e = *state;
+	json_object *cfg = NULL;
+	assert_int_equal(sim_get(e->s, "admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations", NULL,
+				 "modelcache", &cfg, NULL), 0);
+	json_object_object_add(json_object_array_get_idx(sj_get(cfg, "webhooks"), 0), "sideEffects",
+			       json_object_new_string("Some"));
+	struct sim_err err = {0};
+	assert_int_equal(sim_update(e->s, "admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations", NULL, cfg,
+				    NULL, &err), 0);
+	json_object_put(cfg);
+	sim_dry_run(1);
+	int rc = create_pod(e, "default", "dry", LBL, NULL, &err);
+	sim_dry_run(0);
+	assert_int_equal(rc, -400);
+	assert_string_equal(err.message, "admission webhook \"pods.modelcache.dev\" does not support dry run");
+	assert_int_equal(e->f.calls, 0);
+	sim_err_cleanup(&err);
+	/* not a dry run: called */
+	memset(&err, 0, sizeof err);
+	assert_int_equal(create_pod(e, "default", "wet", LBL, NULL, &err), 0);
+	assert_int_equal(e->f.calls, 1);
+	sim_err_cleanup(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -314,6 +340,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_denial, env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_invalid_response_and_policies, env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_service_without_endpoint, env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_dry_run_needs_no_side_effects, env_setup, env_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 #include "webhook/mutate.h"
 
 struct fx {
+	const char *cluster;   /* the path's InferenceCluster, NULL = local */
 	struct store *mcs, *ics;
 	struct webhook_view v;
 };
@@ -78,7 +79,7 @@ struct answer {
 static void ask(struct fx *f, const char *body, size_t len, struct answer *a)
 {
 	memset(a, 0, sizeof *a);
-	a->r = webhook_review(&f->v, body, len, &a->status, &a->text);
+	a->r = webhook_review(&f->v, f->cluster, body, len, &a->status, &a->text);
 	assert_non_null(a->text);
 	if (a->status != 200)
 		return;
@@ -268,7 +269,8 @@ static void expect_400(struct fx *f, const char *body, size_t len, const char *w
 	ask(f, body, len, &a);
 	if (a.status != 400 || a.r != WEBHOOK_BAD_REQUEST)
 		fail_msg("body %.40s: status %d, want 400", body, a.status);
-	assert_non_null(strstr(a.text, why));
+	if (!strstr(a.text, why))
+		fail_msg("body %.40s: answer \"%s\", want \"%s\"", body, a.text, why);
 	done(&a);
 }
 
@@ -276,14 +278,14 @@ static void test_hostile_bodies(void **state)
 {
 	struct fx *f = *state;
 	expect_400(f, "", 0, "malformed JSON");
-	expect_400(f, "{\"request\":", 11, "malformed JSON");
-	expect_400(f, "{} x", 4, "data after");
-	expect_400(f, "[]", 2, "not a JSON object");
-	expect_400(f, "\"s\"", 3, "not a JSON object");
-	expect_400(f, "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\"}", 62, "has no request");
-	expect_400(f, "{\"request\":[]}", 14, "has no request");
-	expect_400(f, "{\"request\":{\"operation\":\"CREATE\"}}", 34, "no uid");
-	expect_400(f, "{\"apiVersion\":\"admission.k8s.io/v1beta1\",\"request\":{\"uid\":\"u\"}}", 63, "admission.k8s.io/v1");
+	expect_400(f, "{\"request\":", strlen("{\"request\":"), "malformed JSON");
+	expect_400(f, "{} x", strlen("{} x"), "data after");
+	expect_400(f, "[]", strlen("[]"), "not a JSON object");
+	expect_400(f, "\"s\"", strlen("\"s\""), "not a JSON object");
+	expect_400(f, "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\"}", strlen("{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\"}"), "has no request");
+	expect_400(f, "{\"request\":[]}", strlen("{\"request\":[]}"), "has no request");
+	expect_400(f, "{\"request\":{\"operation\":\"CREATE\"}}", strlen("{\"request\":{\"operation\":\"CREATE\"}}"), "no uid");
+	expect_400(f, "{\"apiVersion\":\"admission.k8s.io/v1beta1\",\"request\":{\"uid\":\"u\"}}", strlen("{\"apiVersion\":\"admission.k8s.io/v1beta1\",\"request\":{\"uid\":\"u\"}}"), "admission.k8s.io/v1");
 	const char *notobj = "{\"request\":{\"uid\":\"u\",\"operation\":\"CREATE\",\"object\":[1,2]}}";
 	expect_400(f, notobj, strlen(notobj), "not an object");
 	const char *strobj = "{\"request\":{\"uid\":\"u\",\"operation\":\"CREATE\",\"object\":\"pod\"}}";
@@ -315,6 +317,60 @@ static void test_hostile_bodies(void **state)
 	done(&a);
 }
 
+static void test_remote_cluster_path(void **state)
+{
+	struct fx *f = *state;
+	f->cluster = "west";   /* POST /mutate-v1-pod/west */
+	const char *labels = "{\"modelcache.dev/cache\":\"qwen\",\"modelcache.dev/cache-namespace\":\"ml-team\"}";
+	char *pod = xasprintf("{\"metadata\":{\"name\":\"p\",\"labels\":%s},\"spec\":{\"containers\":[{\"name\":\"a\"}]}}", labels);
+	char *body = review_of("modelcache", "CREATE", pod);
+	struct answer a;
+	ask_str(f, body, &a);
+	assert_int_equal(a.r, WEBHOOK_MUTATED);
+	expect_op(a.patch, 0, "/spec/volumes",
+		  "[{\"name\":\"model-cache\",\"persistentVolumeClaim\":{\"claimName\":\"modelcache-ml-team-qwen-17db2\",\"readOnly\":true}}]");
+	const char *w = json_object_get_string(json_object_array_get_idx(json_object_object_get(a.resp, "warnings"), 0));
+	assert_non_null(strstr(w, "ModelCache ml-team/qwen is Hydrating on this cluster (InferenceCluster west)"));
+	done(&a);
+	free(body);
+	/* in the ModelCache's namespace on the remote cluster: no PVC there */
+	body = review_of("ml-team", "CREATE", pod);
+	ask_str(f, body, &a);
+	assert_int_equal(a.r, WEBHOOK_DENIED);
+	assert_string_equal(json_object_get_string(json_object_object_get(json_object_object_get(a.resp, "status"), "message")),
+			    "ModelCache ml-team/qwen is staged in namespace modelcache on this cluster (InferenceCluster west): "
+			    "create the pod there to mount it");
+	done(&a);
+	free(body);
+	/* no cache-namespace label: a hint */
+	body = review_of("modelcache", "CREATE",
+			 "{\"metadata\":{\"name\":\"p\",\"labels\":{\"modelcache.dev/cache\":\"qwen\"}},\"spec\":{}}");
+	ask_str(f, body, &a);
+	assert_int_equal(a.r, WEBHOOK_DENIED);
+	assert_non_null(strstr(json_object_get_string(json_object_object_get(json_object_object_get(a.resp, "status"), "message")),
+			       "(on a remote cluster, label the pod modelcache.dev/cache-namespace: <the ModelCache's namespace>)"));
+	done(&a);
+	free(body);
+	/* an unknown cluster name in the path */
+	f->cluster = "nowhere";
+	body = review_of("modelcache", "CREATE", pod);
+	ask_str(f, body, &a);
+	assert_int_equal(a.status, 404);
+	assert_int_equal(a.r, WEBHOOK_BAD_REQUEST);
+	done(&a);
+	free(body);
+	/* locally, a cache of another namespace cannot be mounted */
+	f->cluster = NULL;
+	body = review_of("other", "CREATE", pod);
+	ask_str(f, body, &a);
+	assert_int_equal(a.r, WEBHOOK_DENIED);
+	assert_non_null(strstr(json_object_get_string(json_object_object_get(json_object_object_get(a.resp, "status"), "message")),
+			       "is staged in namespace ml-team on this cluster (InferenceCluster home)"));
+	done(&a);
+	free(body);
+	free(pod);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -325,6 +381,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_not_ready_warns_with_phase, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unlabelled_and_update_allowed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_bodies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remote_cluster_path, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
