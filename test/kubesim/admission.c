@@ -258,16 +258,23 @@ static void attrs_of(struct admission *a, const struct sim_admit_attrs *sa, stru
 	aa->namespaced = namespaced;
 }
 
+/* The configurations that may apply to this write (NULL: none), with aa filled. */
+static json_object *candidates(struct admission *a, const struct sim_admit_attrs *sa, struct admission_attrs *aa)
+{
+	if (is_webhook_config(sa))
+		return NULL;
+	json_object *items = configurations(a);
+	if (items)
+		attrs_of(a, sa, aa);
+	return items;
+}
+
 static int wants(void *ctx, const struct sim_admit_attrs *sa)
 {
-	struct admission *a = ctx;
-	if (is_webhook_config(sa))
-		return 0;
-	json_object *items = configurations(a);
+	struct admission_attrs aa;
+	json_object *items = candidates(ctx, sa, &aa);
 	if (!items)
 		return 0;
-	struct admission_attrs aa;
-	attrs_of(a, sa, &aa);
 	int w = 0;
 	for (size_t i = 0; !w && i < json_object_array_length(items); i++) {
 		json_object *whs = sj_get(json_object_array_get_idx(items, i), "webhooks");
@@ -656,13 +663,10 @@ done:
 static int admit(void *ctx, const struct sim_admit_attrs *sa, json_object **obj, struct sim_err *err)
 {
 	struct admission *a = ctx;
-	if (is_webhook_config(sa))
-		return 0;
-	json_object *items = configurations(a);
+	struct admission_attrs aa;
+	json_object *items = candidates(a, sa, &aa);
 	if (!items)
 		return 0;
-	struct admission_attrs aa;
-	attrs_of(a, sa, &aa);
 	json_object *nsobj = NULL, *old = NULL;
 	int rc = 0;
 	if (aa.namespaced) {
