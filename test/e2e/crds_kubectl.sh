@@ -479,6 +479,10 @@ v=$(K get deploy -n modelcache-system modelcache-modelcache-operator -o jsonpath
 v=$(K get mutatingwebhookconfiguration modelcache-modelcache-operator -o jsonpath='{.webhooks[0].clientConfig.service.name}/{.webhooks[0].clientConfig.service.path}/{.webhooks[0].namespaceSelector.matchExpressions[0].values}')
 [ "$v" = 'modelcache-modelcache-operator-webhook//mutate-v1-pod/["modelcache-system","kube-system"]' ] ||
 	fail "chart webhook: '$v'"
+# both selectors: the cache label, and never the operator's own pods (issue 15)
+v=$(K get mutatingwebhookconfiguration modelcache-modelcache-operator -o jsonpath='{.webhooks[0].objectSelector.matchExpressions}')
+[ "$v" = '[{"key":"modelcache.dev/cache","operator":"Exists"},{"key":"app.kubernetes.io/managed-by","operator":"NotIn","values":["modelcache-operator"]}]' ] ||
+	fail "chart webhook objectSelector: '$v'"
 out=$(python3 "$TMP/render.py" "$CHART" webhook.certManager.enabled=true) || fail "chart render (certManager) failed"
 grep -q '^kind: Certificate' <<<"$out" || fail "chart certManager: no Certificate"
 grep -q 'cert-manager.io/inject-ca-from: modelcache-system/modelcache-webhook-cert' <<<"$out" ||
