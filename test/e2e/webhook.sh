@@ -263,7 +263,7 @@ mc_log "rotation: serial 1001 -> 2002 without a restart"
 # --- 11. a caBundle that does not sign the serving certificate
 set_ca "$(base64 -w0 <"$MC_TMP/other.crt")"
 if pod badca qwen | K apply -f - >"$MC_TMP/badca.out" 2>&1; then mc_fail "admitted with a wrong caBundle"; fi
-grep -qF 'Internal error occurred: failed calling webhook "pods.modelcache.dev": failed to call webhook: Post "https://modelcache-webhook.modelcache-system.svc:443/mutate-v1-pod?timeout=10s"' \
+grep -qF 'Internal error occurred: failed calling webhook "pods.modelcache.dev": failed to call webhook: Post "https://modelcache-webhook.modelcache-system.svc:443/mutate-v1-pod?timeout=10s": tls: failed to verify certificate: x509: certificate signed by unknown authority' \
 	"$MC_TMP/badca.out" || mc_fail "wrong caBundle: $(cat "$MC_TMP/badca.out")"
 set_ca "$CA_B64"
 mc_log "wrong caBundle refused: TLS is verified against caBundle"
@@ -271,7 +271,7 @@ mc_log "wrong caBundle refused: TLS is verified against caBundle"
 # --- 12. webhook down: Fail refuses labelled pods only; Ignore admits unmutated
 mc_stop "$OP_op_PID"
 if pod down qwen | K apply -f - >"$MC_TMP/down.out" 2>&1; then mc_fail "admitted while the webhook is down (Fail)"; fi
-grep -qE '^Error from server \(InternalError\): .*Internal error occurred: failed calling webhook "pods.modelcache.dev": failed to call webhook: Post "https://modelcache-webhook.modelcache-system.svc:443/mutate-v1-pod\?timeout=10s": ' \
+grep -qE '^Error from server \(InternalError\): .*Internal error occurred: failed calling webhook "pods.modelcache.dev": failed to call webhook: Post "https://modelcache-webhook.modelcache-system.svc:443/mutate-v1-pod\?timeout=10s": dial tcp 127.0.0.1:'"$WP"': connect: connection refused$' \
 	"$MC_TMP/down.out" || mc_fail "webhook down: $(cat "$MC_TMP/down.out")"
 not_stored down || mc_fail "the refused pod was stored"
 K run plain -n "$NS" --image=busybox --restart=Never >/dev/null || mc_fail "unlabelled pod refused while the webhook is down"

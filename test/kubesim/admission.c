@@ -290,6 +290,7 @@ static int wants(void *ctx, const struct sim_admit_attrs *sa)
 struct call {
 	char *url;          /* what the error messages name (with ?timeout=) */
 	char *connect_to;   /* curl CONNECT_TO for services, or NULL */
+	char dial[300];     /* host:port connected to (Go's "dial tcp" text) */
 	char reason[1200];  /* why the call failed */
 	long status;
 	struct buf body;
@@ -307,6 +308,15 @@ static int resolve(struct admission *a, json_object *cc, long timeout_s, struct 
 	const char *url = sj_str(cc, "url", NULL);
 	if (url) {
 		c->url = xasprintf("%s%stimeout=%lds", url, strchr(url, '?') ? "&" : "?", timeout_s);
+		CURLU *u = curl_url();
+		char *host = NULL, *port = NULL;
+		if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+		    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK)
+			snprintf(c->dial, sizeof c->dial, "%s:%s", host, port);
+		curl_free(host);
+		curl_free(port);
+		curl_url_cleanup(u);
 		return 0;
 	}
 	json_object *svc = sj_get(cc, "service");
@@ -322,6 +332,7 @@ static int resolve(struct admission *a, json_object *cc, long timeout_s, struct 
 	for (int i = 0; i < a->neps; i++) {
 		if (strcmp(a->eps[i].ns, ns) == 0 && strcmp(a->eps[i].name, name) == 0) {
 			c->connect_to = xasprintf("%s.%s.svc:%ld:%s:%d", name, ns, port, a->eps[i].host, a->eps[i].port);
+			snprintf(c->dial, sizeof c->dial, "%s:%d", a->eps[i].host, a->eps[i].port);
 			return 0;
 		}
 	}
@@ -384,13 +395,22 @@ static int post(json_object *cc, const char *body, long timeout_s, struct call *
 	CURLcode rc = curl_easy_perform(h);
 	int ret = 0;
 	if (rc != CURLE_OK) {
+		/* Go's wording where it is known (net/http, crypto/tls), else curl's */
 		const char *why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
-		if (rc == CURLE_COULDNT_CONNECT)
-			why = "connect: connection refused";
-		else if (rc == CURLE_OPERATION_TIMEDOUT)
+		char dial[340];
+		if (rc == CURLE_COULDNT_CONNECT) {
+			if (c->dial[0])
+				snprintf(dial, sizeof dial, "dial tcp %s: connect: connection refused", c->dial);
+			else
+				snprintf(dial, sizeof dial, "connect: connection refused");
+			why = dial;
+		} else if (rc == CURLE_OPERATION_TIMEDOUT) {
 			why = "context deadline exceeded";
-		else if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE)
-			why = errbuf[0] ? errbuf : "tls: failed to verify certificate: x509: certificate signed by unknown authority";
+		} else if (rc == CURLE_PEER_FAILED_VERIFICATION &&
+			   (strstr(errbuf, "unable to get local issuer") || strstr(errbuf, "self-signed") ||
+			    strstr(errbuf, "self signed"))) {
+			why = "tls: failed to verify certificate: x509: certificate signed by unknown authority";
+		}
 		snprintf(c->reason, sizeof c->reason, "failed to call webhook: Post \"%s\": %s", c->url, why);
 		ret = -1;
 	} else {

@@ -271,7 +271,7 @@ static void test_invalid_response_and_policies(void **state)
 	register_hook(e, "http://127.0.0.1:1/mutate-v1-pod", "Fail");
 	assert_int_equal(create_pod(e, "default", "p4", LBL, NULL, &err), -500);
 	assert_non_null(strstr(err.message, "failed calling webhook \"pods.modelcache.dev\": failed to call webhook: "
-					    "Post \"http://127.0.0.1:1/mutate-v1-pod?timeout=5s\": "));
+					    "Post \"http://127.0.0.1:1/mutate-v1-pod?timeout=5s\": dial tcp 127.0.0.1:1: connect: connection refused"));
 	sim_err_cleanup(&err);
 	memset(&err, 0, sizeof err);
 	register_hook(e, "http://127.0.0.1:1/mutate-v1-pod", "Ignore");
