@@ -179,6 +179,13 @@ for c in cs:
 [ "$(metric 'modelcache_webhook_requests_total{result="mutated"}')" = 1 ] || mc_fail "mutated counter is not 1"
 mc_log "labelled pod: volume claims modelcache-ml-team-qwen-17db2, /mnt/models in init + 2 containers (over TLS, CA from caBundle)"
 
+# server-side apply (a PATCH that creates) is admitted the same way
+pod ssa qwen | K apply --server-side -f - >/dev/null || mc_fail "server-side apply of a labelled pod refused"
+v=$(K get pod ssa -n "$NS" -o jsonpath='{.spec.volumes[?(@.name=="model-cache")].persistentVolumeClaim.claimName}/{.spec.containers[0].volumeMounts[0].mountPath}')
+[ "$v" = modelcache-ml-team-qwen-17db2//mnt/models ] || mc_fail "server-side applied pod not mutated: $v"
+pod ssa qwen | K apply --server-side -f - >/dev/null || mc_fail "re-applying the pod (an UPDATE, not mutated) failed"
+mc_log "server-side apply: mutated on create, re-apply accepted"
+
 # --- 6. unknown cache: denied, nothing stored
 if pod stray nope | K apply -f - >"$MC_TMP/stray.out" 2>&1; then mc_fail "pod with an unknown cache was admitted"; fi
 grep -qF 'admission webhook "pods.modelcache.dev" denied the request: ModelCache ml-team/nope not found: create it or remove the modelcache.dev/cache label' \
@@ -207,7 +214,8 @@ K apply -f "$MC_TMP/mounted.yaml" >/dev/null
 got=$(K get pod mounted -n "$NS" -o jsonpath='{.spec.volumes}{"|"}{.spec.containers[0].volumeMounts}')
 [ "$got" = '[{"name":"model-cache","persistentVolumeClaim":{"claimName":"modelcache-ml-team-qwen-17db2"}}]|[{"mountPath":"/mnt/models","name":"model-cache"}]' ] ||
 	mc_fail "already-mounted pod changed: $got"
-[ "$(metric 'modelcache_webhook_requests_total{result="allowed"}')" = 1 ] || mc_fail "allowed counter is not 1"
+[ "$(metric 'modelcache_webhook_requests_total{result="allowed"}')" = 1 ] ||
+	mc_fail "allowed counter is $(metric 'modelcache_webhook_requests_total{result="allowed"}'), want 1"
 mc_log "already-mounted pod stored unchanged"
 
 # --- 8. a cache that is not Ready here: admitted, mounted, a Warning naming the phase
