@@ -265,7 +265,10 @@ enum webhook_result webhook_review(const struct webhook_view *v, const char *clu
 	if (!ns || !*ns)
 		ns = jpath_str(pod, "metadata.namespace");
 	res = WEBHOOK_ALLOWED;
-	if (!cache || !*cache || !ns || !*ns) {
+	/* the operator's own pods (hydration Jobs) are excluded by the objectSelector;
+	 * should a configuration lack it, they still pass unchanged */
+	const char *mb = create ? jpath_label(pod, API_LABEL_MANAGED_BY) : NULL;
+	if (!cache || !*cache || !ns || !*ns || (mb && strcmp(mb, API_MANAGED_BY) == 0)) {
 		json_object_object_add(resp, "allowed", json_object_new_boolean(1));
 		goto answer;
 	}

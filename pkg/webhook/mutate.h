@@ -22,7 +22,9 @@
  *     already mount that path. Nothing to add => allowed without a patch.
  *   - the cache not Ready on that cluster => still allowed and mounted, with
  *     an AdmissionReview warning naming the phase.
- * Unlabelled pods and other operations are allowed unchanged.
+ * Unlabelled pods, the operator's own pods (app.kubernetes.io/managed-by=
+ * modelcache-operator, which the configuration's objectSelector excludes
+ * anyway) and other operations are allowed unchanged.
  *
  * Bad requests get an HTTP 400 with a plain-text reason (never a crash):
  * not JSON, not an object, no "request", no request.uid, a request.object

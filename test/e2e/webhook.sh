@@ -138,7 +138,11 @@ for p in pods:
     assert not any(v["name"] == "model-cache" for v in p["spec"].get("volumes", [])), "hydration pod mutated"
     assert p["status"].get("phase") == "Succeeded", p["status"].get("phase")
 PY
-[ "$(metric 'modelcache_webhook_requests_total{result="mutated"}')" = 0 ] || mc_fail "the webhook was called for hydration pods"
+# not even sent: no request reached the webhook yet
+m=$(curl -fsS "http://127.0.0.1:$OP_op_METRICS/metrics") || mc_fail "no /metrics"
+grep -q '^process_start_time_seconds ' <<<"$m" || mc_fail "/metrics has no process metrics"
+n=$(grep -c '^modelcache_webhook_requests_total{' <<<"$m" || true)
+[ "$n" = 0 ] || mc_fail "the webhook was called for hydration pods ($n series)"
 mc_log "hydration pod Succeeded without being sent to the webhook; qwen Ready"
 
 # --- 5. a labelled pod with two containers and an init container

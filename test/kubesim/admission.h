@@ -21,7 +21,8 @@
  *     failurePolicy Fail (the default) and skipped under Ignore;
  *   - warnings are collected per thread for the HTTP layer's Warning headers.
  *
- * Not done: reinvocationPolicy IfNeeded (every webhook is called once),
+ * Not done: subresource writes and DELETE are not admitted,
+ * reinvocationPolicy IfNeeded (every webhook is called once),
  * matchConditions (treated as matching), admissionReviewVersions other than
  * v1, webhook client authentication. */
 #ifndef KUBESIM_ADMISSION_H

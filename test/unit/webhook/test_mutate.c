@@ -254,6 +254,14 @@ static void test_unlabelled_and_update_allowed(void **state)
 	assert_true(allowed(&a));
 	done(&a);
 	free(body);
+	body = review_of("ml-team", "CREATE",
+			 "{\"metadata\":{\"name\":\"h\",\"labels\":{\"modelcache.dev/cache\":\"qwen\","
+			 "\"app.kubernetes.io/managed-by\":\"modelcache-operator\"}},\"spec\":{\"containers\":[{\"name\":\"a\"}]}}");
+	ask_str(f, body, &a);
+	assert_int_equal(a.r, WEBHOOK_ALLOWED);   /* a hydration pod: never mutated */
+	assert_null(a.patch);
+	done(&a);
+	free(body);
 	body = review_of("ml-team", "UPDATE",
 			 "{\"metadata\":{\"name\":\"p\",\"labels\":{\"modelcache.dev/cache\":\"qwen\"}},\"spec\":{}}");
 	ask_str(f, body, &a);
