@@ -282,6 +282,7 @@ mc_log "wrong caBundle refused: TLS is verified against caBundle"
 
 # --- 12. webhook down: Fail refuses labelled pods only; Ignore admits unmutated
 mc_stop "$OP_op_PID"
+[ "$MC_RC" = 0 ] || mc_fail "the operator exited $MC_RC on SIGTERM"
 if pod down qwen | K apply -f - >"$MC_TMP/down.out" 2>&1; then mc_fail "admitted while the webhook is down (Fail)"; fi
 grep -qE '^Error from server \(InternalError\): .*Internal error occurred: failed calling webhook "pods.modelcache.dev": failed to call webhook: Post "https://modelcache-webhook.modelcache-system.svc:443/mutate-v1-pod\?timeout=10s": dial tcp 127.0.0.1:'"$WP"': connect: connection refused$' \
 	"$MC_TMP/down.out" || mc_fail "webhook down: $(cat "$MC_TMP/down.out")"
