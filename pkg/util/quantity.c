@@ -6,9 +6,16 @@
 
 typedef __int128 i128;
 
-#define MAX_DIGITS 40
+/* Significant digits kept: 10^38 - 1 < 2^127 - 1, so 38 digits always fit
+ * an __int128; a 39th is out of range (the value could not be an int64 of
+ * bytes after any suffix anyway). */
+#define MAX_DIGITS 38
 
 static const i128 I64MAX = INT64_MAX;
+/* Binary suffixes double the mantissa at most 60 times; past 2^100 the
+ * value is out of range whatever the scale, and the check comes before
+ * each doubling so it never overflows. */
+static const i128 E2_LIMIT = (i128)1 << 100;
 
 /* Trailing zeros move into the scale so equal values compare equal. */
 static void normalise(struct quantity *q)
@@ -83,10 +90,10 @@ int quantity_parse(const char *s, struct quantity *q)
 			digits++;
 			if (mant == 0 && *p == '0' && !seen_dot)
 				continue;
-			if (sig >= MAX_DIGITS)
-				return -ERANGE;
 			if (mant != 0 || *p != '0')
 				sig++;
+			if (sig > MAX_DIGITS)
+				return -ERANGE;
 			mant = mant * 10 + (*p - '0');
 			if (seen_dot)
 				frac++;
@@ -104,9 +111,9 @@ int quantity_parse(const char *s, struct quantity *q)
 		return -EINVAL;
 	int scale = e10 - frac;
 	for (int i = 0; i < e2; i++) {
-		mant *= 2;
-		if (mant > ((i128)1 << 100))
+		if (mant > E2_LIMIT)
 			return -ERANGE;
+		mant *= 2;
 	}
 	while (mant != 0 && mant % 10 == 0) {
 		mant /= 10;

@@ -99,7 +99,19 @@ static void junk(void **state)
 			fail_msg("parse(\"%s\") accepted", bad[i]);
 	}
 	assert_int_equal(quantity_parse("99999999999999999999999Ei", &q), -ERANGE);
+	/* Found by fuzzing: these overflowed the __int128 mantissa (signed
+	 * overflow under UBSan) and, without sanitizers, wrapped to a small
+	 * value: 2^128 + 20Gi was read as 20Gi, the second as 1Ki. */
 	int64_t b;
+	assert_int_equal(quantity_parse("340282366920938463463374607453243047936", &q), -ERANGE);
+	assert_int_equal(quantity_parse_bytes("340282366920938463463374607453243047936", &b), -ERANGE);
+	assert_int_equal(quantity_parse("85070591730234615865843651857942052865Ki", &q), -ERANGE);
+	assert_int_equal(quantity_parse_bytes("85070591730234615865843651857942052865Ki", &b), -ERANGE);
+	assert_int_equal(quantity_parse("9999999999999999999999999999999999999999", &q), -ERANGE);
+	assert_int_equal(quantity_parse("1267650600228229401496703205377Ki", &q), -ERANGE);
+	/* 38 significant digits still parse (then fail the int64 range). */
+	assert_int_equal(quantity_parse("12345678901234567890123456789012345678", &q), -ERANGE);
+	assert_int_equal(quantity_parse("0.00000000000000000000000000000000000001", &q), 0);
 	assert_int_equal(quantity_parse_bytes("-1Gi", &b), -EINVAL);
 	assert_int_equal(quantity_parse_bytes("16Ei", &b), -ERANGE);
 	assert_int_not_equal(quantity_parse(NULL, &q), 0);
