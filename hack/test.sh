@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README, .ci/run):
 #   1. installs what is missing (hack/install-deps.sh),
-#   2. builds with -Werror and runs every test (unit, then end-to-end),
+#   2. builds with -Werror and runs every test (unit, then end-to-end); also
+#      builds (only) with Release -O3 and with clang, both -Werror,
 #   3. builds again with AddressSanitizer + UndefinedBehaviorSanitizer and
 #      runs the unit tests there.
 # Exits non-zero on any failure.
@@ -20,6 +21,15 @@ jobs=$(nproc)
 echo "== build (release, -Werror)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWERROR=ON -DSANITIZE=OFF >/dev/null
 cmake --build build -j"$jobs"
+
+# The same sources must build warning-free with the optimiser's extra
+# analyses (Release, -O3) and with a second compiler; build only.
+echo "== build (Release -O3, gcc, -Werror; build only)"
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DWERROR=ON -DSANITIZE=OFF >/dev/null
+cmake --build build-release -j"$jobs" >/dev/null
+echo "== build (clang, -Werror; build only)"
+CC=clang cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWERROR=ON -DSANITIZE=OFF >/dev/null
+cmake --build build-clang -j"$jobs" >/dev/null
 
 echo "== unit tests"
 (cd build && ctest -L unit -j"$jobs" --output-on-failure "${filter[@]}")

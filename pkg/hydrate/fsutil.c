@@ -85,7 +85,7 @@ int hydrate_open_parent(int dirfd, const char *rel, bool create, int *out_fd, co
 			close(cur);
 			return -e;
 		}
-		int next;
+		int next = -1;
 		int r = hydrate_openat_nofollow(cur, name, O_RDONLY | O_DIRECTORY, 0, &next);
 		close(cur);
 		if (r < 0)

@@ -28,7 +28,7 @@ static struct kube_selector *jsel(const char *s)
 	int rc = kube_selector_from_json(o, &sel, &err);
 
 	if (rc != 0)
-		fail_msg("selector %s: %s", s, err);
+		fail_msg("selector %s: %s", s, err ? err : "(no message)");
 	json_object_put(o);
 	return sel;
 }
@@ -40,7 +40,7 @@ static struct kube_selector *ssel(const char *s)
 	int rc = kube_selector_parse(s, &sel, &err);
 
 	if (rc != 0)
-		fail_msg("selector \"%s\": %s", s, err);
+		fail_msg("selector \"%s\": %s", s ? s : "(null)", err ? err : "(no message)");
 	assert_null(err);
 	return sel;
 }
