@@ -8,9 +8,10 @@ pkgs=(
   build-essential cmake pkg-config git
   libcurl4-openssl-dev libjson-c-dev libyaml-dev libwebsockets-dev libssl-dev libcmocka-dev
   openssl curl python3 util-linux
+  clang   # hack/test.sh also builds with clang (warning-free on both compilers)
 )
-# Optional tools: aria2 for bench/hydrate.sh, clang for the fuzzers.
-optional=(aria2 clang)
+# Optional tools: aria2 for bench/hydrate.sh.
+optional=(aria2)
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -31,15 +32,27 @@ fi
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
-echo "install-deps: installing ${missing[*]} ${want_optional[*]}"
-$SUDO apt-get update -qq
+# apt's output goes to a log that is shown only when something fails.
+log=$(mktemp "${TMPDIR:-/tmp}/install-deps.XXXXXX.log")
+n=$(( ${#missing[@]} + ${#want_optional[@]} ))
+echo "install-deps: installing $n packages (${missing[*]} ${want_optional[*]}); log: $log"
+run() {
+  if ! "$@" >>"$log" 2>&1; then
+    echo "install-deps: '$*' failed; last lines of $log:" >&2
+    tail -n 30 "$log" >&2
+    return 1
+  fi
+}
+run $SUDO apt-get update -qq
 if [ ${#missing[@]} -gt 0 ]; then
-  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  run $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 if [ ${#want_optional[@]} -gt 0 ]; then
-  $SUDO apt-get install -y -qq --no-install-recommends "${want_optional[@]}" || \
+  run $SUDO apt-get install -y -qq --no-install-recommends "${want_optional[@]}" || \
     echo "install-deps: optional packages not installed: ${want_optional[*]}" >&2
 fi
+rm -f "$log"
+echo "install-deps: done"
 
 if ! command -v kubectl >/dev/null 2>&1; then
   echo "install-deps: kubectl is not on PATH; the end-to-end tests need it" >&2
