@@ -1495,7 +1495,22 @@ static void do_resource(struct api *a, struct http_req *r, struct target *t, int
 			free(msg);
 			goto out;
 		}
-		body = parse_body(r, pt == SIM_PATCH_APPLY);
+		if (pt == SIM_PATCH_APPLY && strncasecmp(r->content_type, "application/apply-patch+yaml", 28) == 0) {
+			/* The apiserver decodes apply bodies, JSON included, with
+			 * sigs.k8s.io/yaml (go-yaml v2): 400 "error decoding YAML: ...". */
+			char *yerr = NULL;
+			if (yaml_to_json_k8s(r->body, r->body_len, &body, &yerr) < 0 || !body) {
+				char *msg = xasprintf("error decoding YAML: error converting YAML to JSON: %s",
+						      yerr ? yerr : "yaml: cannot parse");
+				respond_status(a, r, 400, "BadRequest", msg, NULL, NULL, NULL, NULL, NULL);
+				free(msg);
+				free(yerr);
+				goto out;
+			}
+			free(yerr);
+		} else {
+			body = parse_body(r, pt == SIM_PATCH_APPLY);
+		}
 		if (!body) {
 			respond_bad_body(a, r);
 			goto out;

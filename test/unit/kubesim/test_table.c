@@ -149,6 +149,39 @@ static void test_yaml_to_json(void **state)
 	assert_int_equal(yaml_to_json(bad, strlen(bad), &o), -22);
 }
 
+/* apply-patch+yaml bodies are decoded with go-yaml v2's escapes: json-c's
+ * "\/" is refused with the apiserver's words, the escapes go-yaml knows
+ * decode, and a refusal on a later line names it as go-yaml does. */
+static void test_yaml_k8s_escapes(void **state)
+{
+	(void)state;
+	json_object *o = NULL;
+	char *err = NULL;
+	const char *slash = "{\"metadata\":{\"labels\":{\"app.kubernetes.io\\/managed-by\":\"x\"}}}";
+	assert_int_equal(yaml_to_json_k8s(slash, strlen(slash), &o, &err), -22);
+	assert_string_equal(err, "yaml: found unknown escape character");
+	free(err);
+	/* plain libyaml accepts it (that is what let it through before) */
+	assert_int_equal(yaml_to_json(slash, strlen(slash), &o), 0);
+	json_object_put(o);
+	o = NULL;
+	const char *later = "a: 1\nb:\n  c: \"x\\/y\"\n";
+	assert_int_equal(yaml_to_json_k8s(later, strlen(later), &o, &err), -22);
+	assert_string_equal(err, "yaml: line 3: found unknown escape character");
+	free(err);
+	const char *ok = "{\"k\":\"a\\\"b\\\\c\\td\\u00e9\\x41\\N\\ \", 'single\\/': \"\"}";
+	assert_int_equal(yaml_to_json_k8s(ok, strlen(ok), &o, &err), 0);
+	assert_null(err);
+	assert_string_equal(sj_str(o, "k", NULL), "a\"b\\c\td\xc3\xa9" "A\xc2\x85 ");
+	assert_string_equal(sj_str(o, "single\\/", NULL), "");
+	json_object_put(o);
+	o = NULL;
+	const char *unclosed = "a: [1, 2\n";
+	assert_int_equal(yaml_to_json_k8s(unclosed, strlen(unclosed), &o, &err), -22);
+	assert_non_null(strstr(err, "yaml: "));
+	free(err);
+}
+
 /* protobuf helpers for building test input */
 static size_t put_varint(unsigned char *p, uint64_t v)
 {
@@ -243,6 +276,7 @@ int main(void)
 		cmocka_unit_test(test_crd_table),
 		cmocka_unit_test(test_builtin_table),
 		cmocka_unit_test(test_yaml_to_json),
+		cmocka_unit_test(test_yaml_k8s_escapes),
 		cmocka_unit_test(test_protobuf_configmap),
 		cmocka_unit_test(test_sj_parse),
 	};
