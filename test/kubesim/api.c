@@ -1381,11 +1381,6 @@ static void do_resource(struct api *a, struct http_req *r, struct target *t, int
 				       NULL, NULL, NULL);
 			goto out;
 		}
-		if (!t->name && strcmp(m, "DELETE") == 0) {
-			respond_status(a, r, 400, "BadRequest", "dryRun on deletecollection is not supported by kubesim",
-				       NULL, NULL, NULL, NULL, NULL);
-			goto out;
-		}
 		sim_dry_run(1);
 	}
 	/* the field manager of this write: ?fieldManager= or the User-Agent's program */
@@ -1517,13 +1512,21 @@ static void do_resource(struct api *a, struct http_req *r, struct target *t, int
 		}
 		char *fm = qparam(r->query, "fieldManager");
 		int force = qbool(r->query, "force");
+		/* an apply that creates answers 201 Created, as the apiserver's
+		 * PatchResource does when the object did not exist */
+		int created = 0;
+		if (pt == SIM_PATCH_APPLY && !(t->sub && *t->sub)) {
+			json_object *cur = NULL;
+			created = sim_get(a->sim, t->group, t->version, t->resource, t->ns, t->name, &cur, NULL) < 0;
+			json_object_put(cur);
+		}
 		int rc = sim_patch(a->sim, t->group, t->version, t->resource, t->ns, t->name, t->sub, pt, body, fm,
 				   force, &out, &e);
 		free(fm);
 		if (rc < 0)
 			respond_err(a, r, &e, t->name, t->group, t->resource);
 		else
-			respond_object(a, r, t, 200, out);
+			respond_object(a, r, t, created ? 201 : 200, out);
 		goto out;
 	}
 	if (strcmp(m, "DELETE") == 0) {
