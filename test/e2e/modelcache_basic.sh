@@ -81,6 +81,22 @@ h1=$(wc -l <"$MC_TMP/fakehub-requests.txt")
 mc_log "steady state: 0 writes and 0 Hub requests in 60 s"
 [ "$(mce_events "$NS" qwen Staging)" = 1 ] || mc_fail "Staging events: $(mce_events "$NS" qwen Staging), want 1"
 [ "$(mce_events "$NS" qwen Staged)" = 1 ] || mc_fail "Staged events: $(mce_events "$NS" qwen Staged), want 1"
+# the operator's events are one object each, seen through both event APIs
+# (same uid, name and resourceVersion), as on the apiserver
+mcp get events.events.k8s.io -n "$NS" -o json >"$MC_TMP/ev-v1.json"
+mcp get --raw "/api/v1/namespaces/$NS/events" >"$MC_TMP/ev-core.json"
+python3 - "$MC_TMP/ev-v1.json" "$MC_TMP/ev-core.json" <<'PY' || mc_fail "events differ between events.k8s.io/v1 and core/v1"
+import json, sys
+v1 = json.load(open(sys.argv[1]))["items"]
+core = json.load(open(sys.argv[2]))["items"]
+key = lambda e: (e["metadata"]["name"], e["metadata"]["uid"], e["metadata"]["resourceVersion"])
+a, b = sorted(map(key, v1)), sorted(map(key, core))
+if not a or a != b:
+    sys.exit(f"events.k8s.io/v1: {a}\ncore/v1: {b}")
+mine = [e for e in v1 if (e.get("regarding") or {}).get("kind") == "ModelCache"]
+if not mine or any(not e.get("note") for e in mine):
+    sys.exit("events.k8s.io/v1 view lacks note/regarding")
+PY
 
 # --- clusterSelector narrows to one cluster; objects leave the other
 mcp patch mc qwen -n "$NS" --type merge -p '{"spec":{"clusterSelector":{"matchLabels":{"region":"west"}}}}' >/dev/null

@@ -18,6 +18,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 #include "yaml2json.h"
+#include "evview.h"
 
 #define WATCH_DEFAULT_TIMEOUT_S 1800
 #define BOOKMARK_EVERY_MS 10000
@@ -640,6 +641,7 @@ static void openapi_v3(struct api *a, struct http_req *r, const char *rest)
 struct target {
 	char *group, *version, *resource, *ns, *name, *sub;
 	json_object *desc;   /* sim_resource() entry */
+	int ev_view;         /* events.k8s.io/v1 events: served from core/v1 (evview.h) */
 };
 
 static void target_free(struct target *t)
@@ -689,6 +691,8 @@ static void respond_object(struct api *a, struct http_req *r, struct target *t, 
 		json_object_put(items);
 		return;
 	}
+	if (t->ev_view)
+		evview_convert(o, 0, 1);
 	respond_json(a, r, code, o, NULL);
 }
 
@@ -793,6 +797,12 @@ static void do_list(struct api *a, struct http_req *r, struct target *t)
 		respond_json(a, r, 200, tab, NULL);
 		json_object_put(tab);
 	} else {
+		for (size_t i = 0; t->ev_view && i < json_object_array_length(items); i++)
+			evview_convert(json_object_array_get_idx(items, i), 0, 1);
+		if (t->ev_view) {
+			json_object_object_add(list, "apiVersion", json_object_new_string("events.k8s.io/v1"));
+			json_object_object_add(list, "kind", json_object_new_string("EventList"));
+		}
 		respond_json(a, r, 200, list, NULL);
 	}
 out:
@@ -848,8 +858,11 @@ static json_object *present(struct http_req *r, struct target *t, json_object *o
 	char av[300];
 	snprintf(av, sizeof(av), "%s%s%s", t->group, t->group[0] ? "/" : "", t->version);
 	json_object_object_add(o, "apiVersion", json_object_new_string(av));
-	if (!wants_table(r))
+	if (!wants_table(r)) {
+		if (t->ev_view)
+			evview_convert(o, 0, 1);
 		return json_object_get(o);
+	}
 	json_object *items = json_object_new_array();
 	json_object_array_add(items, json_object_get(o));
 	json_object *tab = table_build(t->desc, items, *first, table_include(r), now_s());
@@ -1442,6 +1455,8 @@ static void do_resource(struct api *a, struct http_req *r, struct target *t, int
 			respond_bad_body(a, r);
 			goto out;
 		}
+		if (t->ev_view)
+			evview_convert(body, 1, 1);
 		if (sim_create(a->sim, t->group, t->version, t->resource, t->ns, body, &out, &e) < 0)
 			respond_err(a, r, &e, sj_str(body, "metadata", "name", NULL), t->group, t->resource);
 		else
@@ -1467,6 +1482,8 @@ static void do_resource(struct api *a, struct http_req *r, struct target *t, int
 		}
 		if (!bn)
 			json_object_object_add(sj_meta(body), "name", json_object_new_string(t->name));
+		if (t->ev_view)
+			evview_convert(body, 1, 1);
 		int rc = t->sub ? sim_update_status(a->sim, t->group, t->version, t->resource, t->ns, body, &out, &e)
 				: sim_update(a->sim, t->group, t->version, t->resource, t->ns, body, &out, &e);
 		if (rc < 0)
@@ -1510,6 +1527,10 @@ static void do_resource(struct api *a, struct http_req *r, struct target *t, int
 			respond_bad_body(a, r);
 			goto out;
 		}
+		if (t->ev_view && pt == SIM_PATCH_JSON)
+			evview_convert_json_patch(body);
+		else if (t->ev_view)
+			evview_convert(body, 1, pt == SIM_PATCH_APPLY);
 		char *fm = qparam(r->query, "fieldManager");
 		int force = qbool(r->query, "force");
 		/* an apply that creates answers 201 Created, as the apiserver's
@@ -1787,6 +1808,12 @@ void api_handle(void *ctx, struct http_req *r)
 		respond_status(a, r, 405, "MethodNotAllowed", "the server does not allow this method on the requested resource",
 			       NULL, NULL, NULL, NULL, NULL);
 		goto out;
+	}
+	if (strcmp(t.group, "events.k8s.io") == 0 && strcmp(t.resource, "events") == 0) {
+		/* one store for both event APIs, as on the apiserver */
+		free(t.group);
+		t.group = xstrdup("");
+		t.ev_view = 1;
 	}
 	if (!do_review(a, r, &t))
 		do_resource(a, r, &t, watch);

@@ -23,7 +23,6 @@
 #include "admission.h"
 #include "api.h"
 #include "certs.h"
-#include "evmirror.h"
 #include "gc.h"
 #include "http.h"
 #include "sim.h"
@@ -202,7 +201,6 @@ int main(int argc, char **argv)
 	struct flags f = {0};
 	struct sim *s = NULL;
 	struct gc *gc = NULL;
-	struct evmirror *evm = NULL;
 	struct api *api = NULL;
 	struct admission *adm = NULL;
 	struct http_server *srv = NULL;
@@ -245,7 +243,7 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_sigpipe;
 	sigaction(SIGPIPE, &sa, NULL);
 
-	if (sim_new(NULL, &s) < 0 || gc_start(s, &gc) < 0 || evmirror_start(s, &evm) < 0) {
+	if (sim_new(NULL, &s) < 0 || gc_start(s, &gc) < 0) {
 		fprintf(stderr, "kubesim: cannot start the store\n");
 		goto out;
 	}
@@ -344,7 +342,6 @@ out:
 		sim_shutdown(s);
 	http_server_stop(srv);
 	gc_stop(gc);
-	evmirror_stop(evm);
 	api_free(api);
 	sim_free(s);
 	admission_free(adm);

@@ -161,8 +161,6 @@ static const struct bcol bcols[] = {
 	{"storageclasses", "Provisioner", ".provisioner", "string"},
 	{"secrets", "Type", ".type", "string"},
 	{"leases", "Holder", ".spec.holderIdentity", "string"},
-	{"events", "Reason", ".reason", "string"},
-	{"events", "Message", ".message", "string"},
 	{"nodes", "Status", ".status.conditions[?(@.type==\"Ready\")].type", "string"},
 };
 
@@ -183,6 +181,96 @@ static json_object *cell_value(json_object *v, const char *type, int64_t now_s)
 	return sj_copy(v);
 }
 
+/* translateTimestampSince of an RFC 3339 time, "<unknown>" when unset */
+static json_object *since(const char *ts, int64_t now_s)
+{
+	int64_t ns;
+	if (!ts || !*ts || rfc3339_parse(ts, &ns) < 0)
+		return json_object_new_string("<unknown>");
+	char a[32];
+	table_age(now_s - ns / 1000000000, a);
+	return json_object_new_string(a);
+}
+
+/* The apiserver's Event printer (pkg/printers/internalversion printEvent):
+ * Last Seen, Type, Reason, Object, Subobject, Source, Message, First Seen,
+ * Count, Name; kubectl shows the priority-0 ones. */
+static void event_columns(json_object *defs)
+{
+	static const struct { const char *name, *type; int prio; } cols[] = {
+		{"Last Seen", "string", 0}, {"Type", "string", 0}, {"Reason", "string", 0},
+		{"Object", "string", 0}, {"Subobject", "string", 1}, {"Source", "string", 1},
+		{"Message", "string", 0}, {"First Seen", "string", 1}, {"Count", "integer", 1},
+		{"Name", "string", 1},
+	};
+	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+		json_object_array_add(defs, coldef(cols[i].name, cols[i].type, cols[i].prio == 1 && i == 9 ? "name" : "",
+						   "", cols[i].prio));
+}
+
+static const char *first_nonempty(const char *a, const char *b)
+{
+	return a && *a ? a : (b ? b : "");
+}
+
+static json_object *event_cells(json_object *o, int64_t now_s)
+{
+	json_object *cells = json_object_new_array();
+	const char *first_ts = sj_str(o, "firstTimestamp", NULL);
+	json_object *first = (first_ts && *first_ts) ? since(first_ts, now_s) : since(sj_str(o, "eventTime", NULL), now_s);
+	const char *last_ts = sj_str(o, "lastTimestamp", NULL);
+	json_object *last = (last_ts && *last_ts) ? since(last_ts, now_s) : json_object_get(first);
+	json_object *series = sj_get(o, "series");
+	int64_t count = json_object_get_int64(sj_get(o, "count"));
+	if (series) {
+		json_object_put(last);
+		last = since(sj_str(series, "lastObservedTime", NULL), now_s);
+		count = json_object_get_int64(sj_get(series, "count"));
+	} else if (count == 0) {
+		count = 1; /* singleton events have no count in the new API */
+	}
+	const char *kind = sj_str(o, "involvedObject", "kind", NULL), *name = sj_str(o, "involvedObject", "name", NULL);
+	char *lk = xstrdup(kind ? kind : "");
+	for (char *c = lk; *c; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c - 'A' + 'a');
+	char *target = name && *name ? xasprintf("%s/%s", lk, name) : xstrdup(lk);
+	const char *comp = first_nonempty(sj_str(o, "source", "component", NULL), sj_str(o, "reportingComponent", NULL));
+	const char *inst = first_nonempty(sj_str(o, "source", "host", NULL), sj_str(o, "reportingInstance", NULL));
+	char *source = *inst ? xasprintf("%s, %s", comp, inst) : xstrdup(comp);
+	const char *fp = sj_str(o, "involvedObject", "fieldPath", NULL);
+	json_object_array_add(cells, last);
+	json_object_array_add(cells, json_object_new_string(first_nonempty(sj_str(o, "type", NULL), "")));
+	json_object_array_add(cells, json_object_new_string(first_nonempty(sj_str(o, "reason", NULL), "")));
+	json_object_array_add(cells, json_object_new_string(target));
+	json_object_array_add(cells, json_object_new_string(fp ? fp : ""));
+	json_object_array_add(cells, json_object_new_string(source));
+	json_object_array_add(cells, json_object_new_string(first_nonempty(sj_str(o, "message", NULL), "")));
+	json_object_array_add(cells, first);
+	json_object_array_add(cells, json_object_new_int64(count));
+	json_object_array_add(cells, json_object_new_string(first_nonempty(sj_str(o, "metadata", "name", NULL), "")));
+	free(source);
+	free(target);
+	free(lk);
+	return cells;
+}
+
+static json_object *meta_row(json_object *o, json_object *cells, enum table_include inc)
+{
+	json_object *row = json_object_new_object();
+	json_object_object_add(row, "cells", cells);
+	if (inc == TABLE_INCLUDE_OBJECT) {
+		json_object_object_add(row, "object", sj_copy(o));
+	} else if (inc == TABLE_INCLUDE_METADATA) {
+		json_object *pom = json_object_new_object();
+		json_object_object_add(pom, "kind", json_object_new_string("PartialObjectMetadata"));
+		json_object_object_add(pom, "apiVersion", json_object_new_string("meta.k8s.io/v1"));
+		json_object_object_add(pom, "metadata", sj_copy(sj_get(o, "metadata")));
+		json_object_object_add(row, "object", pom);
+	}
+	return row;
+}
+
 json_object *table_build(json_object *desc, json_object *items, int with_columns,
 			 enum table_include inc, int64_t now_s)
 {
@@ -193,6 +281,20 @@ json_object *table_build(json_object *desc, json_object *items, int with_columns
 	const char *res = sj_str(desc, "resource", NULL);
 	json_object *crdcols = sj_get(desc, "columns");
 	int crd = sj_bool(desc, "crd");
+	if (!crd && res && strcmp(res, "events") == 0) {
+		json_object *edefs = json_object_new_array();
+		event_columns(edefs);
+		json_object_object_add(t, "columnDefinitions", with_columns ? edefs : json_object_new_array());
+		if (!with_columns)
+			json_object_put(edefs);
+		json_object *erows = json_object_new_array();
+		for (size_t i = 0; items && i < json_object_array_length(items); i++) {
+			json_object *o = json_object_array_get_idx(items, i);
+			json_object_array_add(erows, meta_row(o, event_cells(o, now_s), inc));
+		}
+		json_object_object_add(t, "rows", erows);
+		return t;
+	}
 	json_object *defs = json_object_new_array();
 	json_object_array_add(defs, coldef("Name", "string", "name",
 					   "Name must be unique within a namespace.", 0));
@@ -246,17 +348,7 @@ json_object *table_build(json_object *desc, json_object *items, int with_columns
 			}
 			json_object_array_add(cells, age_cell(o, now_s));
 		}
-		json_object *row = json_object_new_object();
-		json_object_object_add(row, "cells", cells);
-		if (inc == TABLE_INCLUDE_OBJECT) {
-			json_object_object_add(row, "object", sj_copy(o));
-		} else if (inc == TABLE_INCLUDE_METADATA) {
-			json_object *pom = json_object_new_object();
-			json_object_object_add(pom, "kind", json_object_new_string("PartialObjectMetadata"));
-			json_object_object_add(pom, "apiVersion", json_object_new_string("meta.k8s.io/v1"));
-			json_object_object_add(pom, "metadata", sj_copy(sj_get(o, "metadata")));
-			json_object_object_add(row, "object", pom);
-		}
+		json_object *row = meta_row(o, cells, inc);
 		json_object_array_add(rows, row);
 	}
 	json_object_object_add(t, "rows", rows);

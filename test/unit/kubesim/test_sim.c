@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "evmirror.h"
+#include "evview.h"
 #include "gc.h"
 #include "labelsel.h"
 #include "sim.h"
@@ -652,39 +652,44 @@ static void test_namespace_delete(void **state)
 	sim_free(s);
 }
 
-static void test_event_mirror(void **state)
+/* events.k8s.io/v1 <-> core/v1: the field renames of the apiserver's
+ * conversion, both ways, and JSON patch paths (evview.h). */
+static void test_event_view(void **state)
 {
 	(void)state;
-	struct sim *s = new_sim();
-	struct evmirror *m = NULL;
-	assert_int_equal(evmirror_start(s, &m), 0);
-	json_object *ev = J("{\"metadata\":{\"name\":\"q.1\"},\"eventTime\":\"2026-01-01T00:00:00.000000Z\","
-			    "\"reportingController\":\"op\",\"reportingInstance\":\"op-1\",\"action\":\"Compose\","
-			    "\"reason\":\"Staging\",\"type\":\"Normal\",\"note\":\"hello\",\"series\":{\"count\":3,"
-			    "\"lastObservedTime\":\"2026-01-01T00:00:01.000000Z\"},"
-			    "\"regarding\":{\"kind\":\"ModelCache\",\"name\":\"q\",\"namespace\":\"default\"}}");
-	assert_int_equal(sim_create(s, "events.k8s.io", "v1", "events", "default", ev, NULL, NULL), 0);
-	sim_sync(s);
-	json_object *core = NULL;
-	assert_int_equal(sim_get(s, "", "v1", "events", "default", "q.1", &core, NULL), 0);
-	assert_string_equal(sj_str(core, "apiVersion", NULL), "v1");
-	assert_string_equal(sj_str(core, "message", NULL), "hello");
-	assert_string_equal(sj_str(core, "involvedObject", "name", NULL), "q");
-	assert_string_equal(sj_str(core, "source", "component", NULL), "op");
-	assert_string_equal(sj_str(core, "reportingComponent", NULL), "op");
-	assert_int_equal(json_object_get_int(sj_get(core, "count")), 3);
-	json_object_put(core);
-	/* core/v1 events are not mirrored back (no loop) */
-	json_object *l = NULL;
-	assert_int_equal(sim_list(s, "events.k8s.io", "v1", "events", "default", NULL, NULL, &l, NULL), 0);
-	assert_int_equal(json_object_array_length(sj_get(l, "items")), 1);
-	json_object_put(l);
-	assert_int_equal(sim_delete(s, "events.k8s.io", "v1", "events", "default", "q.1", NULL, NULL, NULL), 0);
-	sim_sync(s);
-	assert_int_equal(sim_get(s, "", "v1", "events", "default", "q.1", NULL, NULL), -404);
+	json_object *ev = J("{\"apiVersion\":\"events.k8s.io/v1\",\"kind\":\"Event\",\"metadata\":{\"name\":\"q.1\"},"
+			    "\"eventTime\":\"2026-01-01T00:00:00.000000Z\",\"reportingController\":\"op\","
+			    "\"reportingInstance\":\"op-1\",\"action\":\"Compose\",\"reason\":\"Staging\",\"type\":\"Normal\","
+			    "\"note\":\"hello\",\"series\":{\"count\":3,\"lastObservedTime\":\"2026-01-01T00:00:01.000000Z\"},"
+			    "\"deprecatedCount\":2,\"regarding\":{\"kind\":\"ModelCache\",\"name\":\"q\",\"namespace\":\"default\"}}");
+	json_object *orig = sj_copy(ev);
+	evview_convert(ev, 1, 1);
+	assert_string_equal(sj_str(ev, "apiVersion", NULL), "v1");
+	assert_string_equal(sj_str(ev, "message", NULL), "hello");
+	assert_string_equal(sj_str(ev, "involvedObject", "name", NULL), "q");
+	assert_string_equal(sj_str(ev, "reportingComponent", NULL), "op");
+	assert_null(sj_get(ev, "source")); /* no source is made up */
+	assert_int_equal(json_object_get_int(sj_get(ev, "count")), 2);
+	assert_int_equal(json_object_get_int(sj_get(sj_get(ev, "series"), "count")), 3);
+	assert_null(sj_get(ev, "note"));
+	assert_null(sj_get(ev, "regarding"));
+	evview_convert(ev, 0, 1);
+	assert_true(json_object_equal(ev, orig));
+	/* a merge patch has no apiVersion: none is added */
+	json_object *mp = J("{\"note\":\"x\",\"series\":{\"count\":4}}");
+	evview_convert(mp, 1, 0);
+	assert_string_equal(sj_str(mp, "message", NULL), "x");
+	assert_null(sj_get(mp, "apiVersion"));
+	json_object *jp = J("[{\"op\":\"replace\",\"path\":\"/deprecatedCount\",\"value\":5},"
+			    "{\"op\":\"copy\",\"from\":\"/note\",\"path\":\"/series/count\"}]");
+	evview_convert_json_patch(jp);
+	assert_string_equal(sj_str(json_object_array_get_idx(jp, 0), "path", NULL), "/count");
+	assert_string_equal(sj_str(json_object_array_get_idx(jp, 1), "from", NULL), "/message");
+	assert_string_equal(sj_str(json_object_array_get_idx(jp, 1), "path", NULL), "/series/count");
+	json_object_put(jp);
+	json_object_put(mp);
+	json_object_put(orig);
 	json_object_put(ev);
-	evmirror_stop(m);
-	sim_free(s);
 }
 
 static void test_dry_run(void **state)
@@ -803,7 +808,7 @@ int main(void)
 		cmocka_unit_test(test_patch_merge_and_apply),
 		cmocka_unit_test(test_gc_background_and_foreground),
 		cmocka_unit_test(test_namespace_delete),
-		cmocka_unit_test(test_event_mirror),
+		cmocka_unit_test(test_event_view),
 		cmocka_unit_test(test_dry_run),
 		cmocka_unit_test(test_update_managed_fields),
 		cmocka_unit_test(test_labelsel_parse_errors),
