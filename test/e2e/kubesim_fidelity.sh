@@ -8,7 +8,16 @@
 #   2. a namespaced create in a namespace that does not exist: 404
 #      namespaces "x" not found, also for kubectl apply --dry-run=server of a
 #      Namespace and objects in it (dry-run persists nothing);
-#   3. dry-run persists nothing: create, apply, delete, deletecollection.
+#   3. dry-run persists nothing: create, apply, delete, deletecollection;
+#   4. an events.k8s.io/v1 Event and its core/v1 view are one object (same
+#      uid, name, resourceVersion), written, listed and watched through
+#      either API; kubectl get events prints the apiserver's columns;
+#   5. CRD CEL rules (x-kubernetes-validations) are evaluated: kubectl apply
+#      -f examples/ succeeds, the rules' violations are refused with the
+#      CRDs' messages, the old InferenceCluster CRD (spec.connection.local an
+#      object without properties) makes its objects fail with the apiserver's
+#      "invalid object type" error, and a CRD whose rule kubesim cannot
+#      evaluate is refused ("unsupported CEL").
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 mc_init
@@ -86,4 +95,139 @@ code=$(curl -s -o "$MC_TMP/dc.json" -w '%{http_code}' -X DELETE \
 n=$(K get cm -n fid -l group=dc -o name | wc -l)
 [ "$n" = 2 ] || mc_fail "deletecollection dry-run removed objects: $n of 2 remain"
 
-mc_log "kubesim fidelity: apply decoding, namespaces and dry-run as the apiserver"
+# --- 4. one Event, two APIs
+K create -f - >/dev/null <<'YAML' || mc_fail "create events.k8s.io/v1 Event"
+apiVersion: events.k8s.io/v1
+kind: Event
+metadata: {name: ev-1, namespace: fid}
+eventTime: "2026-12-03T10:00:00.000000Z"
+reportingController: example.com/fid
+reportingInstance: fid-1
+action: Probe
+reason: Probing
+type: Normal
+note: hello from fid
+regarding: {kind: ConfigMap, name: ssa, namespace: fid, apiVersion: v1}
+YAML
+v1=$(K get --raw /apis/events.k8s.io/v1/namespaces/fid/events/ev-1)
+core=$(K get --raw /api/v1/namespaces/fid/events/ev-1)
+python3 - "$v1" "$core" <<'PY' || mc_fail "one Event through both APIs"
+import json, sys
+v1, core = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+for k in ("uid", "name", "resourceVersion", "creationTimestamp"):
+    assert v1["metadata"][k] == core["metadata"][k], (k, v1["metadata"][k], core["metadata"][k])
+assert v1["apiVersion"] == "events.k8s.io/v1" and core["apiVersion"] == "v1", (v1["apiVersion"], core["apiVersion"])
+assert v1["note"] == core["message"] == "hello from fid"
+assert v1["regarding"]["name"] == core["involvedObject"]["name"] == "ssa"
+assert core["reportingComponent"] == "example.com/fid" and "source" not in core or core["source"] == {}, core.get("source")
+assert "message" not in v1 and "involvedObject" not in v1
+PY
+[ "$(K get --raw /api/v1/namespaces/fid/events | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')" = 1 ] ||
+	mc_fail "core/v1 list does not hold exactly the one Event"
+[ "$(K get --raw /apis/events.k8s.io/v1/namespaces/fid/events | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["kind"], len(d["items"]))')" = "EventList 1" ] ||
+	mc_fail "events.k8s.io/v1 list does not hold exactly the one Event"
+# a write through core/v1 is seen through events.k8s.io/v1 (same object, new resourceVersion), also by a watch
+rv=$(K get --raw /apis/events.k8s.io/v1/namespaces/fid/events/ev-1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["resourceVersion"])')
+curl -s -N --max-time 5 "$URL/apis/events.k8s.io/v1/namespaces/fid/events?watch=true&resourceVersion=$rv" >"$MC_TMP/ev-watch.txt" &
+wpid=$!
+sleep 1
+K patch --type merge events ev-1 -n fid -p '{"message":"patched through core"}' >/dev/null
+wait "$wpid" || true
+grep -q '"note":"patched through core"' "$MC_TMP/ev-watch.txt" || mc_fail "events.k8s.io/v1 watch missed the core write: $(cat "$MC_TMP/ev-watch.txt")"
+grep -q '"type":"MODIFIED"' "$MC_TMP/ev-watch.txt" || mc_fail "watch event type: $(cat "$MC_TMP/ev-watch.txt")"
+[ "$(K get --raw /apis/events.k8s.io/v1/namespaces/fid/events/ev-1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["note"])')" = "patched through core" ] ||
+	mc_fail "events.k8s.io/v1 does not see the core write"
+# kubectl get events: the apiserver's columns
+hdr=$(K get events -n fid | head -n 1)
+[ "$(echo $hdr)" = "LAST SEEN TYPE REASON OBJECT MESSAGE" ] || mc_fail "kubectl get events header: '$hdr'"
+K get events -n fid | grep -q 'Normal *Probing *configmap/ssa *patched through core' || mc_fail "kubectl get events row: $(K get events -n fid)"
+K delete events.events.k8s.io ev-1 -n fid >/dev/null
+out=$(K get --raw /api/v1/namespaces/fid/events/ev-1 2>&1 || true)
+grep -q 'NotFound\|not found' <<<"$out" || mc_fail "deleted through events.k8s.io, still in core: $out"
+
+# --- 5. CEL
+SRC=$MC_SOURCE_DIR
+K apply -f "$SRC/crds/" >/dev/null
+mc_wait 30 "CRDs served" K get modelcaches.modelcache.dev -A
+K apply -f "$SRC/examples/00-namespaces.yaml" >/dev/null
+K apply -f "$SRC/examples/" >"$MC_TMP/examples.out" 2>&1 || mc_fail "kubectl apply -f examples/: $(cat "$MC_TMP/examples.out")"
+K get ic local >/dev/null || mc_fail "examples: InferenceCluster local not stored"
+refused() { # WANT (grep -F) < manifest
+	local out
+	out=$(K apply -f - 2>&1) && mc_fail "accepted, want refusal '$1': $out"
+	grep -qF -- "$1" <<<"$out" || mc_fail "refusal lacks '$1': $out"
+}
+refused 'The InferenceCluster "two" is invalid: spec.connection: Invalid value: "object": exactly one of local or kubeconfigSecretRef must be set' <<'YAML'
+apiVersion: modelcache.dev/v1alpha1
+kind: InferenceCluster
+metadata: {name: two}
+spec:
+  connection:
+    local: {}
+    kubeconfigSecretRef: {namespace: modelcache-system, name: gpu-west}
+YAML
+refused 'The ModelCache "nohf" is invalid: spec.huggingFace: Required value: spec.huggingFace is required when spec.source is HuggingFace' <<'YAML'
+apiVersion: modelcache.dev/v1alpha1
+kind: ModelCache
+metadata: {name: nohf, namespace: ml-team}
+spec: {source: HuggingFace}
+YAML
+refused 'reserve requires capacity' <<'YAML'
+apiVersion: modelcache.dev/v1alpha1
+kind: InferenceCluster
+metadata: {name: resv}
+spec:
+  connection: {local: {}}
+  cache: {reserve: 10Gi}
+YAML
+# the CRD before the fix: its objects fail as on a real v1.28 apiserver
+K delete crd inferenceclusters.modelcache.dev >/dev/null
+python3 - "$SRC/crds/modelcache.dev_inferenceclusters.yaml" >"$MC_TMP/old-ic-crd.yaml" <<'PY'
+import sys
+lines = open(sys.argv[1]).read().split("\n")
+out = [l for l in lines if "x-kubernetes-preserve-unknown-fields: true" not in l or "local" in l and False]
+# drop the preserve-unknown-fields line of spec.connection.local only
+res, in_local = [], False
+for l in lines:
+    s = l.strip()
+    if s == "local:":
+        in_local = True
+    elif in_local and s.startswith("x-kubernetes-preserve-unknown-fields"):
+        in_local = False
+        continue
+    elif in_local and s.endswith(":") and not s.startswith(("description", "type")) and not s.startswith("#"):
+        in_local = s == "local:"
+    res.append(l)
+print("\n".join(res))
+PY
+grep -A4 ' local:' "$MC_TMP/old-ic-crd.yaml" | grep -q preserve-unknown && mc_fail "old CRD copy still keeps unknown fields"
+K apply -f "$MC_TMP/old-ic-crd.yaml" >/dev/null
+mc_wait 30 "old CRD served" K get inferenceclusters.modelcache.dev
+refused 'spec.connection: Invalid value: "object": invalid object type, expected either Properties or AdditionalProperties with Allows=true and non-empty Schema evaluating rule: exactly one of local or kubeconfigSecretRef must be set' <"$SRC/examples/inferencecluster-local.yaml"
+K delete crd inferenceclusters.modelcache.dev >/dev/null
+# a rule outside kubesim's subset refuses the CRD, never skipped silently
+out=$(K apply -f - 2>&1 <<'YAML') && mc_fail "CRD with an unsupported rule accepted: $out"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gadgets.fid.example.com}
+spec:
+  group: fid.example.com
+  names: {kind: Gadget, plural: gadgets, singular: gadget}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties: {size: {type: string}}
+            x-kubernetes-validations:
+            - rule: "quantity(self.size).isGreaterThan(quantity('1Gi'))"
+YAML
+grep -q 'unsupported CEL: function quantity()' <<<"$out" || mc_fail "unsupported rule: $out"
+
+mc_log "kubesim fidelity: apply decoding, namespaces, dry-run, events and CEL as the apiserver"

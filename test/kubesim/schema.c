@@ -1,8 +1,5 @@
-/* CRD structural-schema pruning, defaulting and validation (see schema.h).
- *
- * CEL rules (x-kubernetes-validations) are deliberately NOT evaluated: there
- * is no CEL interpreter in the simulator. The operator validates what it
- * reads itself (DESIGN.md 1), and the kubesim README lists this gap. */
+/* CRD structural-schema pruning, defaulting and validation, and the CRD's
+ * CEL rules (x-kubernetes-validations) evaluated with cel.c (see schema.h). */
 #include "schema.h"
 
 #include <regex.h>
@@ -13,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cel.h"
 #include "util/buf.h"
 #include "util/mem.h"
 
@@ -682,7 +680,233 @@ static void validate(json_object *schema, json_object *v, const char *path, json
 		invalid(causes, "FieldValueInvalid", path, v, "must not validate the schema (not)");
 }
 
-int schema_apply(json_object *schema, json_object *obj, json_object *causes)
+/* ---- CEL rules ---- */
+
+/* The apiserver builds a CEL type for a rule's self from the whole schema
+ * below it; an object with neither properties nor additionalProperties
+ * (and no x-kubernetes-preserve-unknown-fields / embedded-resource /
+ * int-or-string) cannot be typed (model.SchemaDeclType). 0 or -1. */
+static int cel_typeable(json_object *schema, int depth)
+{
+	if (!schema || !json_object_is_type(schema, json_type_object) || depth > MAX_DEPTH)
+		return 0;
+	const char *t = json_object_get_string(get(schema, "type"));
+	json_object *props = get(schema, "properties"), *addl = get(schema, "additionalProperties");
+	if (t && strcmp(t, "object") == 0 && !flag(schema, "x-kubernetes-preserve-unknown-fields") &&
+	    !flag(schema, "x-kubernetes-embedded-resource") && !flag(schema, "x-kubernetes-int-or-string")) {
+		int has_props = props && json_object_object_length(props) > 0;
+		int has_addl = addl && json_object_is_type(addl, json_type_object) &&
+			       json_object_object_length(addl) > 0;
+		if (!has_props && !has_addl)
+			return -1;
+	}
+	if (props) {
+		json_object_object_foreach(props, k, sub) {
+			(void)k;
+			if (cel_typeable(sub, depth + 1) < 0)
+				return -1;
+		}
+	}
+	if (addl && json_object_is_type(addl, json_type_object) && cel_typeable(addl, depth + 1) < 0)
+		return -1;
+	if (cel_typeable(get(schema, "items"), depth + 1) < 0)
+		return -1;
+	return 0;
+}
+
+static const char *schema_type_name(json_object *schema)
+{
+	const char *t = json_object_get_string(get(schema, "type"));
+	return t && *t ? t : "object";
+}
+
+/* ruleMessageOrDefault: the message, else "failed rule: <rule>" */
+static char *rule_message(json_object *rule, json_object *self, json_object *old)
+{
+	const char *me = json_object_get_string(get(rule, "messageExpression"));
+	if (me && *me) {
+		struct cel_prog *p = NULL;
+		char *err = NULL, *out = NULL;
+		if (cel_compile(me, &p, &err) == 0 && cel_eval_string(p, self, old, &out, &err) == 0 && out &&
+		    *out) {
+			cel_free(p);
+			return out;
+		}
+		free(out);
+		free(err);
+		cel_free(p);
+	}
+	const char *m = json_object_get_string(get(rule, "message"));
+	if (m && *m)
+		return xstrdup(m);
+	return xasprintf("failed rule: %s", json_object_get_string(get(rule, "rule")));
+}
+
+static void rule_cause(json_object *causes, json_object *schema, json_object *rule, const char *path,
+		       const char *detail)
+{
+	const char *reason = json_object_get_string(get(rule, "reason"));
+	const char *fp = json_object_get_string(get(rule, "fieldPath"));
+	char *field = fp && *fp ? xasprintf("%s%s%s", path, fp[0] == '.' || fp[0] == '[' ? "" : ".",
+					    path[0] ? fp : (fp[0] == '.' ? fp + 1 : fp))
+				: xstrdup(path);
+	char *m;
+	if (reason && strcmp(reason, "FieldValueRequired") == 0)
+		m = xasprintf("Required value: %s", detail);
+	else if (reason && strcmp(reason, "FieldValueForbidden") == 0)
+		m = xasprintf("Forbidden: %s", detail);
+	else if (reason && strcmp(reason, "FieldValueDuplicate") == 0)
+		m = xasprintf("Duplicate value: \"%s\"", detail);
+	else
+		m = xasprintf("Invalid value: \"%s\": %s", schema_type_name(schema), detail), reason = NULL;
+	add_cause(causes, reason ? reason : "FieldValueInvalid", field, m);
+	free(m);
+	free(field);
+}
+
+static void cel_rules(json_object *schema, json_object *v, json_object *old, const char *path, json_object *causes)
+{
+	json_object *rules = get(schema, "x-kubernetes-validations");
+	if (!rules || !json_object_is_type(rules, json_type_array))
+		return;
+	int typeable = cel_typeable(schema, 0) == 0;
+	for (size_t i = 0; i < json_object_array_length(rules); i++) {
+		json_object *rule = json_object_array_get_idx(rules, i);
+		const char *expr = json_object_get_string(get(rule, "rule"));
+		struct cel_prog *p = NULL;
+		char *err = NULL;
+		if (!typeable) {
+			char *msg = rule_message(rule, NULL, NULL);
+			char *d = xasprintf("invalid object type, expected either Properties or AdditionalProperties "
+					    "with Allows=true and non-empty Schema evaluating rule: %s", msg);
+			char *m = xasprintf("Invalid value: \"%s\": %s", schema_type_name(schema), d);
+			add_cause(causes, "FieldValueInvalid", path, m);
+			free(m);
+			free(d);
+			free(msg);
+			continue;
+		}
+		if (!expr || cel_compile(expr, &p, &err) < 0) {
+			char *m = xasprintf("Invalid value: \"%s\": compilation failed: %s", schema_type_name(schema),
+					    err ? err : "no rule");
+			add_cause(causes, "FieldValueInvalid", path, m);
+			free(m);
+			free(err);
+			continue;
+		}
+		if (cel_uses_old_self(p) && !old) { /* transition rule on create: skipped */
+			cel_free(p);
+			continue;
+		}
+		int rc = cel_eval_bool(p, v, old, &err);
+		if (rc == 0) {
+			char *msg = rule_message(rule, v, old);
+			rule_cause(causes, schema, rule, path, msg);
+			free(msg);
+		} else if (rc < 0) {
+			char *msg = rule_message(rule, v, old);
+			char *d = xasprintf("%s evaluating rule: %s", err ? err : "error", msg);
+			char *m = xasprintf("Invalid value: \"%s\": %s", schema_type_name(schema), d);
+			add_cause(causes, "FieldValueInvalid", path, m);
+			free(m);
+			free(d);
+			free(msg);
+		}
+		free(err);
+		cel_free(p);
+	}
+}
+
+/* Rules are evaluated where the value exists, children first as the
+ * apiserver's validator visits them (order of causes is not significant). */
+static void cel_walk(json_object *schema, json_object *v, json_object *old, const char *path, json_object *causes,
+		     bool root, int depth)
+{
+	if (!schema || !json_object_is_type(schema, json_type_object) || !v || depth > MAX_DEPTH)
+		return;
+	if (json_object_is_type(v, json_type_object)) {
+		json_object *props = get(schema, "properties"), *addl = get(schema, "additionalProperties");
+		if (addl && !json_object_is_type(addl, json_type_object))
+			addl = NULL;
+		json_object_object_foreach(v, key, val) {
+			if (root && keeps_meta(key))
+				continue;
+			json_object *sub = get(props, key);
+			if (!sub)
+				sub = addl;
+			if (!sub)
+				continue;
+			json_object *ov = old && json_object_is_type(old, json_type_object) ? get(old, key) : NULL;
+			char *cp = child_path(path, key);
+			cel_walk(sub, val, ov, cp, causes, false, depth + 1);
+			free(cp);
+		}
+	} else if (json_object_is_type(v, json_type_array)) {
+		json_object *items = get(schema, "items");
+		for (size_t i = 0; items && i < json_object_array_length(v); i++) {
+			char *ip = index_path(path, i);
+			cel_walk(items, json_object_array_get_idx(v, i), NULL, ip, causes, false, depth + 1);
+			free(ip);
+		}
+	}
+	cel_rules(schema, v, old, path, causes);
+}
+
+static int cel_check_walk(json_object *schema, const char *path, char **err_path, char **err, int depth)
+{
+	if (!schema || !json_object_is_type(schema, json_type_object) || depth > MAX_DEPTH)
+		return 0;
+	json_object *rules = get(schema, "x-kubernetes-validations");
+	for (size_t i = 0; rules && json_object_is_type(rules, json_type_array) && i < json_object_array_length(rules);
+	     i++) {
+		json_object *rule = json_object_array_get_idx(rules, i);
+		const char *fields[] = {"rule", "messageExpression"};
+		for (size_t f = 0; f < 2; f++) {
+			const char *expr = json_object_get_string(get(rule, fields[f]));
+			if (f == 1 && !expr)
+				continue;
+			struct cel_prog *p = NULL;
+			char *e = NULL;
+			if (!expr || cel_compile(expr, &p, &e) < 0) {
+				*err_path = xasprintf("%s.x-kubernetes-validations[%zu].%s", path, i, fields[f]);
+				*err = e ? e : xstrdup("Required value");
+				return -1;
+			}
+			cel_free(p);
+		}
+	}
+	json_object *props = get(schema, "properties");
+	if (props) {
+		json_object_object_foreach(props, pk, psub) {
+			char *cp = xasprintf("%s.properties[%s]", path, pk);
+			int rc = cel_check_walk(psub, cp, err_path, err, depth + 1);
+			free(cp);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	static const char *const kids[] = {"items", "additionalProperties"};
+	for (size_t k = 0; k < 2; k++) {
+		json_object *sub = get(schema, kids[k]);
+		if (!sub || !json_object_is_type(sub, json_type_object))
+			continue;
+		char *cp = xasprintf("%s.%s", path, kids[k]);
+		int rc = cel_check_walk(sub, cp, err_path, err, depth + 1);
+		free(cp);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int schema_cel_check(json_object *schema, const char *path, char **err_path, char **err)
+{
+	*err_path = NULL;
+	*err = NULL;
+	return cel_check_walk(schema, path, err_path, err, 0);
+}
+
+int schema_apply_update(json_object *schema, json_object *obj, json_object *old, json_object *causes)
 {
 	size_t before;
 	if (!schema || !obj || !causes)
@@ -694,7 +918,15 @@ int schema_apply(json_object *schema, json_object *obj, json_object *causes)
 	}
 	normalize(schema, obj, true, 0);
 	validate(schema, obj, "", causes, true, 0);
+	/* CEL rules run on a structurally valid object */
+	if (json_object_array_length(causes) == before)
+		cel_walk(schema, obj, old, "", causes, true, 0);
 	return json_object_array_length(causes) > before ? -1 : 0;
+}
+
+int schema_apply(json_object *schema, json_object *obj, json_object *causes)
+{
+	return schema_apply_update(schema, obj, NULL, causes);
 }
 
 char *schema_invalid_message(const char *kind_group, const char *name, json_object *causes)

@@ -607,6 +607,24 @@ static int crd_check(json_object *crd, struct sim_err *err)
 	if (!versions || !json_object_is_type(versions, json_type_array) ||
 	    json_object_array_length(versions) == 0)
 		add_cause(err, "FieldValueRequired", "spec.versions", "Required value");
+#ifdef KUBESIM_HAVE_SCHEMA
+	/* every CEL rule must compile in kubesim's subset: a rule it cannot
+	 * evaluate refuses the CRD, so no rule is ever silently skipped */
+	for (size_t i = 0; versions && json_object_is_type(versions, json_type_array) &&
+			   i < json_object_array_length(versions);
+	     i++) {
+		json_object *sch = sj_get(sj_get(json_object_array_get_idx(versions, i), "schema"), "openAPIV3Schema");
+		char base[64], *epath = NULL, *emsg = NULL;
+		snprintf(base, sizeof(base), "spec.versions[%zu].schema.openAPIV3Schema", i);
+		if (sch && schema_cel_check(sch, base, &epath, &emsg) < 0) {
+			char m[1024];
+			snprintf(m, sizeof(m), "Invalid value: \"object\": compilation failed: %s", emsg);
+			add_cause(err, "FieldValueInvalid", epath, m);
+			free(epath);
+			free(emsg);
+		}
+	}
+#endif
 	if (group && plural && name) {
 		char want[512];
 		snprintf(want, sizeof(want), "%s.%s", plural, group);
@@ -746,14 +764,14 @@ static void pruned_fields(json_object *before, json_object *after, const char *p
 #endif
 
 /* Defaults and validation for custom resources (schema.c from kubesim2). */
-static int cr_validate(const struct rtype *rt, json_object *obj, struct sim_err *err)
+static int cr_validate(const struct rtype *rt, json_object *obj, json_object *old, struct sim_err *err)
 {
 #ifdef KUBESIM_HAVE_SCHEMA
 	if (!rt->crd || !rt->schema)
 		return 0;
 	json_object *causes = json_object_new_array();
 	json_object *before = tl_strict_fields ? sj_copy(obj) : NULL;
-	int rc = schema_apply(rt->schema, obj, causes);
+	int rc = schema_apply_update(rt->schema, obj, old, causes);
 	if (rc == 0 && before) {
 		/* ?fieldValidation=Strict: fields the schema pruned are an error */
 		char unknown[900] = "";
@@ -986,7 +1004,7 @@ static int do_create(struct sim *s, const struct rtype *rt, const char *ns, json
 	if (rt->crd) {
 		if (rt->status)
 			json_object_object_del(obj, "status");
-		if ((rc = cr_validate(rt, obj, err)) < 0)
+		if ((rc = cr_validate(rt, obj, NULL, err)) < 0)
 			goto fail;
 	}
 	track_update(s, NULL, obj, NULL);
@@ -1077,7 +1095,7 @@ static int do_update(struct sim *s, const struct rtype *rt, const char *ns, json
 		}
 	}
 	set_api_version(obj, rt);
-	if (rt->crd && (rc = cr_validate(rt, obj, err)) < 0) {
+	if (rt->crd && (rc = cr_validate(rt, obj, cur, err)) < 0) {
 		json_object_put(obj);
 		return rc;
 	}
