@@ -116,8 +116,17 @@ spec:
 YAML
 )
 if out=$(K apply -f - <<<"$bad" 2>&1); then fail "an invalid ModelCache was accepted"; fi
-for field in 'spec.source: Unsupported value: "S3"' 'spec.huggingFace.repo: Invalid value: "a/b/c"' \
-	'spec.size: Invalid value: "20Gx"' 'spec.deletionPolicy: Unsupported value: "Orphan"'; do
+# enum violations block the CEL rules, as on the apiserver (hasBlockingErr)
+for field in 'spec.source: Unsupported value: "S3"' 'spec.deletionPolicy: Unsupported value: "Orphan"' \
+	'<nil>: Invalid value: "null": some validation rules were not checked because the object was invalid'; do
+	grep -qF "$field" <<<"$out" || fail "rejection does not name '$field': $out"
+done
+# without them the CEL rules speak, with readable messages
+bad=${bad/source: S3/source: HuggingFace}
+bad=${bad/deletionPolicy: Orphan/deletionPolicy: Delete}
+if out=$(K apply -f - <<<"$bad" 2>&1); then fail "an invalid ModelCache was accepted"; fi
+for field in 'spec.huggingFace.repo: Invalid value: "string": must be "org/name" or "name"' \
+	'spec.size: Invalid value: "": not a quantity'; do
 	grep -qF "$field" <<<"$out" || fail "rejection does not name '$field': $out"
 done
 if out=$(K apply -f - 2>&1 <<'YAML'

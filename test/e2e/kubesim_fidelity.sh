@@ -180,6 +180,41 @@ spec:
   connection: {local: {}}
   cache: {reserve: 10Gi}
 YAML
+# readable messages instead of raw patterns (the rules work on 1.28: no quantity())
+refused 'spec.huggingFace.repo: Invalid value: "string": must be "org/name" or "name"' <<'YAML'
+apiVersion: modelcache.dev/v1alpha1
+kind: ModelCache
+metadata: {name: badrepo, namespace: ml-team}
+spec: {source: HuggingFace, huggingFace: {repo: "not a repo!"}}
+YAML
+refused 'spec.size: Invalid value: "": not a quantity (e.g. 20Gi, 500Mi, 2Ti)' <<'YAML'
+apiVersion: modelcache.dev/v1alpha1
+kind: ModelCache
+metadata: {name: badsize, namespace: ml-team}
+spec: {source: HuggingFace, huggingFace: {repo: a/b}, size: "20 GB"}
+YAML
+out=$(K apply -f - 2>&1 <<'YAML') && mc_fail "negative size accepted: $out"
+apiVersion: modelcache.dev/v1alpha1
+kind: ModelCache
+metadata: {name: negsize, namespace: ml-team}
+spec: {source: HuggingFace, huggingFace: {repo: a/b}, size: "-1Gi"}
+YAML
+grep -qF 'spec.size: Invalid value: "": must not be negative' <<<"$out" || mc_fail "negative size: $out"
+grep -q 'not a quantity' <<<"$out" && mc_fail "negative size reported twice: $out"
+refused 'spec.cache.capacity: Invalid value: "": not a quantity' <<'YAML'
+apiVersion: modelcache.dev/v1alpha1
+kind: InferenceCluster
+metadata: {name: badcap}
+spec:
+  connection: {local: {}}
+  cache: {capacity: 2 TB}
+YAML
+refused 'spec.huggingFace.revision: Invalid value: "string": must be a branch, tag or commit' <<'YAML'
+apiVersion: modelcache.dev/v1alpha1
+kind: ModelCache
+metadata: {name: badrev, namespace: ml-team}
+spec: {source: HuggingFace, huggingFace: {repo: a/b, revision: "../etc"}}
+YAML
 # the CRD before the fix: its objects fail as on a real v1.28 apiserver
 K delete crd inferenceclusters.modelcache.dev >/dev/null
 python3 - "$SRC/crds/modelcache.dev_inferenceclusters.yaml" >"$MC_TMP/old-ic-crd.yaml" <<'PY'

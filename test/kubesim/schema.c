@@ -714,10 +714,12 @@ static int cel_typeable(json_object *schema, int depth)
 	return 0;
 }
 
+/* the value the apiserver shows in "Invalid value: ..." for a rule's
+ * field: the schema's type ("" for int-or-string, which has none) */
 static const char *schema_type_name(json_object *schema)
 {
 	const char *t = json_object_get_string(get(schema, "type"));
-	return t && *t ? t : "object";
+	return t ? t : "";
 }
 
 /* ruleMessageOrDefault: the message, else "failed rule: <rule>" */
@@ -852,6 +854,24 @@ static void cel_walk(json_object *schema, json_object *v, json_object *old, cons
 	cel_rules(schema, v, old, path, causes);
 }
 
+/* whether any rule exists below schema (the CEL validator is nil without) */
+static int has_rules(json_object *schema, int depth)
+{
+	if (!schema || !json_object_is_type(schema, json_type_object) || depth > MAX_DEPTH)
+		return 0;
+	if (get(schema, "x-kubernetes-validations"))
+		return 1;
+	json_object *props = get(schema, "properties");
+	if (props) {
+		json_object_object_foreach(props, k, sub) {
+			(void)k;
+			if (has_rules(sub, depth + 1))
+				return 1;
+		}
+	}
+	return has_rules(get(schema, "items"), depth + 1) || has_rules(get(schema, "additionalProperties"), depth + 1);
+}
+
 static int cel_check_walk(json_object *schema, const char *path, char **err_path, char **err, int depth)
 {
 	if (!schema || !json_object_is_type(schema, json_type_object) || depth > MAX_DEPTH)
@@ -918,8 +938,21 @@ int schema_apply_update(json_object *schema, json_object *obj, json_object *old,
 	}
 	normalize(schema, obj, true, 0);
 	validate(schema, obj, "", causes, true, 0);
-	/* CEL rules run on a structurally valid object */
-	if (json_object_array_length(causes) == before)
+	/* CEL rules run unless a type, required, enum or size violation was
+	 * found (the apiserver's hasBlockingErr), which it reports instead */
+	int blocking = 0;
+	static const char *const blockers[] = {"FieldValueNotSupported", "FieldValueRequired", "FieldValueTooLong",
+					       "FieldValueTooMany", "FieldValueTypeInvalid"};
+	for (size_t i = before; i < json_object_array_length(causes); i++) {
+		const char *r = json_object_get_string(get(json_object_array_get_idx(causes, i), "reason"));
+		for (size_t b = 0; r && b < sizeof(blockers) / sizeof(blockers[0]); b++)
+			blocking |= strcmp(r, blockers[b]) == 0;
+	}
+	if (blocking && has_rules(schema, 0))
+		add_cause(causes, "FieldValueInvalid", "<nil>",
+			  "Invalid value: \"null\": some validation rules were not checked because the object was "
+			  "invalid; correct the existing errors to complete validation");
+	else if (!blocking)
 		cel_walk(schema, obj, old, "", causes, true, 0);
 	return json_object_array_length(causes) > before ? -1 : 0;
 }
