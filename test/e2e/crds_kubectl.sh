@@ -85,6 +85,20 @@ v=$(K get ic gpu-west -o jsonpath='{.spec.gpus[0].unifiedMemory}')
 v=$(K get md -n ml-team qwen-chat -o jsonpath='{.spec.engine.port}/{.spec.topology.tensor}/{.spec.contextLength}')
 [ "$v" = "8000/0/0" ] || fail "ModelDeployment defaults not applied: $v"
 
+echo "== 3b. kubectl names: the kind's singular is not swallowed by the category"
+# kubectl expands categories before kinds; with the category 'modelcache'
+# these failed ("you must specify only one resource")
+out=$(K get modelcache -n ml-team qwen3-0-6b --no-headers 2>&1) || fail "kubectl get modelcache NAME: $out"
+grep -q '^qwen3-0-6b ' <<<"$out" || fail "kubectl get modelcache NAME printed: $out"
+out=$(K describe modelcache -n ml-team qwen3-0-6b 2>&1) || fail "kubectl describe modelcache NAME: $out"
+grep -q '^Kind: *ModelCache' <<<"$out" || fail "kubectl describe modelcache NAME printed: $out"
+out=$(K get modelcache -A --no-headers 2>&1) || fail "kubectl get modelcache -A: $out"
+grep -qi inferencecluster <<<"$out" && fail "kubectl get modelcache -A lists InferenceClusters: $out"
+out=$(K get modelcache-all -A 2>&1) || fail "kubectl get modelcache-all -A: $out"
+for kind in inferencecluster.modelcache.dev/local modelcache.modelcache.dev/qwen3-0-6b modeldeployment.modelcache.dev/qwen-chat; do
+	grep -q "$kind" <<<"$out" || fail "kubectl get modelcache-all -A lacks $kind: $out"
+done
+
 echo "== 4. printer columns"
 out=$(K get mc -n ml-team) || fail "kubectl get mc -n ml-team failed"
 hdr=${out%%$'\n'*}
