@@ -306,6 +306,21 @@ static void artifact_ready(json_object *conds, json_object *prev_conds, json_obj
 	free(msg);
 }
 
+/* Ready and Stalled, the conditions GitOps tools read (kstatus, Argo CD,
+ * Flux, `kubectl wait --for=condition=Ready`): Ready mirrors ArtifactReady;
+ * Stalled is True when nothing changes without a user action (the spec is
+ * invalid, or every matched cluster is Skipped for VRAM). */
+static void health(json_object *conds, json_object *prev_conds, int64_t gen, int64_t now_s)
+{
+	json_object *ar = jpath_find_type(conds, "ArtifactReady");
+	const char *st = jpath_str_or(ar, "status", "Unknown"), *reason = jpath_str_or(ar, "reason", "Unknown");
+	const char *msg = jpath_str_or(ar, "message", "");
+	status_set_condition(conds, prev_conds, "Ready", st, reason, msg, gen, now_s);
+	bool stalled = strcmp(st, "True") != 0 && (strcmp(reason, "Invalid") == 0 || strcmp(reason, "Skipped") == 0);
+	status_set_condition(conds, prev_conds, "Stalled", stalled ? "True" : "False", reason,
+			     stalled ? msg : "", gen, now_s);
+}
+
 int status_compute(const struct status_in *in, json_object **out)
 {
 	if (!in || !in->mc || !out)
@@ -373,6 +388,7 @@ int status_compute(const struct status_in *in, json_object **out)
 	}
 	artifact_ready(conds, prev_conds, clusters, in, gen);
 done:
+	health(conds, prev_conds, gen, in->now_s);
 	if (in->cleanup_blocked)
 		status_set_condition(conds, prev_conds, "CleanupBlocked", "True", "ClusterUnreachable",
 				     in->cleanup_blocked, gen, in->now_s);

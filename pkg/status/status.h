@@ -17,7 +17,9 @@
  * Whole status (status_compute): observedGeneration, resolvedRevision,
  * size (the volume size, shown in the SIZE column), estimate, summary.ready "<Ready>/<matched>", clusters and the conditions
  * Valid, ClustersMatched, SizeEstimated, ArtifactReady (+ CleanupBlocked while
- * a deletion waits for a cluster). A condition's lastTransitionTime changes
+ * a deletion waits for a cluster), and Ready (= ArtifactReady) and Stalled
+ * (True when only a user action can change anything: invalid spec, every
+ * matched cluster Skipped) for GitOps tools (kstatus conventions). A condition's lastTransitionTime changes
  * only when its status changes. */
 #ifndef MC_STATUS_STATUS_H
 #define MC_STATUS_STATUS_H

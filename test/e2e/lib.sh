@@ -85,6 +85,8 @@ mc_init() {
 	export KUBECACHEDIR="$MC_TMP/kube-cache"
 	trap mc_cleanup EXIT
 	trap 'exit 130' INT TERM
+	# a command that fails under set -e says which one it was
+	trap 'mc_log "command failed (${BASH_SOURCE[0]##*/}:$LINENO): $BASH_COMMAND"' ERR
 	[ -x "$MC_BIN/kubesim" ] || mc_fail "kubesim not built in $MC_BIN"
 }
 

@@ -48,6 +48,10 @@ mc_wait 20 "Event Staging" eval '[ "$(mce_events '"$NS"' qwen Staging)" -ge 1 ]'
 # --- hydration and Ready
 mce_wait_phase 90 "$NS" qwen Ready local gpu-west
 mc_log "both clusters Ready"
+# GitOps health: Ready (kstatus, kubectl wait), not Stalled
+mcp wait --for=condition=Ready mc/qwen -n "$NS" --timeout=60s >/dev/null || mc_fail "kubectl wait --for=condition=Ready"
+[ "$(mce_cond "$NS" qwen Ready)" = True/Staged ] || mc_fail "Ready: $(mce_cond "$NS" qwen Ready)"
+[ "$(mce_cond "$NS" qwen Stalled)" = False/Staged ] || mc_fail "Stalled: $(mce_cond "$NS" qwen Stalled)"
 n=$(mce_check_files fixtures/qwen3-0.6b "$(mce_pvc_dir cp "$NS" "$PVC")") || mc_fail "local volume: $n"
 n=$(mce_check_files fixtures/qwen3-0.6b "$(mce_pvc_dir remote modelcache "$PVC")") || mc_fail "remote volume: $n"
 mc_log "fixture files ($n) with the right sha256 in both volumes"

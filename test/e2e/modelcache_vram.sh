@@ -43,6 +43,25 @@ mc_wait 10 "event InsufficientVRAM" eval '[ "$(mce_events '"$NS"' qwen Insuffici
 v=$(mce_metric 'modelcache_hydrations_skipped_total{cluster="gpu-west",reason="vram_insufficient"}')
 [ "$v" = 1 ] || mc_fail "modelcache_hydrations_skipped_total = $v, want 1"
 mc_log "Skipped on gpu-west: $msg; metric counted"
+# a cache Skipped on every cluster it matches is Stalled (kstatus): only a
+# user action changes anything, so kubectl wait for Ready would time out
+mcp label ic gpu-west vram-test=west --overwrite >/dev/null
+mcp apply -f - >/dev/null <<'YAML'
+apiVersion: modelcache.dev/v1alpha1
+kind: ModelCache
+metadata: {name: west-only, namespace: ml-team}
+spec:
+  source: HuggingFace
+  huggingFace: {repo: fixtures/qwen3-0.6b}
+  clusterSelector: {matchLabels: {vram-test: west}}
+YAML
+mce_wait_phase 60 "$NS" west-only Skipped gpu-west
+mcp wait --for=condition=Stalled mc/west-only -n "$NS" --timeout=60s >/dev/null || mc_fail "west-only not Stalled: $(mce_cond "$NS" west-only Stalled)"
+[ "$(mce_cond "$NS" west-only Stalled)" = True/Skipped ] || mc_fail "Stalled: $(mce_cond "$NS" west-only Stalled)"
+[ "$(mce_cond "$NS" west-only Ready)" = False/Skipped ] || mc_fail "Ready: $(mce_cond "$NS" west-only Ready)"
+[ "$(mce_cond "$NS" qwen Stalled)" = False/Partial ] || mc_fail "a Partial cache is Stalled: $(mce_cond "$NS" qwen Stalled)"
+mcp delete mc west-only -n "$NS" --wait=true --timeout=60s >/dev/null
+mc_log "Skipped everywhere: Stalled=True/Skipped, Ready=False"
 
 mcp annotate mc qwen -n "$NS" modelcache.dev/multi-node-sharded=true >/dev/null
 mce_wait_phase 90 "$NS" qwen Ready gpu-west

@@ -214,25 +214,26 @@ struct cond_row {
 	const char *phases;
 	bool auth_missing;
 	const char *want_status, *want_reason, *want_summary;
+	const char *want_stalled; /* Ready mirrors ArtifactReady; Stalled only when a user must act */
 };
 
 static const struct cond_row cond_rows[] = {
-	{"", false, "False", "NoClusters", "0/0"},
-	{"", true, "False", "NoClusters", "0/0"},                  /* NoClusters first */
-	{"Ready,Pending", true, "False", "AuthSecretMissing", "1/2"},
-	{"Failed,Pending", true, "False", "AuthSecretMissing", "0/2"}, /* auth before Failed */
-	{"Ready,Ready", true, "True", "Staged", "2/2"},            /* only while not all Ready */
-	{"Failed,Ready", false, "False", "Failed", "1/2"},
-	{"Ready,Failed,Skipped", false, "False", "Failed", "1/3"},
-	{"Ready,Ready", false, "True", "Staged", "2/2"},
-	{"Ready", false, "True", "Staged", "1/1"},
-	{"Ready,Skipped", false, "False", "Partial", "1/2"},      /* Skipped counts in the denominator */
-	{"Ready,Hydrating", false, "False", "Partial", "1/2"},
-	{"Skipped,Skipped", false, "False", "Skipped", "0/2"},
-	{"Skipped", false, "False", "Skipped", "0/1"},
-	{"Pending,Skipped", false, "False", "Hydrating", "0/2"},
-	{"Hydrating,Pending", false, "False", "Hydrating", "0/2"},
-	{"Evicted", false, "False", "Hydrating", "0/1"},
+	{"", false, "False", "NoClusters", "0/0", "False"},
+	{"", true, "False", "NoClusters", "0/0", "False"},                  /* NoClusters first */
+	{"Ready,Pending", true, "False", "AuthSecretMissing", "1/2", "False"},
+	{"Failed,Pending", true, "False", "AuthSecretMissing", "0/2", "False"}, /* auth before Failed */
+	{"Ready,Ready", true, "True", "Staged", "2/2", "False"},            /* only while not all Ready */
+	{"Failed,Ready", false, "False", "Failed", "1/2", "False"},
+	{"Ready,Failed,Skipped", false, "False", "Failed", "1/3", "False"},
+	{"Ready,Ready", false, "True", "Staged", "2/2", "False"},
+	{"Ready", false, "True", "Staged", "1/1", "False"},
+	{"Ready,Skipped", false, "False", "Partial", "1/2", "False"},      /* Skipped counts in the denominator */
+	{"Ready,Hydrating", false, "False", "Partial", "1/2", "False"},
+	{"Skipped,Skipped", false, "False", "Skipped", "0/2", "True"},
+	{"Skipped", false, "False", "Skipped", "0/1", "True"},
+	{"Pending,Skipped", false, "False", "Hydrating", "0/2", "False"},
+	{"Hydrating,Pending", false, "False", "Hydrating", "0/2", "False"},
+	{"Evicted", false, "False", "Hydrating", "0/1", "False"},
 };
 
 static const char *cond_field(json_object *st, const char *type, const char *field)
@@ -259,6 +260,13 @@ static void test_condition_table(void **state)
 		assert_int_equal(jpath_int_or(jpath_find_type(jpath_child(st, "conditions"), "ArtifactReady"),
 					      "observedGeneration", 0), 7);
 		assert_string_equal(cond_field(st, "Valid", "status"), "True");
+		assert_string_equal(cond_field(st, "Ready", "status"), r->want_status);
+		assert_string_equal(cond_field(st, "Ready", "reason"), r->want_reason);
+		assert_int_equal(jpath_int_or(jpath_find_type(jpath_child(st, "conditions"), "Ready"),
+					      "observedGeneration", 0), 7);
+		if (strcmp(cond_field(st, "Stalled", "status"), r->want_stalled) != 0)
+			fail_msg("row [%s]: Stalled=%s, want %s", r->phases, cond_field(st, "Stalled", "status"),
+				 r->want_stalled);
 		assert_string_equal(cond_field(st, "ClustersMatched", "status"), *r->phases ? "True" : "False");
 		assert_string_equal(cond_field(st, "ClustersMatched", "reason"), *r->phases ? "Matched" : "NoClusters");
 		assert_int_equal(json_object_array_length(jpath_child(st, "clusters")),
@@ -320,6 +328,9 @@ static void test_invalid(void **state)
 	assert_string_equal(cond_field(st, "Valid", "reason"), "Invalid");
 	assert_non_null(strstr(cond_field(st, "Valid", "message"), "spec.huggingFace"));
 	assert_string_equal(cond_field(st, "ArtifactReady", "reason"), "Invalid");
+	assert_string_equal(cond_field(st, "Ready", "status"), "False");
+	assert_string_equal(cond_field(st, "Stalled", "status"), "True");
+	assert_string_equal(cond_field(st, "Stalled", "reason"), "Invalid");
 	assert_int_equal(json_object_array_length(jpath_child(st, "clusters")), 0);
 	assert_string_equal(jpath_str(st, "summary.ready"), "0/0");
 	json_object_put(st);
