@@ -13,7 +13,9 @@
 
 #define SEL_MAX_REQS 256
 #define SEL_MAX_VALUES 256
-#define SEL_MAX_INPUT 16384
+/* One limit for the text form, parsed and rendered: whatever render
+ * produces, parse accepts (render fails with -E2BIG beyond it). */
+#define SEL_MAX_INPUT KUBE_SELECTOR_MAX_TEXT
 
 struct req {
 	char *key;
@@ -700,7 +702,7 @@ int kube_selector_render(const struct kube_selector *s, char **out)
 	struct buf b;
 	int rc = 0;
 
-	buf_init(&b, SEL_MAX_INPUT * 4);
+	buf_init(&b, SEL_MAX_INPUT);
 	for (size_t i = 0; s && i < s->n && rc == 0; i++) {
 		const struct req *r = &s->reqs[i];
 

@@ -46,6 +46,9 @@ enum kube_selector_op {
 
 struct kube_selector;
 
+/* The longest text form parse accepts and render produces (bytes). */
+#define KUBE_SELECTOR_MAX_TEXT 65536
+
 /* From a LabelSelector JSON object (borrowed; NULL = match everything). */
 int kube_selector_from_json(json_object *sel, struct kube_selector **out, char **err);
 /* From the query-string form (NULL or "" = match everything). */
@@ -66,7 +69,10 @@ size_t kube_selector_count(const struct kube_selector *s);
 /* Render the query-string form, requirements sorted by key (then operator),
  * set values sorted, like apimachinery's labels.Selector.String():
  *   "a=b,c!=d,e in (x,y),f notin (z),g,!h".  "" for an empty selector.
- * The result parses back to an equivalent selector. Caller frees *out. */
+ * The result parses back to an equivalent selector: it is at most
+ * KUBE_SELECTOR_MAX_TEXT bytes, the limit parse accepts; a selector whose
+ * text would be longer gives -E2BIG (a JSON selector may hold more). Caller
+ * frees *out. */
 int kube_selector_render(const struct kube_selector *s, char **out);
 
 /* Helpers exposed for validation elsewhere (pkg/api): 0 or -EINVAL with a

@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "kube/selector.h"
+#include "util/buf.h"
 
 static json_object *J(const char *s)
 {
@@ -323,6 +324,57 @@ static void test_string_errors(void **state)
 	ssel_bad("good=1,bad in x,also=2", "\"bad in x\"");
 }
 
+/* The limits agree: the longest text render produces parses back (it was
+ * refused past 16 KiB while render went to 64 KiB), and a JSON selector too
+ * long for the text form is -E2BIG from render, never an unparsable text. */
+static void test_render_limit_parses_back(void **state)
+{
+	(void)state;
+	struct buf b;
+	buf_init(&b, 1u << 22);
+	/* 200 requirements of 5 values of 60 chars: ~63 KB of text */
+	assert_int_equal(buf_puts(&b, "{\"matchExpressions\":["), 0);
+	for (int r = 0; r < 200; r++) {
+		assert_int_equal(buf_printf(&b, "%s{\"key\":\"k%03d\",\"operator\":\"In\",\"values\":[", r ? "," : "", r), 0);
+		for (int v = 0; v < 5; v++)
+			assert_int_equal(buf_printf(&b, "%s\"v%d%058d\"", v ? "," : "", v, r), 0);
+		assert_int_equal(buf_puts(&b, "]}"), 0);
+	}
+	assert_int_equal(buf_puts(&b, "]}"), 0);
+	struct kube_selector *big = jsel(buf_str(&b));
+	char *text = NULL;
+	assert_int_equal(kube_selector_render(big, &text), 0);
+	assert_true(strlen(text) > 60000 && strlen(text) <= KUBE_SELECTOR_MAX_TEXT);
+	struct kube_selector *back = NULL;
+	char *err = NULL;
+	if (kube_selector_parse(text, &back, &err) != 0)
+		fail_msg("a rendered selector of %zu bytes does not parse back: %s", strlen(text), err ? err : "");
+	char *again = NULL;
+	assert_int_equal(kube_selector_render(back, &again), 0);
+	assert_string_equal(again, text);
+	free(again);
+	free(text);
+	kube_selector_free(back);
+	kube_selector_free(big);
+	/* twice as many requirements: too long for the text form */
+	buf_cleanup(&b);
+	buf_init(&b, 1u << 22);
+	assert_int_equal(buf_puts(&b, "{\"matchExpressions\":["), 0);
+	for (int r = 0; r < 250; r++) {
+		assert_int_equal(buf_printf(&b, "%s{\"key\":\"k%03d\",\"operator\":\"In\",\"values\":[", r ? "," : "", r), 0);
+		for (int v = 0; v < 8; v++)
+			assert_int_equal(buf_printf(&b, "%s\"v%d%058d\"", v ? "," : "", v, r), 0);
+		assert_int_equal(buf_puts(&b, "]}"), 0);
+	}
+	assert_int_equal(buf_puts(&b, "]}"), 0);
+	big = jsel(buf_str(&b));
+	text = NULL;
+	assert_int_equal(kube_selector_render(big, &text), -E2BIG);
+	assert_null(text);
+	kube_selector_free(big);
+	buf_cleanup(&b);
+}
+
 static void test_label_checks(void **state)
 {
 	char *why = NULL;
@@ -357,6 +409,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_string_errors),
 		cmocka_unit_test(test_label_checks),
+		cmocka_unit_test(test_render_limit_parses_back),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
