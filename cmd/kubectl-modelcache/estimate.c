@@ -323,6 +323,14 @@ int cmd_estimate(int argc, char **argv)
 		exit_code = rc == ESTIMATE_ERR_NOT_FOUND ? 4 : 1;
 		goto out;
 	}
+	if (!o.repo && r.header_error) {
+		/* a local file is what the user gave us: a defect in it is an
+		 * error, not a price by file size */
+		fprintf(stderr, "Error: cannot estimate %s: not a valid %s file: %s\n", name,
+			strcmp(r.format, "gguf") == 0 ? "GGUF" : "safetensors", r.header_error);
+		exit_code = 1;
+		goto out;
+	}
 	struct kv_dtype dt;
 	int64_t context;
 	int gpus = o.unified ? 1 : o.gpus;

@@ -33,6 +33,7 @@ void estimate_result_cleanup(struct estimate_result *r)
 	free(r->files);
 	free(r->note);
 	free(r->commit);
+	free(r->header_error);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -405,6 +406,8 @@ int estimate_from_repo(struct est_repo *repo, const char *const *include, size_t
 		}
 		free(r->note);
 		r->note = xasprintf("headers unreadable (%s); priced by %s", why, r->strategy);
+		r->header_error = xstrdup(why ? why : "unreadable header");
+		r->used_fallback = true;
 		rc = 0;
 		break;
 	}
@@ -430,6 +433,8 @@ int estimate_from_repo(struct est_repo *repo, const char *const *include, size_t
 			r->note = xasprintf("%s%sheaders unreadable (%s); priced by file size",
 					    old ? old : "", old ? "; " : "", why);
 			free(old);
+			r->header_error = xstrdup(why ? why : "unreadable header");
+			r->used_fallback = true;
 			rc = 0;
 		}
 		free(g);
@@ -466,6 +471,7 @@ int estimate_from_repo(struct est_repo *repo, const char *const *include, size_t
 			r->used_fallback = true;
 			free(r->note);
 			r->note = xasprintf("headers unreadable (%s); priced by file size", why);
+			r->header_error = xstrdup(why ? why : "unreadable header");
 			rc = 0;
 		}
 		free(st);

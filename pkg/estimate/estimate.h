@@ -62,7 +62,11 @@ struct estimate_result {
 	const char *strategy;   /* static: safetensors_header_exact | gguf_header_exact |
 	                         * diffusion_component_sum | safetensors_dtype_count |
 	                         * gguf_variant_max | siblings_byte_sum */
-	bool used_fallback;     /* only the last resort (siblings_byte_sum) worked */
+	bool used_fallback;     /* the exact readers did not price it: the last resort
+	                         * (siblings_byte_sum), or file sizes / Hub counts after
+	                         * an unreadable header */
+	char *header_error;     /* NULL, or why a weight file's header is unreadable
+	                         * (names the file): not a valid GGUF/safetensors file */
 	struct estimate_file *files;   /* the files priced */
 	size_t nfiles;
 	char *note;             /* NULL or e.g. "heaviest of 3 GGUF quants priced: Q8_0" */

@@ -193,4 +193,20 @@ python3 -c "import json;o=json.load(open('$TMP/rev.json'));assert o['revision']=
   fail "revision alias"
 grep -q "/resolve/1111111111111111111111111111111111111111/" "$LOG" || fail "reads not pinned to the commit"
 pass "revision alias resolved and reads pinned to the commit"
+# hostile local files (the estimator's fuzz corpus): an error naming the
+# file and the defect, exit 1, never a price by file size
+n=0
+for f in "$SRC"/test/fuzz/corpus/gguf/hostile-* "$SRC"/test/fuzz/corpus/safetensors/hostile-*; do
+  set +e
+  "$CLI" estimate --file "$f" >"$TMP/hostile.out" 2>"$TMP/hostile.err"
+  rc=$?
+  set -e
+  [ "$rc" = 1 ] || fail "$(basename "$f"): exit $rc, want 1 ($(cat "$TMP/hostile.out" "$TMP/hostile.err"))"
+  grep -q "not a valid .* file: $(basename "$f"): " "$TMP/hostile.err" ||
+    fail "$(basename "$f"): message does not name the file and defect: $(cat "$TMP/hostile.err")"
+  n=$((n + 1))
+done
+[ "$n" -ge 6 ] || fail "only $n hostile files in the corpus"
+"$CLI" estimate --file "$SRC/test/fuzz/corpus/safetensors/dense" >/dev/null || fail "a valid seed is refused"
+pass "$n hostile GGUF/safetensors files refused by --file with exit 1"
 echo "PASS estimate e2e"

@@ -384,9 +384,12 @@ static void test_fallbacks_are_reported(void **state)
 	assert_int_equal(estimate_from_repo(repo, NULL, 0, NULL, 0, &r, &msg), 0);
 	assert_string_equal(r.strategy, "safetensors_dtype_count");
 	assert_int_equal(r.weight_bytes, 20000);
-	assert_false(r.used_fallback);
+	/* priced without the header: a fallback, and it says why */
+	assert_true(r.used_fallback);
 	assert_non_null(r.note);
 	assert_non_null(strstr(r.note, "headers unreadable"));
+	assert_non_null(r.header_error);
+	assert_non_null(strstr(r.header_error, "model.safetensors"));
 	estimate_result_cleanup(&r);
 	est_repo_free(repo);
 	/* hint larger than the files: capped by their size */
@@ -408,6 +411,8 @@ static void test_fallbacks_are_reported(void **state)
 	assert_string_equal(r.strategy, "gguf_variant_max");
 	assert_string_equal(r.method, "Q4_0");
 	assert_non_null(strstr(r.note, "headers unreadable"));
+	assert_true(r.used_fallback);
+	assert_non_null(strstr(r.header_error, "m-Q4_0.gguf"));
 	estimate_result_cleanup(&r);
 	/* pickles only */
 	char *d3 = xasprintf("%s/bin", c->dir);
