@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--keep) KEEP=1; shift ;;
 	--timeout) TIMEOUT=$2; shift 2 ;;
-	-h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+	-h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
 	*) echo "demo: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -239,11 +239,15 @@ kc get events -n ml-team --field-selector involvedObject.name=qwen 2>/dev/null |
 echo
 
 if [ "$KEEP" = 1 ]; then
-	echo "== --keep: everything keeps running (pids ${PIDS[*]})"
+	live=()
+	for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && live+=("$p"); done
+	metrics=$(sed -n 's/.*msg="metrics server listening".* port=\([0-9]*\).*/\1/p' "$W/operator.log" | head -n 1)
+	echo "== --keep: everything keeps running (pids ${live[*]})"
 	echo "   export KUBECONFIG=$CP"
 	echo "   kubectl get ic,mc -A; kubectl describe mc -n ml-team qwen"
 	echo "   remote cluster: KUBECONFIG=$W/remote.kubeconfig kubectl get pvc,jobs -n modelcache"
-	echo "   stop with: kill ${PIDS[*]}"
+	echo "   operator log: $W/operator.log; metrics: curl -s http://127.0.0.1:${metrics:-?}/metrics"
+	echo "   stop with: kill ${live[*]}; rm -rf $W"
 else
 	echo "== done: stopping every process"
 fi

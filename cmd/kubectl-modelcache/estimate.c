@@ -320,6 +320,10 @@ int cmd_estimate(int argc, char **argv)
 		rc = estimate_from_repo(repo, inc, ninc, o.exclude, o.nexclude, &r, &msg);
 	if (rc < 0) {
 		fprintf(stderr, "Error: cannot estimate %s: %s\n", name, msg ? msg : "failed");
+		if (rc == ESTIMATE_ERR_AUTH)
+			fprintf(stderr, "  Hint: %s is gated or private: accept its terms on the Hub and set "
+					"HF_TOKEN to a token that may read it (HF_TOKEN=hf_... kubectl modelcache "
+					"estimate ...)\n", name);
 		exit_code = rc == ESTIMATE_ERR_NOT_FOUND ? 4 : 1;
 		goto out;
 	}
@@ -390,13 +394,14 @@ int cmd_estimate(int argc, char **argv)
 	if (r.note)
 		printf("  Note: %s\n", r.note);
 	if (r.used_fallback)
-		printf("  Warning: headers could not be read; the weights are priced by file sizes\n");
+		printf("  Warning: the weight files' headers were not read (%s); the weight bytes are an "
+		       "approximation\n", r.strategy);
 	if (have_budget && !fits) {
 		int64_t room = budget - m.weight_bytes - m.overhead_bytes;
 		double per_tok = kv > 0 ? (double)kv / ((double)context * (double)o.sequences) : 0;
 		if (room <= 0 || per_tok <= 0)
-			printf("  Suggestion: try a smaller quantization or more GPUs (the weights alone need "
-			       "%.1f GiB)\n", gib(m.weight_bytes + m.overhead_bytes));
+			printf("  Suggestion: try a smaller quantization or more GPUs (the weights and the "
+			       "engine's overhead alone need %.1f GiB)\n", gib(m.weight_bytes + m.overhead_bytes));
 		else
 			printf("  Suggestion: try a smaller quantization or reduce --context (about %lld tokens "
 			       "fit)\n", (long long)((double)room / (per_tok * (double)o.sequences)));
