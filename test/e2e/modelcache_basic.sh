@@ -139,7 +139,7 @@ n=$(mce_check_files fixtures/qwen3-0.6b "$(mce_pvc_dir cp "$NS" "$PVC")" '*.json
 	mc_fail "new local volume: $n"
 mc_log "lost volume: recomposed and hydrated again"
 
-# --- invalid ModelCache (the CRD would reject it; write it past CEL: kubesim does not run CEL)
+# --- invalid ModelCache
 cat >"$MC_TMP/broken.yaml" <<'YAML'
 apiVersion: modelcache.dev/v1alpha1
 kind: ModelCache
@@ -172,7 +172,17 @@ msg=$(mce_jp cp mc broken "$NS" '{.status.conditions[?(@.type=="Valid")].message
 case "$msg" in *spec.huggingFace*) ;; *) mc_fail "Valid message does not name the field: $msg" ;; esac
 BPVC=$(mcp get pvc -A -l modelcache.dev/cache=broken -o name | wc -l)
 [ "$BPVC" = 0 ] || mc_fail "an invalid ModelCache got a PVC"
-mc_log "invalid ModelCache: Valid=False ($msg), nothing composed"
+# reported once per generation: a reconcile of the same object logs no new warning
+warned() { grep -c 'msg="invalid ModelCache".*broken' "$OP_op_LOG" || true; }
+[ "$(warned)" = 1 ] || mc_fail "invalid ModelCache warned $(warned) times before any resync, want 1"
+reconciles() { curl -fsS "http://127.0.0.1:$OP_op_METRICS/metrics" | awk '/^modelcache_reconcile_total\{controller="modelcache"/ {s+=$2} END {print s+0}'; }
+r0=$(reconciles)
+# (an update of the object itself is refused by its CRD's rules, as on the
+# apiserver: a change of the InferenceCluster reconciles every cache instead)
+mcp label ic local touched-by-test=1 --overwrite >/dev/null
+mc_wait 60 "the operator reconciled qwen and broken again" eval '[ "$(reconciles)" -ge $((r0 + 2)) ]'
+[ "$(warned)" = 1 ] || mc_fail "invalid ModelCache warned $(warned) times for one generation, want 1"
+mc_log "invalid ModelCache: Valid=False ($msg), nothing composed, warned once"
 
 # --- deletion: Delete removes everything; Retain keeps the PVC
 mcp label ic gpu-west region=west --overwrite >/dev/null

@@ -1110,7 +1110,15 @@ static int reconcile(void *ctx, const char *key, struct ctrl_result *res)
 
 	/* ---- validation: an invalid object gets Valid=False and nothing is composed ---- */
 	if (validate(mc, &invalid) != 0) {
-		LOG_WARN("invalid ModelCache", "why=%s", invalid);
+		/* once per generation: a resync of the same invalid object (its
+		 * status already says so) is not news */
+		json_object *pv = jpath_find_type(jpath_get(mc, "status.conditions"), "Valid");
+		bool reported = pv && streq(jpath_str(pv, "status"), "False") && streq(jpath_str(pv, "message"), invalid) &&
+				jpath_int_or(pv, "observedGeneration", -1) == jpath_int_or(mc, "metadata.generation", 0);
+		if (reported)
+			LOG_DEBUG("invalid ModelCache (reported)", "why=%s", invalid);
+		else
+			LOG_WARN("invalid ModelCache", "why=%s", invalid);
 		struct status_in si = {.mc = mc, .now_s = now_s, .invalid_message = invalid};
 		if (status_compute(&si, &st) == 0 && publish(r, &x, st) != 0)
 			rc = -EIO;
