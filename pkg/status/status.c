@@ -265,7 +265,10 @@ static void artifact_ready(json_object *conds, json_object *prev_conds, json_obj
 	size_t skipped = count_where(clusters, STATUS_SKIPPED, -1);
 	char *msg = NULL;
 	const char *st = "False", *reason;
-	if (matched == 0) {
+	if (in->source_reason) {
+		reason = in->source_reason;
+		msg = xstrdup(in->source_message ? in->source_message : in->source_reason);
+	} else if (matched == 0) {
 		reason = "NoClusters";
 		msg = xstrdup("no connected InferenceCluster matches the clusterSelector");
 	} else if (in->auth_message && ready < matched) {
@@ -316,7 +319,10 @@ static void health(json_object *conds, json_object *prev_conds, int64_t gen, int
 	const char *st = jpath_str_or(ar, "status", "Unknown"), *reason = jpath_str_or(ar, "reason", "Unknown");
 	const char *msg = jpath_str_or(ar, "message", "");
 	status_set_condition(conds, prev_conds, "Ready", st, reason, msg, gen, now_s);
-	bool stalled = strcmp(st, "True") != 0 && (strcmp(reason, "Invalid") == 0 || strcmp(reason, "Skipped") == 0);
+	static const char *const terminal[] = {"Invalid", "Skipped", "SourceNotFound", "Unauthorized", "NoFilesSelected"};
+	bool stalled = false;
+	for (size_t i = 0; strcmp(st, "True") != 0 && i < sizeof(terminal) / sizeof(terminal[0]); i++)
+		stalled |= strcmp(reason, terminal[i]) == 0;
 	status_set_condition(conds, prev_conds, "Stalled", stalled ? "True" : "False", reason,
 			     stalled ? msg : "", gen, now_s);
 }

@@ -19,7 +19,8 @@
  * Valid, ClustersMatched, SizeEstimated, ArtifactReady (+ CleanupBlocked while
  * a deletion waits for a cluster), and Ready (= ArtifactReady) and Stalled
  * (True when only a user action can change anything: invalid spec, every
- * matched cluster Skipped) for GitOps tools (kstatus conventions). A condition's lastTransitionTime changes
+ * matched cluster Skipped, a definitive source error) for GitOps tools
+ * (kstatus conventions). A condition's lastTransitionTime changes
  * only when its status changes. */
 #ifndef MC_STATUS_STATUS_H
 #define MC_STATUS_STATUS_H
@@ -87,6 +88,9 @@ struct status_in {
 	const char *resolved_revision; /* or NULL */
 	const char *volume_size;       /* status.size: the PVC size as a quantity, or NULL */
 	const char *auth_message;      /* non-NULL: authSecret missing */
+	const char *source_reason;     /* non-NULL: a definitive source error (SourceNotFound,
+	                                * Unauthorized, NoFilesSelected): nothing composed */
+	const char *source_message;    /* the Hub's message for it */
 	const char *cleanup_blocked;   /* non-NULL: deletion waits (message names the cluster) */
 };
 

@@ -4,8 +4,10 @@
 # event; creating the Secret makes every cluster Ready (the gated fixture
 # needs the token) and the token copy is removed from each cluster once it
 # is Ready.
-# Also: a repository the Hub cannot resolve gets SizeEstimated=False with the
-# Hub's error, a Warning event, and a PVC of --default-cache-size.
+# Also: a repository the Hub cannot resolve is a definitive source error:
+# nothing is composed on any cluster, ArtifactReady=False/SourceNotFound with
+# the Hub's message, Stalled=True, one Warning event; fixing the repo in the
+# spec makes it Ready at once (no backoff to wait out).
 set -euo pipefail
 . "$(dirname "$0")/modelcache_env.sh"
 mce_setup --no-operator
@@ -48,7 +50,7 @@ mc_wait 20 "token copy removed from gpu-west" eval '! mcr get secret '"$AUTH"' -
 mc_wait 20 "token copy removed from local" eval '! mcp get secret '"$AUTH"' -n '"$NS"
 mc_log "Secret created: Ready on both clusters, $n files verified, token copies removed"
 
-# --- an unknown repository: the estimate fails, the default size is used
+# --- an unknown repository: a definitive source error composes nothing
 mcp apply -f - >/dev/null <<'YAML'
 apiVersion: modelcache.dev/v1alpha1
 kind: ModelCache
@@ -56,14 +58,24 @@ metadata: {name: ghost, namespace: ml-team}
 spec:
   source: HuggingFace
   huggingFace: {repo: fixtures/does-not-exist}
-  clusterSelector: {matchLabels: {region: east}}
 YAML
-mc_wait 30 "ghost: SizeEstimated=False/EstimateFailed" eval '[ "$(mce_cond '"$NS"' ghost SizeEstimated)" = False/EstimateFailed ]'
-smsg=$(mce_jp cp mc ghost "$NS" '{.status.conditions[?(@.type=="SizeEstimated")].message}')
-case "$smsg" in *does-not-exist*404*|*does-not-exist*not\ found*|*404*does-not-exist*) ;; *) mc_fail "SizeEstimated message lacks the Hub's error: $smsg" ;; esac
-GPVC=modelcache-ml-team-ghost-$(printf 'modelcache-ml-team-ghost' | sha256sum | cut -c1-5)
-mc_wait 20 "ghost PVC" mcp get pvc "$GPVC" -n "$NS"
-[ "$(mce_jp cp pvc "$GPVC" "$NS" '{.spec.resources.requests.storage}')" = 5Gi ] || mc_fail "PVC not sized with --default-cache-size"
-mc_wait 10 "Warning event EstimateFailed" eval '[ "$(mce_events '"$NS"' ghost EstimateFailed)" = 1 ]'
-mc_log "unknown repo: SizeEstimated=False ($smsg), PVC 5Gi from --default-cache-size"
+mc_wait 30 "ghost: ArtifactReady=False/SourceNotFound" eval '[ "$(mce_cond '"$NS"' ghost ArtifactReady)" = False/SourceNotFound ]'
+amsg=$(mce_jp cp mc ghost "$NS" '{.status.conditions[?(@.type=="ArtifactReady")].message}')
+case "$amsg" in *does-not-exist*) ;; *) mc_fail "ArtifactReady message lacks the Hub's error: $amsg" ;; esac
+[ "$(mce_cond "$NS" ghost Stalled)" = True/SourceNotFound ] || mc_fail "ghost Stalled: $(mce_cond "$NS" ghost Stalled)"
+[ "$(mce_cond "$NS" ghost SizeEstimated)" = False/EstimateFailed ] || mc_fail "ghost SizeEstimated: $(mce_cond "$NS" ghost SizeEstimated)"
+mc_wait 10 "one Warning event SourceNotFound" eval '[ "$(mce_events '"$NS"' ghost SourceNotFound)" = 1 ]'
+# nothing on any cluster (the reconcile that wrote the status composed nothing)
+for k in cp remote; do
+	ns=$NS; [ "$k" = remote ] && ns=modelcache
+	n=$(mc_kubectl "$k" get pvc,jobs -n "$ns" -l modelcache.dev/cache=ghost -o name | wc -l)
+	[ "$n" = 0 ] || mc_fail "$k: $n objects composed for an unknown repository"
+done
+[ "$(mce_events "$NS" ghost EstimateFailed)" = 0 ] || mc_fail "contradictory EstimateFailed event"
+mc_log "unknown repo: nothing composed, SourceNotFound ($amsg), Stalled"
+# the fix applies at once: a new generation re-checks the source
+mcp patch mc ghost -n "$NS" --type merge -p '{"spec":{"huggingFace":{"repo":"fixtures/qwen3-0.6b"}}}' >/dev/null
+mce_wait_phase 90 "$NS" ghost Ready local gpu-west
+[ "$(mce_cond "$NS" ghost Stalled)" = False/Staged ] || mc_fail "ghost still Stalled: $(mce_cond "$NS" ghost Stalled)"
+mc_log "repo fixed: Ready on both clusters without waiting for a backoff"
 echo "PASS modelcache_auth"

@@ -1198,7 +1198,33 @@ static int reconcile(void *ctx, const char *key, struct ctrl_result *res)
 		size_state = STATUS_SIZE_FAILED;
 		size_msg = xasprintf("%s; using the default cache size %s",
 				     est && est->msg ? est->msg : "no estimator available", q);
+	}
+	/* A definitive source error (the repo or revision does not exist, the
+	 * token may not read it, the patterns select nothing) composes
+	 * nothing: a volume and a Job would only fail. Transient Hub errors
+	 * keep composing at the default size. A missing authSecret is its
+	 * own, more precise reason (AuthSecretMissing). The source is
+	 * re-checked when the failed estimate expires, and at once when the
+	 * spec or the token changes (both are in the estimate's key). */
+	const char *source_reason = NULL;
+	if (est && est->rc == ESTIMATE_ERR_AUTH && !x.auth_message)
+		source_reason = "Unauthorized";
+	else if (est && est->rc == ESTIMATE_ERR_NOT_FOUND)
+		source_reason = est->msg && strstr(est->msg, "no file matches") ? "NoFilesSelected" : "SourceNotFound";
+	if (source_reason)
+		events_emit(mgr_events(r->m), mc, EVENT_WARNING, source_reason, "Estimate", est->msg);
+	else if (size_state == STATUS_SIZE_FAILED)
 		events_emit(mgr_events(r->m), mc, EVENT_WARNING, "EstimateFailed", "Estimate", size_msg);
+	if (source_reason) {
+		struct status_in si = {.mc = mc, .now_s = now_s, .size = size_state, .size_message = size_msg,
+				       .source_reason = source_reason, .source_message = est->msg};
+		if (status_compute(&si, &st) == 0 && publish(r, &x, st) != 0)
+			rc = -EIO;
+		if (rc == 0) {
+			res->kind = CTRL_REQUEUE_AFTER;
+			res->requeue_after_ms = ESTIMATE_FAILURE_TTL_MS;
+		}
+		goto out;
 	}
 
 	/* ---- 4.1 matching ---- */

@@ -338,6 +338,34 @@ static void test_invalid(void **state)
 	json_object_put(mc);
 }
 
+/* A definitive source error: nothing composed, the Hub's message, Stalled. */
+static void test_source_error(void **state)
+{
+	(void)state;
+	static const char *const reasons[] = {"SourceNotFound", "Unauthorized", "NoFilesSelected"};
+	json_object *mc = parse("{\"metadata\":{\"name\":\"x\",\"namespace\":\"ml\",\"generation\":3}}");
+	for (size_t i = 0; i < 3; i++) {
+		json_object *st = NULL;
+		struct status_in in = {.mc = mc, .now_s = T0, .size = STATUS_SIZE_FAILED,
+				       .size_message = "Repository fixtures/typo not found at revision main",
+				       .source_reason = reasons[i],
+				       .source_message = "Repository fixtures/typo not found at revision main"};
+		assert_int_equal(status_compute(&in, &st), 0);
+		assert_string_equal(cond_field(st, "ArtifactReady", "status"), "False");
+		assert_string_equal(cond_field(st, "ArtifactReady", "reason"), reasons[i]);
+		assert_string_equal(cond_field(st, "ArtifactReady", "message"),
+				    "Repository fixtures/typo not found at revision main");
+		assert_string_equal(cond_field(st, "Stalled", "status"), "True");
+		assert_string_equal(cond_field(st, "Stalled", "reason"), reasons[i]);
+		assert_string_equal(cond_field(st, "Ready", "status"), "False");
+		assert_string_equal(cond_field(st, "Valid", "status"), "True");
+		assert_string_equal(jpath_str(st, "summary.ready"), "0/0");
+		assert_int_equal(json_object_array_length(jpath_child(st, "clusters")), 0);
+		json_object_put(st);
+	}
+	json_object_put(mc);
+}
+
 /* lastTransitionTime of a condition changes only when its status changes. */
 static void test_transition_times(void **state)
 {
@@ -469,6 +497,7 @@ int main(void)
 		cmocka_unit_test(test_condition_table),
 		cmocka_unit_test(test_messages_and_size),
 		cmocka_unit_test(test_invalid),
+		cmocka_unit_test(test_source_error),
 		cmocka_unit_test(test_transition_times),
 		cmocka_unit_test(test_events),
 	};
