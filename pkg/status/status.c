@@ -153,9 +153,16 @@ int status_cluster(const struct status_cluster_in *in, int64_t now_s, json_objec
 		} else if (in->auth_missing) {
 			reason = "AuthSecretMissing";
 			message = in->auth_message ? in->auth_message : "";
+		} else if (in->pvc) {
+			/* name the class: a missing StorageClass is the usual cause */
+			reason = "WaitingForVolume";
+			owned_msg = xasprintf("waiting for a volume of class %s on %s (PVC %s is %s)",
+					      jpath_str_or(in->pvc, "spec.storageClassName", "(default)"), in->name,
+					      in->pvc_name ? in->pvc_name : "", pvc_phase ? pvc_phase : "not bound yet");
+			message = owned_msg;
 		} else {
 			reason = "WaitingForVolume";
-			owned_msg = xasprintf("PVC %s is not bound yet", in->pvc_name ? in->pvc_name : "");
+			owned_msg = xasprintf("waiting for PVC %s on %s", in->pvc_name ? in->pvc_name : "", in->name);
 			message = owned_msg;
 		}
 	}
@@ -301,9 +308,30 @@ static void artifact_ready(json_object *conds, json_object *prev_conds, json_obj
 		msg = xasprintf("skipped on every matched cluster (%zu)", skipped);
 	} else {
 		reason = "Hydrating";
-		char *names = names_where(clusters, -1, STATUS_SKIPPED);
-		msg = xasprintf("hydrating on %s", names);
-		free(names);
+		/* say what each cluster waits for: a volume, or the download */
+		struct buf b;
+		buf_init(&b, 1u << 16);
+		char *hyd = NULL;
+		for (size_t i = 0; i < matched; i++) {
+			json_object *e = json_object_array_get_idx(clusters, i);
+			if (status_entry_phase(e) == STATUS_SKIPPED)
+				continue;
+			if (strcmp(jpath_str_or(e, "reason", ""), "WaitingForVolume") == 0) {
+				buf_printf(&b, "%s%s", b.len ? "; " : "", jpath_str_or(e, "message", ""));
+			} else {
+				char *prev = hyd;
+				hyd = xasprintf("%s%s%s", prev ? prev : "", prev ? ", " : "", jpath_str_or(e, "name", ""));
+				free(prev);
+			}
+		}
+		if (hyd && b.len)
+			msg = xasprintf("hydrating on %s; %s", hyd, buf_str(&b));
+		else if (hyd)
+			msg = xasprintf("hydrating on %s", hyd);
+		else
+			msg = xstrdup(buf_str(&b));
+		free(hyd);
+		buf_cleanup(&b);
 	}
 	status_set_condition(conds, prev_conds, "ArtifactReady", st, reason, msg, gen, in->now_s);
 	free(msg);

@@ -78,4 +78,25 @@ mcp patch mc ghost -n "$NS" --type merge -p '{"spec":{"huggingFace":{"repo":"fix
 mce_wait_phase 90 "$NS" ghost Ready local gpu-west
 [ "$(mce_cond "$NS" ghost Stalled)" = False/Staged ] || mc_fail "ghost still Stalled: $(mce_cond "$NS" ghost Stalled)"
 mc_log "repo fixed: Ready on both clusters without waiting for a backoff"
+# --- waiting for storage says why: a class that does not exist on the cluster
+mcp patch ic local --type merge -p '{"spec":{"cache":{"storageClassName":"no-such-class"}}}' >/dev/null
+mcp label ic local sc-test=missing --overwrite >/dev/null
+icready() { mcp get ic local -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}/{.status.conditions[?(@.type=="Ready")].reason}' 2>/dev/null; }
+mc_wait 60 "InferenceCluster local: Ready=False/StorageClassMissing" eval '[ "$(icready)" = False/StorageClassMissing ]'
+mcp get ic local | grep -q 'StorageClassMissing' || mc_fail "the STATUS column does not show StorageClassMissing: $(mcp get ic local)"
+mcp apply -f - >/dev/null <<'YAML'
+apiVersion: modelcache.dev/v1alpha1
+kind: ModelCache
+metadata: {name: nosc, namespace: ml-team}
+spec:
+  source: HuggingFace
+  huggingFace: {repo: fixtures/qwen3-0.6b}
+  clusterSelector: {matchLabels: {sc-test: missing}}
+YAML
+mc_wait 60 "nosc: local WaitingForVolume" eval '[ "$(mce_jp cp mc nosc '"$NS"' "{.status.clusters[?(@.name==\"local\")].reason}")" = WaitingForVolume ]'
+cmsg=$(mce_jp cp mc nosc "$NS" '{.status.clusters[?(@.name=="local")].message}')
+case "$cmsg" in "waiting for a volume of class no-such-class on local"*) ;; *) mc_fail "cluster message: $cmsg" ;; esac
+amsg=$(mce_jp cp mc nosc "$NS" '{.status.conditions[?(@.type=="ArtifactReady")].message}')
+case "$amsg" in *"waiting for a volume of class no-such-class on local"*) ;; *) mc_fail "ArtifactReady message: $amsg" ;; esac
+mc_log "missing storage class: StorageClassMissing on the InferenceCluster, WaitingForVolume ($cmsg)"
 echo "PASS modelcache_auth"

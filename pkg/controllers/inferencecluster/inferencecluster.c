@@ -154,6 +154,7 @@ struct conn {
 	const char *status;    /* True / False */
 	const char *reason;
 	char message[1024];
+	bool sc_missing;       /* spec.cache.storageClassName does not exist there */
 };
 
 /* The last successful connection check of a cluster. Reconciles triggered
@@ -443,6 +444,12 @@ static int reconcile(void *ctx, const char *key, struct ctrl_result *res)
 			ready_reason = "NamespaceFailed";
 			snprintf(ready_msg, sizeof ready_msg, "%s", nsmsg);
 		} else if (!remembered) {
+			/* checked with the connection (remembered with it): a cache
+			 * volume of a class that does not exist stays Pending */
+			struct kube_error scerr = {0};
+			c.sc_missing = kube_get(cluster_client(cl), &KUBE_RES_STORAGECLASSES, NULL, ic.storage_class,
+						NULL, &scerr) == -KUBE_ERR_NOT_FOUND;
+			kube_error_clear(&scerr);
 			memo_put(x, key, gen, &c, version);
 		}
 		json_object *pools = NULL;
@@ -470,7 +477,13 @@ static int reconcile(void *ctx, const char *key, struct ctrl_result *res)
 		else if (!json_object_object_get_ex(status, "cache", NULL))
 			json_object_object_add(status, "cache", cache_summary(&ic, NULL));
 	}
-	if (ready) {
+	if (ready && c.sc_missing) {
+		ready = false;
+		ready_reason = "StorageClassMissing";
+		snprintf(ready_msg, sizeof ready_msg,
+			 "storage class %s does not exist on %s: cache volumes there stay Pending until it does "
+			 "(spec.cache.storageClassName)", ic.storage_class, key);
+	} else if (ready) {
 		json_object *pools = NULL;
 		json_object_object_get_ex(status, "gpuPools", &pools);
 		size_t np = pools ? json_object_array_length(pools) : 0;

@@ -366,6 +366,34 @@ static void test_source_error(void **state)
 	json_object_put(mc);
 }
 
+/* A PVC that stays Pending names its storage class, in the cluster entry and
+ * in ArtifactReady's message (a missing class is the usual cause). */
+static void test_waiting_for_volume(void **state)
+{
+	(void)state;
+	json_object *pvc = parse("{\"spec\":{\"storageClassName\":\"modelcache-rwx\"},\"status\":{\"phase\":\"Pending\"}}");
+	struct status_cluster_in in = {.name = "local", .pvc_name = "p", .job_name = "j", .pvc = pvc};
+	json_object *e = NULL;
+	enum status_phase ph;
+	assert_int_equal(status_cluster(&in, T0, &e, &ph), 0);
+	assert_int_equal(ph, STATUS_PENDING);
+	assert_string_equal(jpath_str(e, "reason"), "WaitingForVolume");
+	assert_string_equal(jpath_str(e, "message"), "waiting for a volume of class modelcache-rwx on local (PVC p is Pending)");
+	json_object *cl = json_object_new_array(), *ready = parse("{\"name\":\"gpu-west\",\"phase\":\"Hydrating\",\"reason\":\"Hydrating\"}");
+	json_object_array_add(cl, ready);
+	json_object_array_add(cl, e);
+	json_object *mc = parse("{\"metadata\":{\"name\":\"x\",\"namespace\":\"ml\",\"generation\":1}}"), *st = NULL;
+	struct status_in si = {.mc = mc, .now_s = T0, .clusters = cl, .size = STATUS_SIZE_SPEC};
+	assert_int_equal(status_compute(&si, &st), 0);
+	assert_string_equal(cond_field(st, "ArtifactReady", "reason"), "Hydrating");
+	assert_string_equal(cond_field(st, "ArtifactReady", "message"),
+			    "hydrating on gpu-west; waiting for a volume of class modelcache-rwx on local (PVC p is Pending)");
+	json_object_put(st);
+	json_object_put(mc);
+	json_object_put(cl);
+	json_object_put(pvc);
+}
+
 /* lastTransitionTime of a condition changes only when its status changes. */
 static void test_transition_times(void **state)
 {
@@ -498,6 +526,7 @@ int main(void)
 		cmocka_unit_test(test_messages_and_size),
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_source_error),
+		cmocka_unit_test(test_waiting_for_volume),
 		cmocka_unit_test(test_transition_times),
 		cmocka_unit_test(test_events),
 	};
