@@ -9,6 +9,7 @@ pkgs=(
   libcurl4-openssl-dev libjson-c-dev libyaml-dev libwebsockets-dev libssl-dev libcmocka-dev
   openssl curl python3 util-linux
   clang   # hack/test.sh also builds with clang (warning-free on both compilers)
+  lua5.1  # the Argo CD health check in docs/ is tested with Argo CD's Lua version
 )
 # Optional tools: aria2 for bench/hydrate.sh.
 optional=(aria2)
