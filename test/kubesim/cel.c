@@ -1008,6 +1008,18 @@ static struct val eval_in(struct val *a, struct val *b)
 	return v_err("found no matching overload for '@in' applied to '(%s, %s)'", v_type(a), v_type(b));
 }
 
+/* Evaluates n into *out; an error is moved into *r (the caller's result)
+ * and -1 returned, so each operator propagates errors the same way. */
+static int operand(struct env *e, const struct node *n, struct val *out, struct val *r)
+{
+	*out = eval(e, n);
+	if (out->k != V_ERR)
+		return 0;
+	*r = *out;
+	*out = (struct val){.k = V_NULL};
+	return -1;
+}
+
 static struct val eval(struct env *e, const struct node *n)
 {
 	if (++e->depth > CEL_MAX_DEPTH * 4) {
@@ -1045,11 +1057,8 @@ static struct val eval(struct env *e, const struct node *n)
 		r = select_field(&a, n->k == N_HAS ? n->a->name : n->name, n->k == N_HAS);
 		break;
 	case N_IDX:
-		a = eval(e, n->a);
-		if (a.k == V_ERR) {
-			r = a, a = (struct val){.k = V_NULL};
+		if (operand(e, n->a, &a, &r) < 0)
 			break;
-		}
 		b = eval(e, n->b);
 		if (b.k == V_ERR) {
 			r = b, b = (struct val){.k = V_NULL};
@@ -1069,19 +1078,13 @@ static struct val eval(struct env *e, const struct node *n)
 			r = call_global(e, n);
 			break;
 		}
-		a = eval(e, n->a);
-		if (a.k == V_ERR) {
-			r = a, a = (struct val){.k = V_NULL};
+		if (operand(e, n->a, &a, &r) < 0)
 			break;
-		}
 		r = call_method(e, n, &a);
 		break;
 	case N_MACRO:
-		a = eval(e, n->a);
-		if (a.k == V_ERR) {
-			r = a, a = (struct val){.k = V_NULL};
+		if (operand(e, n->a, &a, &r) < 0)
 			break;
-		}
 		r = eval_macro(e, n, &a);
 		break;
 	case N_UN:
@@ -1178,16 +1181,10 @@ static struct val eval(struct env *e, const struct node *n)
 					  v_type(&b));
 			break;
 		}
-		a = eval(e, n->a);
-		if (a.k == V_ERR) {
-			r = a, a = (struct val){.k = V_NULL};
+		if (operand(e, n->a, &a, &r) < 0)
 			break;
-		}
-		b = eval(e, n->b);
-		if (b.k == V_ERR) {
-			r = b, b = (struct val){.k = V_NULL};
+		if (operand(e, n->b, &b, &r) < 0)
 			break;
-		}
 		switch (n->op) {
 		case T_PLUS: case T_MINUS: case T_STAR: case T_SLASH: case T_PCT:
 			r = arith(n->op, &a, &b);
