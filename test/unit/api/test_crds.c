@@ -538,16 +538,29 @@ static void test_defaults_match_api(void **state)
 	assert_int_equal(INT_AT(mds, "engine.properties.args.maxItems"), API_MAX_ARGS);
 	snprintf(b, sizeof(b), "%.1f", API_DEFAULT_GPU_MEM_UTIL);
 	DEF_STR(mds, "gpuMemoryUtilization", b);
-	/* the same repo rule: the CRD pattern accepts what api_repo_ok accepts */
+	/* the same repo rule: the CRD's CEL rule (its matches() regex and the
+	 * "--"/".." exclusions) accepts what api_repo_ok accepts */
 	{
 		regex_t re;
-		const char *repos[] = { "Qwen/Qwen3-0.6B", "gpt2", "a/b/c", "-a", "a/", "x_y.z/w-1", "a//b" };
-
-		assert_int_equal(regcomp(&re, api_path_str(mcs, "huggingFace.properties.repo.pattern", ""),
-					 REG_EXTENDED | REG_NOSUB), 0);
-		for (size_t i = 0; i < sizeof(repos) / sizeof(repos[0]); i++)
-			assert_int_equal(regexec(&re, repos[i], 0, NULL, 0) == 0, api_repo_ok(repos[i]));
+		const char *repos[] = { "Qwen/Qwen3-0.6B", "gpt2", "a/b/c", "-a", "a/", "x_y.z/w-1", "a//b",
+					"a--b", "a..b/c" };
+		json_object *rules = api_path(mcs, "huggingFace.properties.repo.x-kubernetes-validations");
+		const char *rule = api_path_str(json_object_array_get_idx(rules, 0), "rule", "");
+		const char *a = strstr(rule, "matches('"), *z = a ? strstr(a + 9, "')") : NULL;
+		assert_non_null(a);
+		assert_non_null(z);
+		assert_non_null(strstr(rule, "!self.contains('--')"));
+		assert_non_null(strstr(rule, "!self.contains('..')"));
+		char *pat = strndup(a + 9, (size_t)(z - a - 9));
+		assert_int_equal(regcomp(&re, pat, REG_EXTENDED | REG_NOSUB), 0);
+		for (size_t i = 0; i < sizeof(repos) / sizeof(repos[0]); i++) {
+			bool crd_ok = regexec(&re, repos[i], 0, NULL, 0) == 0 && !strstr(repos[i], "--") &&
+				      !strstr(repos[i], "..");
+			if (crd_ok != api_repo_ok(repos[i]))
+				fail_msg("repo \"%s\": CRD rule %d, api_repo_ok %d", repos[i], crd_ok, api_repo_ok(repos[i]));
+		}
 		regfree(&re);
+		free(pat);
 	}
 	json_object_put(ic);
 	json_object_put(mc);
