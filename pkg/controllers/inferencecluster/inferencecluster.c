@@ -341,7 +341,8 @@ static json_object *cache_summary(const struct api_inferencecluster *ic, struct 
 			json_object *q = api_path(p, "spec.resources.requests.storage");
 			int64_t b = 0;
 			if (q && quantity_parse_bytes(json_object_get_string(q), &b) == 0)
-				used += b;
+				if (__builtin_add_overflow(used, b, &used))
+					used = b < 0 ? INT64_MIN : INT64_MAX; /* saturate */
 			count++;
 		}
 		json_object_put(all);
