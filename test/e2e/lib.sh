@@ -4,6 +4,7 @@
 #   mc_init                                   # temp dir $MC_TMP, cleanup trap, $MC_BIN
 #   mc_start_kubesim cp [kubesim flags...]    # sets KS_cp_PID KS_cp_URL KS_cp_PORT KS_cp_KUBECONFIG
 #   mc_kubectl cp get nodes                   # kubectl against that simulator
+#   mc_storage_class cp                       # the modelcache-rwx StorageClass InferenceClusters expect
 #   mc_apply_crds cp                          # crds/*.yaml (falls back to minimal CRDs of our kinds)
 #   mc_start_fakehub [flags...]               # sets FAKEHUB_PID FAKEHUB_URL (fixtures in $MC_FAKEHUB_ROOT)
 #   mc_start_operator op1 cp [operator flags...]   # sets OP_op1_PID OP_op1_LOG OP_op1_METRICS OP_op1_HEALTH
@@ -86,7 +87,7 @@ mc_init() {
 	trap mc_cleanup EXIT
 	trap 'exit 130' INT TERM
 	# a command that fails under set -e says which one it was
-	trap 'mc_log "command failed (${BASH_SOURCE[0]##*/}:$LINENO): $BASH_COMMAND"' ERR
+	trap '[[ $- == *e* ]] && mc_log "command failed (${BASH_SOURCE[0]##*/}:$LINENO): $BASH_COMMAND"' ERR
 	[ -x "$MC_BIN/kubesim" ] || mc_fail "kubesim not built in $MC_BIN"
 }
 
@@ -151,6 +152,18 @@ mc_start_kubesim() {
 	printf -v "KS_${name}_KUBECONFIG" '%s' "$kc"
 	printf -v "KS_${name}_LOG" '%s' "$log"
 	mc_log "kubesim $name at $url (pid $pid)"
+}
+
+# mc_storage_class KS [NAME]: the RWX class InferenceClusters expect
+# (spec.cache.storageClassName, default modelcache-rwx); without it an
+# InferenceCluster is Ready=False/StorageClassMissing, as on a real cluster.
+mc_storage_class() {
+	mc_kubectl "$1" apply -f - >/dev/null <<YAML
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: ${2:-modelcache-rwx}}
+provisioner: kubesim.dev/hostpath
+YAML
 }
 
 mc_kubectl() {

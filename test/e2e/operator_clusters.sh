@@ -12,6 +12,8 @@ mc_init
 mc_start_kubesim cp
 mc_start_kubesim remote
 mc_apply_crds cp
+mc_storage_class cp
+mc_storage_class remote
 REMOTE_PORT=$KS_remote_PORT
 
 node_yaml() { # name product memMiB count
@@ -96,6 +98,7 @@ python3 "$(dirname "$0")/prom_check.py" "$MC_TMP/metrics.txt" \
 # with the right token (True), a wrong token (Unauthorized), a Secret that is
 # not a kubeconfig and a missing Secret (KubeconfigInvalid)
 mc_start_kubesim secure --tls --token good-token
+mc_storage_class secure
 sed 's/token: good-token/token: wrong-token/' "$KS_secure_KUBECONFIG" >"$MC_TMP/wrong.kubeconfig"
 printf 'this: [is not a kubeconfig\n' >"$MC_TMP/garbage.kubeconfig"
 mc_kubectl cp -n modelcache-system create secret generic secure --from-file=kubeconfig="$KS_secure_KUBECONFIG" >/dev/null
@@ -132,6 +135,7 @@ ic_cond_is local Connected True Connected || mc_fail "local disturbed by the rem
 ic_cond_is remote Ready False || mc_fail "remote still Ready while unreachable"
 # restart it on the same port: back to True
 mc_start_kubesim remote --port "$REMOTE_PORT"
+mc_storage_class remote
 apply_remote_nodes
 t0=$SECONDS
 mc_wait 40 "remote Connected=True after restart" ic_cond_is remote Connected True Connected

@@ -9,6 +9,7 @@ mc_init
 
 mc_start_kubesim cp
 mc_apply_crds cp
+mc_storage_class cp
 mc_kubectl cp create namespace modelcache-system >/dev/null
 mc_kubectl cp apply -f - >/dev/null <<'YAML'
 apiVersion: modelcache.dev/v1alpha1

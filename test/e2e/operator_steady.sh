@@ -12,6 +12,8 @@ WINDOW=${MC_STEADY_SECONDS:-60}
 mc_start_kubesim cp --request-log "$MC_TMP/cp-requests.txt"
 mc_start_kubesim remote --request-log "$MC_TMP/remote-requests.txt"
 mc_apply_crds cp
+mc_storage_class cp
+mc_storage_class remote
 for n in 1 2 3; do
 	mc_kubectl remote apply -f - >/dev/null <<YAML
 apiVersion: v1

@@ -230,6 +230,10 @@ metadata: {name: absent, namespace: ml-team}
 spec:
   source: HuggingFace
   huggingFace: {repo: fixtures/does-not-exist}
+  # composed without asking the Hub (a definitive source error would compose
+  # nothing): its Job fails, so the cache is not Ready here
+  size: 1Gi
+  precheck: {vram: Disabled}
 YAML
 mc_wait 60 "ModelCache absent has a phase on local" eval '[ -n "$(phase absent)" ]'
 pod early absent | K apply -f - >/dev/null 2>"$MC_TMP/early.err" || mc_fail "pod of a not-Ready cache refused: $(cat "$MC_TMP/early.err")"
