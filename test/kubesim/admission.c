@@ -46,6 +46,16 @@ void admission_set_user(const char *username, json_object *groups)
 	tl_groups = groups ? sj_copy(groups) : NULL;
 }
 
+void admission_thread_cleanup(void)
+{
+	free(tl_user);
+	tl_user = NULL;
+	if (tl_groups)
+		json_object_put(tl_groups);
+	tl_groups = NULL;
+	free(admission_take_warnings());
+}
+
 static void add_warning(const char *w)
 {
 	if (tl_nwarn == MAX_WARNINGS) {   /* a thread nobody reads (a behaviour): keep the newest */

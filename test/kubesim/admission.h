@@ -49,6 +49,10 @@ void admission_set_user(const char *username, json_object *groups);
  * HTTP header lines ("Warning: 299 - \"text\"\r\n"...), malloc'd; NULL when
  * none. Clears them. */
 char *admission_take_warnings(void);
+/* Frees this thread's user and pending warnings (end of a request: the
+ * values are thread-local, and a connection thread that exits would leak
+ * them). */
+void admission_thread_cleanup(void);
 
 /* ---- exposed for unit tests ---- */
 struct admission_attrs {

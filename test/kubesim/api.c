@@ -1660,7 +1660,7 @@ static double rnd(struct api *a)
 	return d;
 }
 
-void api_handle(void *ctx, struct http_req *r)
+static void handle(void *ctx, struct http_req *r)
 {
 	struct api *a = ctx;
 	char *segs[MAX_SEGS];
@@ -1821,6 +1821,12 @@ out:
 	target_free(&t);
 	for (size_t k = 0; k < n && k < MAX_SEGS; k++)
 		free(segs[k]);
+}
+
+void api_handle(void *ctx, struct http_req *r)
+{
+	handle(ctx, r);
+	admission_thread_cleanup();
 }
 
 int api_new(const struct api_opts *o, struct api **out)
