@@ -466,12 +466,9 @@ static struct node *p_primary(struct parser *p)
 			}
 			return n;
 		}
+		/* other names are macro variables, resolved when evaluated */
 		if (strcmp(id, "oldSelf") == 0)
 			p->old_self = 1;
-		else if (strcmp(id, "self") != 0 && !p->l.err) {
-			/* macro variables are checked when evaluated; other names
-			 * (type names, namespaces) are not supported */
-		}
 		n = mk(N_ID);
 		n->name = id;
 		return n;

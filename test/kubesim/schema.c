@@ -749,9 +749,12 @@ static void rule_cause(json_object *causes, json_object *schema, json_object *ru
 {
 	const char *reason = json_object_get_string(get(rule, "reason"));
 	const char *fp = json_object_get_string(get(rule, "fieldPath"));
-	char *field = fp && *fp ? xasprintf("%s%s%s", path, fp[0] == '.' || fp[0] == '[' ? "" : ".",
-					    path[0] ? fp : (fp[0] == '.' ? fp + 1 : fp))
-				: xstrdup(path);
+	/* fieldPath is relative to the rule's field: ".a.b" or "[0]" */
+	const char *rel = fp && fp[0] == '.' ? fp + 1 : fp;
+	char *field = !rel || !*rel ? xstrdup(path)
+		      : !path[0]     ? xstrdup(rel)
+		      : rel[0] == '[' ? xasprintf("%s%s", path, rel)
+				      : xasprintf("%s.%s", path, rel);
 	char *m;
 	if (reason && strcmp(reason, "FieldValueRequired") == 0)
 		m = xasprintf("Required value: %s", detail);
