@@ -8,6 +8,7 @@ pkgs=(
   build-essential cmake pkg-config git
   libcurl4-openssl-dev libjson-c-dev libyaml-dev libwebsockets-dev libssl-dev libcmocka-dev
   openssl curl python3 util-linux
+  python3-kubernetes  # test/e2e/kubesim_probe.sh: the fidelity probe uses the official Python client
   clang   # hack/test.sh also builds with clang (warning-free on both compilers)
   lua5.1  # the Argo CD health check in docs/ is tested with Argo CD's Lua version
 )

@@ -80,10 +80,13 @@ static char *qparam(const char *query, const char *key)
 	return NULL;
 }
 
+/* A boolean query parameter as the apiserver reads it
+ * (Convert_Slice_string_To_bool): absent, "0" or "false" in any case is
+ * false; anything else, the empty value and "True" included, is true. */
 static int qbool(const char *query, const char *key)
 {
 	char *v = qparam(query, key);
-	int b = v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || v[0] == 0);
+	int b = v && strcmp(v, "0") != 0 && strcasecmp(v, "false") != 0;
 	free(v);
 	return b;
 }

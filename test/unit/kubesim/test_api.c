@@ -211,7 +211,8 @@ static void test_watch_stream(void **state)
 	/* a compacted resourceVersion: 200 + ERROR event with 410 */
 	sim_compact(f->sim);
 	fd = dial(f);
-	send_all(fd, "GET /api/v1/namespaces/default/configmaps?watch=true&resourceVersion=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+	/* watch=True (the Python client's spelling) is a watch, as on the apiserver */
+	send_all(fd, "GET /api/v1/namespaces/default/configmaps?watch=True&resourceVersion=1 HTTP/1.1\r\nHost: x\r\n\r\n");
 	n = 0;
 	buf[0] = 0;
 	while (!strstr(buf, "\r\n0\r\n\r\n")) {
@@ -224,6 +225,15 @@ static void test_watch_stream(void **state)
 	assert_non_null(strstr(buf, "\"type\":\"ERROR\""));
 	assert_non_null(strstr(buf, "\"code\":410"));
 	assert_non_null(strstr(buf, "\"reason\":\"Expired\""));
+	close(fd);
+	/* watch=False and watch=0 are plain lists */
+	fd = dial(f);
+	send_all(fd, "GET /api/v1/namespaces/default/configmaps?watch=False HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_int_equal(read_response(fd, buf, sizeof(buf)), 200);
+	assert_non_null(strstr(buf, "\"kind\":\"ConfigMapList\""));
+	send_all(fd, "GET /api/v1/namespaces/default/configmaps?watch=0 HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_int_equal(read_response(fd, buf, sizeof(buf)), 200);
+	assert_non_null(strstr(buf, "\"kind\":\"ConfigMapList\""));
 	close(fd);
 }
 
