@@ -7,20 +7,11 @@
 #include <string.h>
 
 #include "estimate/fit.h"
+#include "estimate/satmath.h"
 #include "util/buf.h"
 #include "util/mem.h"
 
 #define MSG_MAX (64u << 10)
-
-static int64_t sadd(int64_t a, int64_t b)
-{
-	int64_t r;
-	if (a < 0)
-		a = 0;
-	if (b < 0)
-		b = 0;
-	return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
-}
 
 static double gib(int64_t b)
 {
@@ -51,7 +42,7 @@ int64_t placement_per_gpu_bytes(const struct placement_model *m, int t, int p)
 	int64_t ranks = m->kv_heads > 0 && m->kv_heads < t ? m->kv_heads : t;
 	int64_t w = m->weight_bytes > 0 ? m->weight_bytes / ((int64_t)t * p) : 0;
 	int64_t kv = m->kv_cache_bytes > 0 ? m->kv_cache_bytes / p / ranks : 0;
-	return sadd(sadd(w, kv), m->overhead_per_gpu);
+	return sat_add(sat_add(w, kv), m->overhead_per_gpu);
 }
 
 int64_t placement_gpu_budget(const struct placement_model *m, const struct placement_node *n)
@@ -326,7 +317,7 @@ static void shape_text(const struct option *x, char *out, size_t n)
 
 static void header(const struct placement_model *md, struct buf *b)
 {
-	int64_t total = sadd(sadd(md->weight_bytes, md->kv_cache_bytes), md->overhead_per_gpu);
+	int64_t total = sat_add(sat_add(md->weight_bytes, md->kv_cache_bytes), md->overhead_per_gpu);
 	double u = util_of(md);
 	buf_printf(b,
 		   "The model requires approximately %.1f GiB of VRAM (weights %.1f + KV cache %.1f + overhead %.1f). "
@@ -559,7 +550,7 @@ int placement_decide(const struct placement_model *md, const struct placement_cl
 	out->weight_bytes = md->weight_bytes;
 	out->kv_cache_bytes = md->kv_cache_bytes;
 	out->overhead_bytes = md->overhead_per_gpu;
-	out->total_bytes = sadd(sadd(md->weight_bytes, md->kv_cache_bytes), md->overhead_per_gpu);
+	out->total_bytes = sat_add(sat_add(md->weight_bytes, md->kv_cache_bytes), md->overhead_per_gpu);
 
 	struct buf hdr, b;
 	buf_init(&hdr, MSG_MAX);
