@@ -24,7 +24,8 @@
 #     starts 5 s after settling: MUST be 0, and the window must contain a
 #     resync (at least N ModelCache reconciles, from the operator's
 #     modelcache_reconcile_total);
-#   - operator RSS (VmHWM peak and VmRSS from /proc/PID/status);
+#   - operator RSS (VmHWM peak and VmRSS from /proc/PID/status), and per
+#     object the informers hold (counted with kubectl after the window);
 #   - the simulator's raw capacity: 2000 sequential keep-alive GETs with curl
 #     (sim_rps), next to the request rate the operator achieved.
 # Ends with exactly one line:
@@ -327,6 +328,16 @@ RSS_KB=$(awk '/^VmRSS:/ {print $2}' "/proc/$OP_PID/status")
 THREADS=$(awk '/^Threads:/ {print $2}' "/proc/$OP_PID/status")
 MRSS=$(curl -fsS --max-time 10 "http://127.0.0.1:$MPORT/metrics" | awk '/^process_resident_memory_bytes / {printf "%d", $2}' || true)
 OPREQ_END=$(metric_sum '^modelcache_api_requests_total')
+# what the operator's informers hold (counted after the window, so these
+# kubectl requests are in no figure): the control plane's ModelCaches,
+# InferenceClusters and Secrets, and per cluster the Nodes and the managed
+# PVCs, Jobs, Secrets and Namespaces
+count() { k "$@" --no-headers 2>/dev/null | wc -l; }
+CACHED=$(($(count cp get modelcaches -A) + $(count cp get inferenceclusters) + $(count cp get secrets -A)))
+for c in "${CLUSTERS[@]}"; do
+	CACHED=$((CACHED + $(count "$c" get nodes) + $(count "$c" get pvc,jobs,secrets -A -l app.kubernetes.io/managed-by=modelcache-operator) +
+		$(count "$c" get namespaces -l app.kubernetes.io/managed-by=modelcache-operator)))
+done
 
 # ------------------------------------------- simulator's raw request rate
 SIM_GETS=2000
@@ -465,5 +476,8 @@ if [ "$OP_RC" != 0 ]; then
 	FAILED=1
 	echo "FAIL: the operator exited $OP_RC on SIGTERM" >&2
 fi
+awk -v hwm="$HWM_KB" -v rss="$RSS_KB" -v n="$CACHED" 'BEGIN {
+	printf "cached objects: %d; per cached object %.1f KB (VmHWM), %.1f KB (VmRSS after the window)\n",
+		n, hwm / (n > 0 ? n : 1), rss / (n > 0 ? n : 1) }'
 echo "$RESULT"
 [ "$FAILED" = 0 ]

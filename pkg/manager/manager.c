@@ -15,6 +15,7 @@
 #include "metrics/metrics.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "watch/transform.h"
 
 #define MAX_INFORMERS 32
 #define MAX_CONTROLLERS 8
@@ -220,6 +221,7 @@ struct informer *mgr_informer(struct manager *m, const struct kube_resource *res
 	struct reflector_opts ro = {
 		.name = name,
 		.resync_ms = (uint64_t)(m->o.resync_seconds > 0 ? m->o.resync_seconds : 30) * 1000,
+		.transform = reflector_transform_for(res),
 	};
 	if (informer_new(&t, true, &ro, &inf)) {
 		t.release(t.tctx);

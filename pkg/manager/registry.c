@@ -10,6 +10,7 @@
 #include "util/hmap.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "watch/transform.h"
 
 #define MAX_WATCHES 16
 #define MAX_INFORMERS 32
@@ -212,7 +213,8 @@ struct informer *cluster_informer(struct cluster *c, const struct kube_resource 
 	reflector_kube_transport(c->client, c->reg->mux, &ko, &t);
 	char name[256];
 	snprintf(name, sizeof name, "%s/%s", c->name, res->resource);
-	struct reflector_opts ro = {.name = name, .resync_ms = c->reg->resync_ms};
+	struct reflector_opts ro = {.name = name, .resync_ms = c->reg->resync_ms,
+				    .transform = reflector_transform_for(res)};
 	if (informer_new(&t, true, &ro, &inf)) {
 		t.release(t.tctx);
 		inf = NULL;

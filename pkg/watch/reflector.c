@@ -21,6 +21,7 @@ struct reflector {
 	const struct mclock *clock;
 	bool fake_clock;
 	uint64_t resync_ms;
+	void (*transform)(json_object *obj);
 	struct backoff bo;
 
 	pthread_mutex_t mu;        /* state below */
@@ -41,6 +42,17 @@ struct reflector {
 	struct reflector_stats st;
 };
 
+/* metadata.managedFields is dropped before objects reach the sink, as
+ * controller-runtime's default cache transform does: nothing in the
+ * operator reads it (writes are server-side applies keyed by desired-hash),
+ * and it is most of a cached object's JSON (68 of a Job's 89 nodes). */
+static void strip_managed_fields(json_object *obj)
+{
+	json_object *md = NULL;
+	if (obj && json_object_object_get_ex(obj, "metadata", &md) && json_object_is_type(md, json_type_object))
+		json_object_object_del(md, "managedFields");
+}
+
 int reflector_new(const struct reflector_transport *t, const struct reflector_sink *s,
 		  const struct reflector_opts *o, struct reflector **out)
 {
@@ -51,6 +63,7 @@ int reflector_new(const struct reflector_transport *t, const struct reflector_si
 	r->clock = o && o->clock ? o->clock : mclock_system();
 	r->fake_clock = r->clock != mclock_system();
 	r->resync_ms = o ? o->resync_ms : 0;
+	r->transform = o && o->transform ? o->transform : strip_managed_fields;
 	backoff_init(&r->bo, o && o->backoff_base_ms ? o->backoff_base_ms : 200,
 		     o && o->backoff_max_ms ? o->backoff_max_ms : 30000, 2.0, 0.2);
 	pthread_mutex_init(&r->mu, NULL);
@@ -79,17 +92,6 @@ static void set_rv_locked(struct reflector *r, const char *rv)
 		snprintf(r->rv, sizeof r->rv, "%s", rv);
 }
 
-/* metadata.managedFields is dropped before objects reach the sink, as
- * controller-runtime's default cache transform does: nothing in the
- * operator reads it (writes are server-side applies keyed by desired-hash),
- * and it is most of a cached object's JSON (68 of a Job's 89 nodes). */
-static void strip_managed_fields(json_object *obj)
-{
-	json_object *md = NULL;
-	if (obj && json_object_object_get_ex(obj, "metadata", &md) && json_object_is_type(md, json_type_object))
-		json_object_object_del(md, "managedFields");
-}
-
 /* ---- callbacks from the transport's thread ---- */
 static void on_event(void *ctx, const struct kube_watch_event *ev)
 {
@@ -99,7 +101,8 @@ static void on_event(void *ctx, const struct kube_watch_event *ev)
 	case KUBE_WATCH_ADDED:
 	case KUBE_WATCH_MODIFIED:
 	case KUBE_WATCH_DELETED:
-		strip_managed_fields(ev->object);
+		if (ev->object)
+			r->transform(ev->object);
 		pthread_mutex_lock(&r->sink_mu);
 		r->s.event(r->s.sctx, ev->type, ev->object);
 		pthread_mutex_unlock(&r->sink_mu);
@@ -212,7 +215,8 @@ static int do_list(struct reflector *r)
 	json_object *items = NULL;
 	json_object_object_get_ex(list, "items", &items);
 	for (size_t i = 0; items && i < json_object_array_length(items); i++)
-		strip_managed_fields(json_object_array_get_idx(items, i));
+		if (json_object_array_get_idx(items, i))
+			r->transform(json_object_array_get_idx(items, i));
 	pthread_mutex_lock(&r->sink_mu);
 	r->s.replace(r->s.sctx, items);
 	pthread_mutex_unlock(&r->sink_mu);

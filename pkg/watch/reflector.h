@@ -9,8 +9,10 @@
  *   (on open or as an ERROR event) relists, and so does a 504 whose cause
  *   is ResourceVersionTooLarge (a replaced server that has not reached
  *   our resourceVersion), as client-go does.
- *   metadata.managedFields is removed from every object before the sink
- *   sees it (nothing reads it; it is most of an object's memory).
+ *   Every object goes through opts.transform before the sink sees it
+ *   (watch/transform.h: what each informer keeps); without one,
+ *   metadata.managedFields is removed (nothing reads it; it is most of an
+ *   object's memory).
  *
  * Threads: the watch streams run on the transport's thread (for the real
  * transport, the process's one curl-multi thread); the reflector has one
@@ -64,6 +66,9 @@ struct reflector_opts {
 	uint64_t resync_ms;            /* 0 = none */
 	uint64_t backoff_base_ms;      /* 0 => 200 */
 	uint64_t backoff_max_ms;       /* 0 => 30000 */
+	/* Edits each listed or watched object in place before the sink
+	 * (client-go's SetTransform); NULL = drop metadata.managedFields. */
+	void (*transform)(json_object *obj);
 };
 
 struct reflector;
