@@ -745,6 +745,24 @@ static int on_writable(struct lws *wsi, struct pss *p)
 	return 0;
 }
 
+/* The .fakehub.json delayMs of the repository a request names
+ * (/api/models/{org}/{name}... or /{org}/{name}/resolve/...); /lfs/ and
+ * /healthz name none. */
+static int repo_delay_ms(const char *uri)
+{
+	char id[256];
+	const char *rest;
+	while (*uri == '/')
+		uri++;
+	if (strncmp(uri, "api/models/", 11) == 0)
+		uri += 11;
+	else if (strncmp(uri, "lfs/", 4) == 0 || strcmp(uri, "healthz") == 0)
+		return 0;
+	if (split_repo(uri, id, sizeof(id), &rest) < 0)
+		return 0;
+	return fh_repo_delay_ms(g.root, id);
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	struct pss *p = user;
@@ -760,12 +778,14 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_HTTP:
 		if (p)
 			p->link.req_us = mono_us();
-		if (g.first_byte_ms > 0) {
-			/* answer after --first-byte-ms (the headers stay with the
-			 * connection until the transaction completes) */
+		int64_t delay_ms = g.first_byte_ms + repo_delay_ms(in ? (const char *)in : "/");
+		if (delay_ms > 0) {
+			/* answer after --first-byte-ms plus the repository's
+			 * delayMs (the headers stay with the connection until the
+			 * transaction completes) */
 			snprintf(p->pending, sizeof(p->pending), "%s", in ? (const char *)in : "/");
 			p->delayed = true;
-			lws_set_timer_usecs(wsi, (lws_usec_t)g.first_byte_ms * 1000);
+			lws_set_timer_usecs(wsi, (lws_usec_t)delay_ms * 1000);
 			return 0;
 		}
 		return on_http(wsi, p, in ? (const char *)in : "/");

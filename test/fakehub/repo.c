@@ -323,6 +323,22 @@ static json_object *load_meta(const char *dir)
 	return j;
 }
 
+int fh_repo_delay_ms(const char *root, const char *id)
+{
+	const char *slash = strchr(id, '/');
+	if (!slash || strchr(slash + 1, '/') || !segment_ok(id, (size_t)(slash - id)) ||
+	    !segment_ok(slash + 1, strlen(slash + 1)))
+		return 0;
+	char *dir = xasprintf("%s/%s", root, id);
+	json_object *meta = load_meta(dir), *d = NULL;
+	int64_t v = 0;
+	if (meta && json_object_object_get_ex(meta, "delayMs", &d) && json_object_is_type(d, json_type_int))
+		v = json_object_get_int64(d);
+	json_object_put(meta);
+	free(dir);
+	return v < 0 ? 0 : v > FH_DELAY_MAX_MS ? FH_DELAY_MAX_MS : (int)v;
+}
+
 int fh_repo_load(const char *root, const char *id, struct fh_repo *out)
 {
 	memset(out, 0, sizeof(*out));

@@ -58,6 +58,11 @@ bool fh_is_lfs_name(const char *path, int64_t size);
  * -EIO. */
 int fh_repo_load(const char *root, const char *id, struct fh_repo *out);
 void fh_repo_cleanup(struct fh_repo *r);
+/* .fakehub.json "delayMs" of DIR/<id> (0 when absent, invalid or the id is
+ * not "org/name"; capped at FH_DELAY_MAX_MS): every response for that
+ * repository waits this long. Reads only the .fakehub.json. */
+#define FH_DELAY_MAX_MS 600000
+int fh_repo_delay_ms(const char *root, const char *id);
 
 /* Resolve a revision: "main", the commit, an alias in .fakehub.json
  * "revisions" or an alias's commit. Writes the commit (41 bytes) or returns
