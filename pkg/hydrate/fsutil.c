@@ -12,6 +12,7 @@
 
 #define MARKER_PREFIX ".modelcache-hydrated"
 #define INCOMPLETE_SUFFIX ".incomplete"
+#define MAP_SUFFIX ".incomplete.chunks"   /* chunkmap.h */
 
 bool hydrate_path_ok(const char *rel)
 {
@@ -24,6 +25,8 @@ bool hydrate_path_ok(const char *rel)
 	    strcmp(rel + n - (sizeof(INCOMPLETE_SUFFIX) - 1), INCOMPLETE_SUFFIX) == 0)
 		return false;
 	if (strncmp(rel, MARKER_PREFIX, sizeof(MARKER_PREFIX) - 1) == 0)
+		return false;
+	if (n >= sizeof(MAP_SUFFIX) - 1 && strcmp(rel + n - (sizeof(MAP_SUFFIX) - 1), MAP_SUFFIX) == 0)
 		return false;
 	const char *seg = rel;
 	for (const char *p = rel;; p++) {
@@ -105,11 +108,12 @@ int hydrate_fsync_dir(int dirfd)
 	return 0;
 }
 
-int hydrate_write_all(int fd, const void *p, size_t n)
+/* write (off < 0) or pwrite at off, the whole buffer */
+static int write_at(int fd, const void *p, size_t n, int64_t off)
 {
 	const char *c = p;
 	while (n > 0) {
-		ssize_t w = write(fd, c, n);
+		ssize_t w = off < 0 ? write(fd, c, n) : pwrite(fd, c, n, (off_t)off);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -117,8 +121,20 @@ int hydrate_write_all(int fd, const void *p, size_t n)
 		}
 		c += w;
 		n -= (size_t)w;
+		if (off >= 0)
+			off += w;
 	}
 	return 0;
+}
+
+int hydrate_write_all(int fd, const void *p, size_t n)
+{
+	return write_at(fd, p, n, -1);
+}
+
+int hydrate_pwrite_all(int fd, const void *p, size_t n, uint64_t off)
+{
+	return off > INT64_MAX ? -EINVAL : write_at(fd, p, n, (int64_t)off);
 }
 
 int hydrate_hash_fd(int fd, uint64_t len, struct digest *d)

@@ -15,7 +15,8 @@
 /* Is `rel` a safe repository path? Refused: empty, absolute, a "." or ".."
  * segment, empty segments ("a//b", trailing '/'), backslashes, control
  * characters, segments over 255 bytes, paths over HYDRATE_PATH_MAX, and
- * names the hydrator uses itself (".modelcache-hydrated*", "*.incomplete"). */
+ * names the hydrator uses itself (".modelcache-hydrated*", "*.incomplete",
+ * "*.incomplete.chunks"). */
 bool hydrate_path_ok(const char *rel);
 
 /* Open (creating the parent directories, mode 0755) the directory that will
@@ -31,6 +32,8 @@ int hydrate_openat_nofollow(int parent, const char *name, int flags, mode_t mode
 /* fsync a directory fd / write a whole buffer. */
 int hydrate_fsync_dir(int dirfd);
 int hydrate_write_all(int fd, const void *p, size_t n);
+/* pwrite a whole buffer at off. */
+int hydrate_pwrite_all(int fd, const void *p, size_t n, uint64_t off);
 
 /* Feed the first `len` bytes of fd into d (from offset 0). */
 int hydrate_hash_fd(int fd, uint64_t len, struct digest *d);
