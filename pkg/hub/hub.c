@@ -133,7 +133,7 @@ static void share_unlock(CURL *h, curl_lock_data data, void *ud)
 }
 
 /* scheme://host:port of an absolute URL, or NULL. */
-static char *url_origin(const char *url)
+char *hub_url_origin(const char *url)
 {
 	CURLU *u = curl_url();
 	char *scheme = NULL, *host = NULL, *port = NULL, *res = NULL;
@@ -167,7 +167,7 @@ int hub_client_new(const char *endpoint, const char *token, const struct hub_opt
 		if (!endpoint || !*endpoint)
 			endpoint = HUB_DEFAULT_ENDPOINT;
 	}
-	char *origin = url_origin(endpoint);
+	char *origin = hub_url_origin(endpoint);
 	if (!origin || (strncmp(origin, "http://", 7) != 0 && strncmp(origin, "https://", 8) != 0)) {
 		free(origin);
 		return -EINVAL;
@@ -228,6 +228,11 @@ void hub_client_free(struct hub_client *c)
 const char *hub_client_endpoint(const struct hub_client *c)
 {
 	return c->endpoint;
+}
+
+const char *hub_client_user_agent(const struct hub_client *c)
+{
+	return c->user_agent;
 }
 
 /* ------------------------------------------------------------------ URLs */
@@ -538,7 +543,7 @@ static CURLcode perform_once(struct hub_client *c, const char *url, struct req *
 		curl_easy_setopt(h, CURLOPT_RANGE, range);
 	}
 	/* The token goes only to the endpoint's own origin. */
-	char *origin = url_origin(url);
+	char *origin = hub_url_origin(url);
 	char *auth = NULL;
 	if (c->token && origin && strcmp(origin, c->origin) == 0) {
 		auth = xasprintf("Authorization: Bearer %s", c->token);
@@ -790,7 +795,7 @@ int hub_tree(struct hub_client *c, const char *repo, const char *revision, bool 
 		if (!next[0])
 			break;
 		/* Only follow pages on the endpoint's origin. */
-		char *o = url_origin(next);
+		char *o = hub_url_origin(next);
 		bool same = o && strcmp(o, c->origin) == 0;
 		free(o);
 		if (!same)

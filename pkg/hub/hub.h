@@ -113,6 +113,13 @@ int hub_download(struct hub_client *c, const char *repo, const char *revision, c
 		 uint64_t offset, hub_write_fn write, void *ud, uint64_t *received,
 		 struct hub_error *err);
 
+/* "scheme://host:port" of a URL (lowercase, default port filled in), yours to
+ * free; NULL when it does not parse. The token goes only to the endpoint's. */
+char *hub_url_origin(const char *url);
+
+/* The User-Agent every request of this client sends (borrowed). */
+const char *hub_client_user_agent(const struct hub_client *c);
+
 /* URL-escape a repo-relative path (keeps '/'); result is yours to free. */
 char *hub_escape_path(const char *path);
 

@@ -8,11 +8,15 @@
  *    files of the right sizes: "already hydrated", exit 0, nothing fetched.
  *    Otherwise the stale marker is removed before anything changes, and the
  *    files it listed that the new listing does not are deleted.
- * 3. A pool of --parallel threads downloads each missing file into
- *    PATH.incomplete, resuming from its size with Range, hashing while
- *    streaming (sha256 for LFS files, git blob sha1 otherwise), then checks
- *    size and hash, fsyncs and renames it into place. Files already in place
- *    are re-hashed, not re-fetched.
+ * 3. fetch.c downloads what is missing over --connections parallel HTTP
+ *    transfers shared by all files (files above --chunk-size as parallel
+ *    Range requests into PATH.incomplete, a chunk map beside it for resume,
+ *    a stall watchdog), verifies each file's digest (sha256 for LFS files,
+ *    git blob sha1 otherwise) over what is on disk, fsyncs and renames it
+ *    into place. Files already in place are re-hashed, not re-fetched.
+ *    --layout hf-cache stores the bytes as the Hugging Face cache does
+ *    (models--ORG--NAME/blobs/<etag>, snapshots/<commit>/<path> relative
+ *    symlinks, refs/<revision>).
  * 4. The marker goes last: temp file + fsync + rename + fsync of the dir.
  * Exit codes: 0 ok, 2 usage, 3 auth, 4 not found, 5 integrity, 1 other. On
  * failure one line goes to stderr and to the termination log when writable.
@@ -23,18 +27,18 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "hub/filter.h"
 #include "hub/hub.h"
+#include "hydrate/fetch.h"
 #include "hydrate/fsutil.h"
 #include "hydrate/marker.h"
 #include "util/digest.h"
@@ -44,7 +48,6 @@
 
 #define TOKEN_MAX 4096
 #define MAX_PATTERNS 256
-#define MAX_PARALLEL 64
 
 struct opts {
 	const char *repo;
@@ -57,7 +60,10 @@ struct opts {
 	const char *endpoint;
 	const char *token_file;
 	const char *termination_log;
-	unsigned parallel;
+	unsigned connections;
+	uint64_t chunk_size;
+	unsigned stall_timeout_s;
+	enum hydrate_layout layout;
 	unsigned retries;
 	unsigned retry_base_ms;
 	unsigned progress_s;
@@ -69,18 +75,10 @@ struct run {
 	const char *token;            /* borrowed, only for redaction */
 	int destfd;
 	struct hydrate_manifest man;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	size_t next;                  /* next file index to take */
+	char *cache_dir;              /* HuggingFaceCache: models--ORG--NAME */
 	bool failed;
-	bool finished;
 	int exit_code;
 	char errmsg[512];
-	atomic_bool abort;
-	atomic_uint_fast64_t fetched; /* bytes received this run */
-	atomic_uint_fast64_t verified_local; /* bytes found in place */
-	atomic_uint files_done;
-	uint64_t to_fetch;            /* estimate for the ETA */
 	uint64_t start_ms;
 };
 
@@ -94,7 +92,6 @@ static uint64_t now_ms(void)
 static void fail(struct run *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void fail(struct run *r, int code, const char *fmt, ...)
 {
-	pthread_mutex_lock(&r->mu);
 	if (!r->failed) {
 		r->failed = true;
 		r->exit_code = code;
@@ -103,290 +100,6 @@ static void fail(struct run *r, int code, const char *fmt, ...)
 		vsnprintf(r->errmsg, sizeof(r->errmsg), fmt, ap);
 		va_end(ap);
 	}
-	atomic_store(&r->abort, true);
-	pthread_mutex_unlock(&r->mu);
-}
-
-/* ------------------------------------------------------------------ one file */
-
-struct sink {
-	struct run *r;
-	int fd;
-	struct digest *d;
-	uint64_t have;
-	uint64_t size;
-	uint64_t flushed;   /* bytes handed to writeback so far */
-	bool too_long;
-	int werr;
-};
-
-/* Start writeback every WRITEBACK_STEP bytes so the fsync at the end of the
- * file finds little left to do: disk writes overlap the download. */
-#define WRITEBACK_STEP (32u << 20)
-
-static int sink_write(void *ud, const void *p, size_t n)
-{
-	struct sink *s = ud;
-	if (atomic_load(&s->r->abort))
-		return 1;
-	if (s->have + n > s->size) {
-		s->too_long = true;
-		return 1;
-	}
-	int e = hydrate_write_all(s->fd, p, n);
-	if (e < 0) {
-		s->werr = e;
-		return 1;
-	}
-	digest_update(s->d, p, n);
-	s->have += n;
-	atomic_fetch_add(&s->r->fetched, n);
-	if (s->have - s->flushed >= WRITEBACK_STEP) {
-		(void)sync_file_range(s->fd, (off_t)s->flushed, (off_t)(s->have - s->flushed),
-				      SYNC_FILE_RANGE_WRITE);
-		s->flushed = s->have;
-	}
-	return 0;
-}
-
-static struct digest *new_digest(const struct hydrate_file *f)
-{
-	if (f->lfs)
-		return digest_new(DIGEST_SHA256);
-	struct digest *d = digest_new(DIGEST_SHA1);
-	char hdr[48];
-	int n = snprintf(hdr, sizeof(hdr), "blob %" PRId64, f->size);
-	digest_update(d, hdr, (size_t)n + 1);   /* git blob header with its NUL */
-	return d;
-}
-
-static const char *hash_name(const struct hydrate_file *f)
-{
-	return f->lfs ? "sha256" : "git sha1";
-}
-
-/* Is the file already in place with the right size and hash? 1 yes, 0 no
- * (and it is removed), <0 error. */
-static int check_existing(struct run *r, int pfd, const char *base, const struct hydrate_file *f)
-{
-	struct stat st;
-	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (S_ISLNK(st.st_mode))
-		return -ELOOP;
-	if (!S_ISREG(st.st_mode))
-		return -EISDIR;
-	if (st.st_size == f->size) {
-		int fd;
-		int e = hydrate_openat_nofollow(pfd, base, O_RDONLY, 0, &fd);
-		if (e < 0)
-			return e;
-		struct digest *d = new_digest(f);
-		char got[65];
-		e = hydrate_hash_fd(fd, (uint64_t)f->size, d);
-		digest_final_hex(d, got);
-		digest_free(d);
-		close(fd);
-		if (e < 0)
-			return e;
-		if (strcmp(got, f->hash) == 0) {
-			atomic_fetch_add(&r->verified_local, (uint64_t)f->size);
-			return 1;
-		}
-	}
-	if (unlinkat(pfd, base, 0) < 0)
-		return -errno;
-	return 0;
-}
-
-static void process_file(struct run *r, const struct hydrate_file *f)
-{
-	int pfd = -1, fd = -1, e;
-	const char *base;
-	char *inc = NULL;
-	struct digest *d = NULL;
-	char got[65];
-
-	e = hydrate_open_parent(r->destfd, f->path, true, &pfd, &base);
-	if (e < 0) {
-		if (e == -ELOOP || e == -ENOTDIR)
-			fail(r, 1, "refusing %s: it would leave %s through a symlink", f->path, r->o->dest);
-		else
-			fail(r, 1, "cannot create the folder of %s: %s", f->path, strerror(-e));
-		goto out;
-	}
-	e = check_existing(r, pfd, base, f);
-	if (e == 1) {
-		atomic_fetch_add(&r->files_done, 1);
-		goto out;
-	}
-	if (e < 0) {
-		if (e == -ELOOP)
-			fail(r, 1, "refusing %s: it would leave %s through a symlink", f->path, r->o->dest);
-		else
-			fail(r, 1, "cannot check %s: %s", f->path, strerror(-e));
-		goto out;
-	}
-	inc = xasprintf("%s.incomplete", base);
-	e = hydrate_openat_nofollow(pfd, inc, O_RDWR | O_CREAT, 0644, &fd);
-	if (e < 0) {
-		fail(r, 1, "cannot open %s.incomplete: %s", f->path, strerror(-e));
-		goto out;
-	}
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		fail(r, 1, "%s.incomplete is not a regular file", f->path);
-		goto out;
-	}
-	uint64_t have = (uint64_t)st.st_size;
-	/* A partial left by an earlier run may belong to another version of the
-	 * file: when a resumed file fails verification it is fetched once more
-	 * from byte 0 before the mismatch counts. */
-	for (int pass = 0;; pass++) {
-		if (have > (uint64_t)f->size || pass > 0) {
-			if (ftruncate(fd, 0) < 0) {
-				fail(r, 1, "cannot truncate %s.incomplete: %s", f->path, strerror(errno));
-				goto out;
-			}
-			have = 0;
-		}
-		uint64_t resumed_from = have;
-		digest_free(d);
-		d = new_digest(f);
-		if (have > 0 && (e = hydrate_hash_fd(fd, have, d)) < 0) {
-			fail(r, 1, "cannot read %s.incomplete: %s", f->path, strerror(-e));
-			goto out;
-		}
-		if (lseek(fd, (off_t)have, SEEK_SET) < 0) {
-			fail(r, 1, "cannot seek %s.incomplete: %s", f->path, strerror(errno));
-			goto out;
-		}
-		if (have > 0)
-			LOG_INFO("resuming", "file=%s offset=%" PRIu64 " size=%" PRId64, f->path, have, f->size);
-		if (have < (uint64_t)f->size) {
-			struct sink s = {.r = r, .fd = fd, .d = d, .have = have, .flushed = have,
-					 .size = (uint64_t)f->size};
-			struct hub_error herr;
-			e = hub_download(r->hub, r->o->repo, r->man.commit, f->path, have, sink_write, &s, NULL,
-					 &herr);
-			have = s.have;
-			if (s.werr) {
-				fail(r, 1, "cannot write %s.incomplete: %s", f->path, strerror(-s.werr));
-				goto out;
-			}
-			if (e < 0 && !s.too_long) {
-				if (!atomic_load(&r->abort))
-					fail(r, hub_error_exit_code(&herr), "%s", herr.msg);
-				goto out;
-			}
-			if (s.too_long) {
-				unlinkat(pfd, inc, 0);
-				fail(r, 5, "integrity: %s is larger than the %" PRId64 " bytes listed", f->path,
-				     f->size);
-				goto out;
-			}
-		}
-		if (have != (uint64_t)f->size) {
-			unlinkat(pfd, inc, 0);
-			fail(r, 5, "integrity: %s has %" PRIu64 " bytes, %" PRId64 " listed", f->path, have,
-			     f->size);
-			goto out;
-		}
-		digest_final_hex(d, got);
-		if (strcmp(got, f->hash) == 0)
-			break;
-		if (resumed_from > 0 && pass == 0) {
-			LOG_WARN("resumed file failed verification, fetching it again", "file=%s resumed_from=%" PRIu64,
-				 f->path, resumed_from);
-			continue;
-		}
-		unlinkat(pfd, inc, 0);
-		fail(r, 5, "integrity: %s mismatch for %s: expected %s, got %s", hash_name(f), f->path, f->hash,
-		     got);
-		goto out;
-	}
-	if (fsync(fd) < 0) {
-		fail(r, 1, "fsync %s: %s", f->path, strerror(errno));
-		goto out;
-	}
-	close(fd);
-	fd = -1;
-	if (renameat(pfd, inc, pfd, base) < 0) {
-		fail(r, 1, "rename %s into place: %s", f->path, strerror(errno));
-		goto out;
-	}
-	if ((e = hydrate_fsync_dir(pfd)) < 0) {
-		fail(r, 1, "fsync the folder of %s: %s", f->path, strerror(-e));
-		goto out;
-	}
-	atomic_fetch_add(&r->files_done, 1);
-out:
-	digest_free(d);
-	if (fd >= 0)
-		close(fd);
-	if (pfd >= 0)
-		close(pfd);
-	free(inc);
-}
-
-static void *worker(void *arg)
-{
-	struct run *r = arg;
-	for (;;) {
-		pthread_mutex_lock(&r->mu);
-		size_t i = r->next < r->man.nfiles && !r->failed ? r->next++ : r->man.nfiles;
-		pthread_mutex_unlock(&r->mu);
-		if (i >= r->man.nfiles)
-			break;
-		process_file(r, &r->man.files[i]);
-	}
-	return NULL;
-}
-
-static void human(uint64_t b, char *out, size_t n)
-{
-	const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-	double v = (double)b;
-	int i = 0;
-	while (v >= 1024 && i < 4) {
-		v /= 1024;
-		i++;
-	}
-	snprintf(out, n, "%.1f %s", v, u[i]);
-}
-
-static void print_progress(struct run *r)
-{
-	uint64_t got = atomic_load(&r->fetched);
-	uint64_t el = now_ms() - r->start_ms;
-	double rate = el ? (double)got / ((double)el / 1000.0) : 0;
-	char a[32], b[32];
-	human(got, a, sizeof(a));
-	human(r->to_fetch, b, sizeof(b));
-	char eta[32] = "?";
-	if (rate > 0 && r->to_fetch >= got)
-		snprintf(eta, sizeof(eta), "%.0fs", (double)(r->to_fetch - got) / rate);
-	fprintf(stderr, "hydrate: progress files=%u/%zu fetched=%s/%s rate=%.1fMB/s eta=%s\n",
-		atomic_load(&r->files_done), r->man.nfiles, a, b, rate / 1e6, eta);
-}
-
-static void *progress(void *arg)
-{
-	struct run *r = arg;
-	pthread_mutex_lock(&r->mu);
-	while (!r->finished) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += r->o->progress_s;
-		pthread_cond_timedwait(&r->cv, &r->mu, &ts);
-		if (r->finished)
-			break;
-		pthread_mutex_unlock(&r->mu);
-		print_progress(r);
-		pthread_mutex_lock(&r->mu);
-	}
-	pthread_mutex_unlock(&r->mu);
-	return NULL;
 }
 
 /* ------------------------------------------------------------------ listing */
@@ -521,16 +234,23 @@ static int usage(FILE *f)
 		"  --include GLOB         only files matching GLOB (repeatable; '*' also matches '/')\n"
 		"  --exclude GLOB         skip files matching GLOB (repeatable; 'DIR/' = a whole folder)\n"
 		"  --endpoint URL         Hub endpoint (default $HF_ENDPOINT, else https://huggingface.co)\n"
-		"  --parallel N           concurrent downloads (default 8, max %d)\n"
+		"  --connections N        HTTP transfers in flight, shared by all files (default 16, max %d)\n"
+		"  --parallel N           the same as --connections (older name)\n"
+		"  --chunk-size BYTES     files larger than this are fetched as parallel Range requests of\n"
+		"                         this size (default 64Mi; suffixes Ki, Mi, Gi; at least 1Mi)\n"
+		"  --stall-timeout S      a transfer with no byte for S seconds is aborted and resumed by\n"
+		"                         Range (default 60)\n"
+		"  --layout L             flat (default: files at their paths) or hf-cache (the Hugging\n"
+		"                         Face cache: models--ORG--NAME/{blobs,snapshots,refs})\n"
 		"  --token-file F         read the token from F (default: $HF_TOKEN)\n"
-		"  --retries N            retries per request on 429/5xx/network errors (default 5)\n"
+		"  --retries N            retries per chunk on 429/5xx/network errors/stalls (default 5)\n"
 		"  --retry-base-ms MS     first retry delay (default 500; doubles, honours Retry-After)\n"
 		"  --progress-interval S  seconds between progress lines on stderr (default 5)\n"
 		"  --termination-log F    where the failure line goes too (default /dev/termination-log)\n"
 		"\n"
 		"Exit codes: 0 ok, 2 usage, 3 authentication/authorization, 4 repo/revision/file not\n"
 		"found, 5 integrity (size or hash mismatch), 1 anything else after retries.\n",
-		MAX_PARALLEL);
+		HYDRATE_MAX_CONNECTIONS);
 	return f == stdout ? 0 : 2;
 }
 
@@ -545,6 +265,32 @@ static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
 	return 0;
 }
 
+/* "N", "NKi", "NMi", "NGi" (also K/M/G = the same binary units). */
+static int parse_bytes(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || s[0] == '-')
+		return -1;
+	uint64_t mul = 1;
+	if (*end == 'K' || *end == 'k')
+		mul = 1ull << 10;
+	else if (*end == 'M')
+		mul = 1ull << 20;
+	else if (*end == 'G')
+		mul = 1ull << 30;
+	if (mul > 1) {
+		end++;
+		if (*end == 'i')
+			end++;
+	}
+	if (*end || v > UINT64_MAX / mul)
+		return -1;
+	*out = (uint64_t)v * mul;
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	static const struct option lopts[] = {
@@ -555,6 +301,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"exclude", required_argument, NULL, 'x'},
 		{"endpoint", required_argument, NULL, 'e'},
 		{"parallel", required_argument, NULL, 'p'},
+		{"connections", required_argument, NULL, 'p'},
+		{"chunk-size", required_argument, NULL, 'C'},
+		{"stall-timeout", required_argument, NULL, 'S'},
+		{"layout", required_argument, NULL, 'L'},
 		{"token-file", required_argument, NULL, 't'},
 		{"retries", required_argument, NULL, 'R'},
 		{"retry-base-ms", required_argument, NULL, 'B'},
@@ -565,7 +315,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	};
 	memset(o, 0, sizeof(*o));
 	o->revision = "main";
-	o->parallel = 8;
+	o->connections = 16;
+	o->chunk_size = HYDRATE_DEFAULT_CHUNK;
+	o->stall_timeout_s = 60;
 	o->retries = 5;
 	o->retry_base_ms = 500;
 	o->progress_s = 5;
@@ -590,8 +342,25 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'e': o->endpoint = optarg; break;
 		case 'p':
-			if (parse_uint(optarg, 1, MAX_PARALLEL, &o->parallel) < 0)
-				return fprintf(stderr, "hydrate: --parallel must be 1..%d\n", MAX_PARALLEL), -1;
+			if (parse_uint(optarg, 1, HYDRATE_MAX_CONNECTIONS, &o->connections) < 0)
+				return fprintf(stderr, "hydrate: --connections must be 1..%d\n", HYDRATE_MAX_CONNECTIONS), -1;
+			break;
+		case 'C':
+			if (parse_bytes(optarg, &o->chunk_size) < 0 || o->chunk_size < (1u << 20) ||
+			    o->chunk_size > (1ull << 40))
+				return fprintf(stderr, "hydrate: --chunk-size must be 1Mi..1Ti\n"), -1;
+			break;
+		case 'S':
+			if (parse_uint(optarg, 1, 86400, &o->stall_timeout_s) < 0)
+				return fprintf(stderr, "hydrate: --stall-timeout must be 1..86400 seconds\n"), -1;
+			break;
+		case 'L':
+			if (strcmp(optarg, "flat") == 0)
+				o->layout = HYDRATE_LAYOUT_FLAT;
+			else if (strcmp(optarg, "hf-cache") == 0)
+				o->layout = HYDRATE_LAYOUT_HF_CACHE;
+			else
+				return fprintf(stderr, "hydrate: --layout must be flat or hf-cache\n"), -1;
 			break;
 		case 't': o->token_file = optarg; break;
 		case 'R':
@@ -744,12 +513,125 @@ static bool in_manifest(const struct hydrate_manifest *m, const char *path)
 	return false;
 }
 
-/* Files a previous hydration put here that the new manifest does not list
- * (another revision, narrower include patterns) are removed, so the folder
- * holds exactly what the marker will list. Only regular files reached
- * without symlinks are touched. */
+/* ------------------------------------------------------------------ layouts */
+
+/* Where a file's bytes go: its path (Flat) or the blob named by its etag
+ * (HuggingFaceCache: sha256 for LFS files, the git blob sha1 otherwise),
+ * as huggingface_hub names them. Yours to free. */
+static char *storage_path(const struct run *r, const struct hydrate_file *f)
+{
+	if (r->o->layout == HYDRATE_LAYOUT_FLAT)
+		return xstrdup(f->path);
+	return xasprintf("%s/blobs/%s", r->cache_dir, f->hash);
+}
+
+/* models--ORG--NAME (huggingface_hub's repo folder name for a model). */
+static char *hf_repo_folder(const char *repo)
+{
+	size_t n = strlen(repo);
+	char *s = xmalloc(8 + 2 * n + 1), *o = s;
+	memcpy(o, "models--", 8);
+	o += 8;
+	for (const char *p = repo; *p; p++) {
+		if (*p == '/') {
+			*o++ = '-';
+			*o++ = '-';
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+	return s;
+}
+
+static char *snapshot_path(const struct run *r, const struct hydrate_file *f)
+{
+	return xasprintf("%s/snapshots/%s/%s", r->cache_dir, r->man.commit, f->path);
+}
+
+/* The relative target of snapshots/<commit>/<path>: "../" once per folder
+ * between the link and the repo folder, then blobs/<etag>. */
+static char *snapshot_target(const struct hydrate_file *f)
+{
+	size_t depth = 2;   /* snapshots/<commit>/ */
+	for (const char *p = f->path; *p; p++)
+		depth += *p == '/';
+	char *t = xmalloc(depth * 3 + 7 + strlen(f->hash) + 1), *o = t;
+	for (size_t i = 0; i < depth; i++, o += 3)
+		memcpy(o, "../", 3);
+	sprintf(o, "blobs/%s", f->hash);
+	return t;
+}
+
+/* Is parent/base a symlink to exactly target? */
+static bool link_is(int pfd, const char *base, const char *target)
+{
+	char buf[HYDRATE_PATH_MAX + 1];
+	ssize_t n = readlinkat(pfd, base, buf, sizeof(buf) - 1);
+	if (n < 0)
+		return false;
+	buf[n] = '\0';
+	return strcmp(buf, target) == 0;
+}
+
+/* snapshots/<commit>/<path> -> ../../blobs/<etag> for every file, and
+ * refs/<revision> = the commit (no newline) unless the revision is the
+ * commit itself, as huggingface_hub writes them. */
+static int write_hf_snapshot(struct run *r)
+{
+	for (size_t i = 0; i < r->man.nfiles; i++) {
+		const struct hydrate_file *f = &r->man.files[i];
+		char *lp = snapshot_path(r, f), *target = snapshot_target(f);
+		int pfd = -1, e;
+		const char *base;
+		e = hydrate_open_parent(r->destfd, lp, true, &pfd, &base);
+		if (e == 0 && !link_is(pfd, base, target)) {
+			if (unlinkat(pfd, base, 0) < 0 && errno != ENOENT)
+				e = -errno;
+			else if (symlinkat(target, pfd, base) < 0)
+				e = -errno;
+			else
+				e = hydrate_fsync_dir(pfd);
+		}
+		if (pfd >= 0)
+			close(pfd);
+		free(target);
+		if (e < 0) {
+			fail(r, 1, "cannot link %s to its blob: %s", lp, strerror(-e));
+			free(lp);
+			return -1;
+		}
+		free(lp);
+	}
+	if (strcmp(r->o->revision, r->man.commit) != 0) {
+		char *rp = xasprintf("%s/refs/%s", r->cache_dir, r->o->revision);
+		int pfd = -1;
+		const char *base;
+		int e = hydrate_path_ok(rp) ? hydrate_open_parent(r->destfd, rp, true, &pfd, &base) : -EINVAL;
+		if (e == 0)
+			e = hydrate_write_file_atomic(pfd, base, r->man.commit, strlen(r->man.commit));
+		if (pfd >= 0)
+			close(pfd);
+		if (e < 0) {
+			fail(r, 1, "cannot write %s: %s", rp, strerror(-e));
+			free(rp);
+			return -1;
+		}
+		free(rp);
+	}
+	return 0;
+}
+
+/* Files a previous Flat hydration put here that the new manifest does not
+ * list (another revision, narrower include patterns) are removed, so the
+ * folder holds exactly what the marker will list. Only regular files
+ * reached without symlinks are touched. In the HuggingFaceCache layout
+ * other snapshots are left alone (the cache holds several commits, as
+ * huggingface_hub's does). */
 static void remove_stale(struct run *r, const struct hydrate_manifest *old)
 {
+	if (old->layout != HYDRATE_LAYOUT_FLAT || r->o->layout != HYDRATE_LAYOUT_FLAT)
+		return;
 	for (size_t i = 0; i < old->nfiles; i++) {
 		const char *p = old->files[i].path;
 		int pfd;
@@ -766,7 +648,8 @@ static void remove_stale(struct run *r, const struct hydrate_manifest *old)
 	}
 }
 
-/* Marker check: same manifest and every file present with its size. */
+/* Marker check: same manifest and every file present with its size (and,
+ * in the HuggingFaceCache layout, its snapshot link). */
 static bool already_hydrated(struct run *r, const struct hydrate_manifest *old)
 {
 	if (!old->repo || !hydrate_manifest_equal(old, &r->man))
@@ -776,14 +659,36 @@ static bool already_hydrated(struct run *r, const struct hydrate_manifest *old)
 		int pfd;
 		const char *base;
 		struct stat st;
-		if (hydrate_open_parent(r->destfd, f->path, false, &pfd, &base) < 0)
+		char *sp = storage_path(r, f);
+		int e = hydrate_open_parent(r->destfd, sp, false, &pfd, &base);
+		if (e < 0) {
+			free(sp);
 			return false;
-		int e = fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW);
+		}
+		e = fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW);   /* base points into sp */
 		close(pfd);
+		free(sp);
 		if (e < 0 || !S_ISREG(st.st_mode) || st.st_size != f->size)
 			return false;
+		if (r->o->layout == HYDRATE_LAYOUT_HF_CACHE) {
+			char *lp = snapshot_path(r, f), *t = snapshot_target(f);
+			e = hydrate_open_parent(r->destfd, lp, false, &pfd, &base);
+			bool ok = e == 0 && link_is(pfd, base, t);
+			if (e == 0)
+				close(pfd);
+			free(lp);
+			free(t);
+			if (!ok)
+				return false;
+		}
 	}
 	return true;
+}
+
+static long peak_rss_kib(void)
+{
+	struct rusage ru;
+	return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
 }
 
 int hydrate_main(int argc, char **argv)
@@ -792,11 +697,11 @@ int hydrate_main(int argc, char **argv)
 	struct run r;
 	json_object *info = NULL;
 	char *token = NULL;
-	pthread_t threads[MAX_PARALLEL], prog;
-	unsigned nthreads = 0;
-	bool prog_started = false;
 	int lockfd = -1;
 	int rc;
+	struct hydrate_fetch_file *jobs = NULL;
+	char **dests = NULL;
+	size_t njobs = 0;
 
 	rc = parse_args(argc, argv, &o);
 	if (rc > 0)
@@ -808,12 +713,6 @@ int hydrate_main(int argc, char **argv)
 	memset(&r, 0, sizeof(r));
 	r.o = &o;
 	r.destfd = -1;
-	pthread_mutex_init(&r.mu, NULL);
-	pthread_cond_init(&r.cv, NULL);
-	atomic_init(&r.abort, false);
-	atomic_init(&r.fetched, 0);
-	atomic_init(&r.verified_local, 0);
-	atomic_init(&r.files_done, 0);
 	r.start_ms = now_ms();
 
 	int terr;
@@ -842,13 +741,16 @@ int hydrate_main(int argc, char **argv)
 		goto done;
 	}
 	const char *sha = jpath_child_str(info, "sha");
-	if (!sha || strlen(sha) < 7 || strlen(sha) >= sizeof(r.man.commit)) {
-		fail(&r, 1, "model info of %s@%s has no commit sha", o.repo, o.revision);
+	if (!sha || strlen(sha) < 7 || strlen(sha) >= sizeof(r.man.commit) || !hydrate_path_ok(sha) ||
+	    strchr(sha, '/')) {
+		fail(&r, 1, "model info of %s@%s has no usable commit sha", o.repo, o.revision);
 		goto done;
 	}
+	r.man.layout = o.layout;
 	r.man.repo = xstrdup(o.repo);
 	r.man.revision = xstrdup(o.revision);
 	memcpy(r.man.commit, sha, strlen(sha) + 1);
+	r.cache_dir = hf_repo_folder(o.repo);
 	if (list_files(&r, info) < 0)
 		goto done;
 	if (r.man.nfiles == 0) {
@@ -858,9 +760,9 @@ int hydrate_main(int argc, char **argv)
 	uint64_t total = 0;
 	for (size_t i = 0; i < r.man.nfiles; i++)
 		total += (uint64_t)r.man.files[i].size;
-	r.to_fetch = total;
-	fprintf(stderr, "hydrate: %s@%s -> commit %s: %zu files, %" PRIu64 " bytes\n", o.repo, o.revision,
-		r.man.commit, r.man.nfiles, total);
+	fprintf(stderr, "hydrate: %s@%s -> commit %s: %zu files, %" PRIu64 " bytes, layout %s\n", o.repo,
+		o.revision, r.man.commit, r.man.nfiles, total,
+		o.layout == HYDRATE_LAYOUT_HF_CACHE ? "hf-cache" : "flat");
 
 	/* 2. marker */
 	rc = mkdir_p(o.dest);
@@ -902,26 +804,38 @@ int hydrate_main(int argc, char **argv)
 	remove_stale(&r, &old);
 	hydrate_manifest_cleanup(&old);
 
-	/* 3. download */
-	nthreads = o.parallel < r.man.nfiles ? o.parallel : (unsigned)r.man.nfiles;
-	if (pthread_create(&prog, NULL, progress, &r) == 0)
-		prog_started = true;
-	for (unsigned i = 0; i < nthreads; i++) {
-		if (pthread_create(&threads[i], NULL, worker, &r) != 0) {
-			fail(&r, 1, "cannot start a download thread");
-			nthreads = i;
-			break;
+	/* 3. download: one job per storage path (a blob shared by two paths of
+	 * the HuggingFaceCache layout is fetched once) */
+	jobs = xcalloc(r.man.nfiles, sizeof(*jobs));
+	dests = xcalloc(r.man.nfiles, sizeof(*dests));
+	for (size_t i = 0; i < r.man.nfiles; i++) {
+		const struct hydrate_file *f = &r.man.files[i];
+		char *sp = storage_path(&r, f);
+		bool dup = false;
+		for (size_t j = 0; j < njobs && o.layout == HYDRATE_LAYOUT_HF_CACHE && !dup; j++)
+			dup = strcmp(dests[j], sp) == 0;
+		if (dup) {
+			free(sp);
+			continue;
 		}
+		dests[njobs] = sp;
+		jobs[njobs++] = (struct hydrate_fetch_file){.path = f->path, .dest = sp, .size = f->size,
+							    .lfs = f->lfs, .hash = f->hash};
 	}
-	for (unsigned i = 0; i < nthreads; i++)
-		pthread_join(threads[i], NULL);
-	pthread_mutex_lock(&r.mu);
-	r.finished = true;
-	pthread_cond_broadcast(&r.cv);
-	pthread_mutex_unlock(&r.mu);
-	if (prog_started)
-		pthread_join(prog, NULL);
-	if (r.failed)
+	struct hydrate_fetch_opts fo = {
+		.endpoint = hub_client_endpoint(r.hub), .token = token, .user_agent = hub_client_user_agent(r.hub),
+		.repo = o.repo, .commit = r.man.commit, .connections = o.connections, .chunk_size = o.chunk_size,
+		.stall_timeout_s = o.stall_timeout_s, .retries = o.retries, .retry_base_ms = o.retry_base_ms,
+		.progress_s = o.progress_s, .connect_timeout_s = 15,
+	};
+	struct hydrate_fetch_stats st;
+	rc = hydrate_fetch_all(r.destfd, jobs, njobs, &fo, &st, r.errmsg, sizeof(r.errmsg));
+	if (rc) {
+		r.failed = true;
+		r.exit_code = rc;
+		goto done;
+	}
+	if (o.layout == HYDRATE_LAYOUT_HF_CACHE && write_hf_snapshot(&r) < 0)
 		goto done;
 
 	/* 4. marker last */
@@ -930,26 +844,31 @@ int hydrate_main(int argc, char **argv)
 		goto done;
 	}
 	{
-		uint64_t el = now_ms() - r.start_ms, got = atomic_load(&r.fetched);
+		uint64_t el = now_ms() - r.start_ms;
 		fprintf(stderr,
 			"hydrate: done %zu files, fetched %" PRIu64 " bytes, verified in place %" PRIu64
-			" bytes, %.2fs, %.1f MB/s\n",
-			r.man.nfiles, got, (uint64_t)atomic_load(&r.verified_local), (double)el / 1000.0,
-			el ? (double)got / 1e6 / ((double)el / 1000.0) : 0.0);
+			" bytes, resumed %" PRIu64 " bytes, %.2fs, %.1f MB/s, connections up to %u, stalls %u, "
+			"retries %u, peak RSS %ld KiB\n",
+			r.man.nfiles, st.fetched, st.in_place, st.resumed, (double)el / 1000.0,
+			el ? (double)st.fetched / 1e6 / ((double)el / 1000.0) : 0.0, st.max_in_use, st.stalls,
+			st.retries, peak_rss_kib());
 	}
 done:
 	if (r.failed)
 		report_failure(&r);
 	rc = r.failed ? r.exit_code : 0;
+	for (size_t i = 0; i < njobs; i++)
+		free(dests[i]);
+	free(dests);
+	free(jobs);
 	json_object_put(info);
 	hub_client_free(r.hub);
 	hydrate_manifest_cleanup(&r.man);
+	free(r.cache_dir);
 	if (lockfd >= 0)
 		close(lockfd);   /* releases the flock */
 	if (r.destfd >= 0)
 		close(r.destfd);
 	free_secret(token);
-	pthread_cond_destroy(&r.cv);
-	pthread_mutex_destroy(&r.mu);
 	return rc;
 }

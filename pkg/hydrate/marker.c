@@ -35,7 +35,7 @@ void hydrate_manifest_cleanup(struct hydrate_manifest *m)
 
 bool hydrate_manifest_equal(const struct hydrate_manifest *a, const struct hydrate_manifest *b)
 {
-	if (!a->repo || !b->repo || strcmp(a->repo, b->repo) != 0 || strcmp(a->commit, b->commit) != 0 ||
+	if (!a->repo || !b->repo || a->layout != b->layout || strcmp(a->repo, b->repo) != 0 || strcmp(a->commit, b->commit) != 0 ||
 	    a->nfiles != b->nfiles)
 		return false;
 	for (size_t i = 0; i < a->nfiles; i++) {
@@ -68,6 +68,8 @@ char *hydrate_marker_render(const struct hydrate_manifest *m, int64_t completed_
 		total += f->size;
 	}
 	json_object_object_add(o, "totalBytes", json_object_new_int64(total));
+	json_object_object_add(o, "layout", json_object_new_string(m->layout == HYDRATE_LAYOUT_HF_CACHE
+								   ? "HuggingFaceCache" : "Flat"));
 	json_object_object_add(o, "files", files);
 	char *s = xasprintf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 								    JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -96,6 +98,13 @@ int hydrate_marker_parse(const char *text, size_t len, struct hydrate_manifest *
 	    !json_object_is_type(files, json_type_array))
 		goto bad;
 	rev = jpath_child_str(o, "revision");
+	const char *layout = jpath_child_str(o, "layout");
+	if (!layout || strcmp(layout, "Flat") == 0)
+		out->layout = HYDRATE_LAYOUT_FLAT;
+	else if (strcmp(layout, "HuggingFaceCache") == 0)
+		out->layout = HYDRATE_LAYOUT_HF_CACHE;
+	else
+		goto bad;
 	out->repo = xstrdup(repo);
 	out->revision = xstrdup(rev ? rev : "");
 	memcpy(out->commit, commit, strlen(commit) + 1);

@@ -2,11 +2,13 @@
  * file + fsync + rename) once every file is in place and verified.
  *
  *   {"version": 1, "repo": "org/name", "revision": "main", "commit": "<40 hex>",
- *    "completedAt": "2026-11-23T16:00:00Z", "totalBytes": N,
+ *    "completedAt": "2026-11-23T16:00:00Z", "totalBytes": N, "layout": "Flat",
  *    "files": [{"path": "config.json", "size": 575, "gitSha1": "..."},
  *              {"path": "model.safetensors", "size": 2757296, "sha256": "..."}]}
  *
- * LFS files carry their sha256, the others their git blob sha1. The token
+ * LFS files carry their sha256, the others their git blob sha1. "layout" is
+ * Flat (files at their paths) or HuggingFaceCache (hydrate.c); a marker
+ * without it is Flat. The token
  * never goes in the marker. */
 #ifndef MC_HYDRATE_MARKER_H
 #define MC_HYDRATE_MARKER_H
@@ -27,7 +29,10 @@ struct hydrate_file {
 	char hash[65];
 };
 
+enum hydrate_layout { HYDRATE_LAYOUT_FLAT = 0, HYDRATE_LAYOUT_HF_CACHE = 1 };
+
 struct hydrate_manifest {
+	enum hydrate_layout layout;
 	char *repo;
 	char *revision;
 	char commit[65];
@@ -37,7 +42,7 @@ struct hydrate_manifest {
 
 void hydrate_manifest_sort(struct hydrate_manifest *m);
 void hydrate_manifest_cleanup(struct hydrate_manifest *m);
-/* Same repo, commit and files (path, size, kind of hash, hash)? The revision
+/* Same layout, repo, commit and files (path, size, kind of hash, hash)? The revision
  * name is not compared: an alias and its commit are the same content. */
 bool hydrate_manifest_equal(const struct hydrate_manifest *a, const struct hydrate_manifest *b);
 
