@@ -603,14 +603,19 @@ static void openapi_v3(struct api *a, struct http_req *r, const char *rest)
 		json_object *sch = sim_resource_schema(a->sim, group, version, res);
 		if (sch && json_object_is_type(sch, json_type_object)) {
 			json_object *props = sj_get(sch, "properties");
-			if (props && !sj_get(props, "metadata")) {
-				json_object *md = json_object_new_object();
+			/* the apiserver publishes ObjectMeta (with this description) for
+			 * metadata, whatever the CRD says there (it may only restrict
+			 * name and generateName, and may not describe metadata) */
+			json_object *md = props ? sj_get(props, "metadata") : NULL;
+			if (props && !md) {
+				md = json_object_new_object();
 				json_object_object_add(md, "type", json_object_new_string("object"));
+				json_object_object_add(props, "metadata", md);
+			}
+			if (md && json_object_is_type(md, json_type_object))
 				json_object_object_add(md, "description", json_object_new_string(
 					"Standard object's metadata. More info: "
 					"https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata"));
-				json_object_object_add(props, "metadata", md);
-			}
 		} else {
 			if (sch)
 				json_object_put(sch);

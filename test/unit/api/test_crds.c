@@ -254,6 +254,12 @@ static void check_node(struct errs *e, json_object *node, const char *path, int 
 	if (props) {
 		json_object_object_foreach(props, k, v) {
 			snprintf(sub, sizeof(sub), "%s.%s", path, k);
+			/* every field is documented (kubectl explain, docs/api.md);
+			 * the root's metadata may carry nothing but name/generateName
+			 * (the apiserver publishes ObjectMeta's description there) */
+			if ((!gets(v, "description") || !gets(v, "description")[0]) &&
+			    !(depth == 0 && !strcmp(k, "metadata")))
+				err(e, sub, "no description (kubectl explain would print nothing)");
 			check_node(e, v, sub, depth + 1);
 		}
 	}
@@ -485,6 +491,7 @@ static void test_checker_catches(void **state)
 		"{\"type\":\"object\",\"required\":[\"b\"],\"properties\":{\"a\":{\"type\":\"string\"}}}",
 		"{\"type\":\"object\",\"x-kubernetes-validations\":[{\"rule\":\"true\",\"message\":\"m\",\"fieldPath\":\".zz\"}]}",
 		"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"pattern\":\"^[a-z]+$\",\"default\":\"A\"}}}",
+		"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"}}}",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
