@@ -16,6 +16,7 @@
 #include "compose/compose.h"
 #include "compose/emit.h"
 #include "compose/serve.h"
+#include "unit/compose/golden.h"
 #include "util/buf.h"
 #include "util/jpath.h"
 #include "util/mem.h"
@@ -45,43 +46,10 @@ static json_object *md_with(const char *engine)
 	return o;
 }
 
-static char *read_file(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	struct buf b;
-	buf_init(&b, 1u << 20);
-	char chunk[4096];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		buf_append(&b, chunk, n);
-	fclose(f);
-	return buf_take(&b, NULL);
-}
-
 static void golden(const char *name, json_object *obj)
 {
-	struct buf b;
-	buf_init(&b, 1u << 20);
-	assert_int_equal(compose_emit_yaml(obj, &b), 0);
-	const char *src = getenv("MC_SOURCE_DIR");
-	assert_non_null(src);
-	char *path = xasprintf("%s/test/unit/compose/golden/%s.yaml", src, name);
-	if (getenv("MC_UPDATE_GOLDEN")) {
-		FILE *f = fopen(path, "wb");
-		assert_non_null(f);
-		fwrite(buf_str(&b), 1, b.len, f);
-		fclose(f);
-	}
-	char *want = read_file(path);
-	if (!want)
-		fail_msg("missing golden file %s (run with MC_UPDATE_GOLDEN=1)", path);
-	if (strcmp(want, buf_str(&b)) != 0)
-		fail_msg("%s differs from the composed object:\n%s", path, buf_str(&b));
-	free(want);
-	free(path);
-	buf_cleanup(&b);
+	json_object *objs[] = {obj};
+	check_golden(name, objs, 1);
 }
 
 static const char *arg(json_object *args, size_t i)
