@@ -7,17 +7,12 @@
 
 #include "controllers/inferencecluster/inferencecluster.h"
 #include "manager/manager.h"
+#include "controllers/modelcache/modelcache.h"
 #include "metrics/metrics.h"
 #include "operator.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "webhook/webhook.h"
-#ifdef MC_HAVE_MODELCACHE_CONTROLLER
-#include "controllers/modelcache/modelcache.h"
-#endif
-#ifdef MC_HAVE_MODELDEPLOYMENT_CONTROLLER
-#include "controllers/modeldeployment/modeldeployment.h"
-#endif
 
 static void usage(FILE *f)
 {
@@ -48,6 +43,8 @@ static void usage(FILE *f)
 		"                                      unless --webhook-port 0)\n"
 		"  --default-cache-size SIZE           PVC size when the estimate fails (default 100Gi)\n"
 		"  --ic-recheck-seconds N              InferenceCluster connection re-check period (default 30)\n"
+		"  --hydration-retry-base SECONDS      first backoff of a failed hydration, doubled per failure\n"
+		"                                      up to 1h (default 60)\n"
 		"  -h, --help                          this help\n",
 		MC_VERSION);
 }
@@ -55,7 +52,7 @@ static void usage(FILE *f)
 enum {
 	OPT_KUBECONFIG = 1000, OPT_METRICS, OPT_HEALTH, OPT_LEADER, OPT_LEADER_NS, OPT_LEADER_ID, OPT_WORKERS,
 	OPT_QPS, OPT_BURST, OPT_LOG_FORMAT, OPT_LOG_LEVEL, OPT_HF, OPT_IMAGE, OPT_WEBHOOK_PORT, OPT_WEBHOOK_DIR,
-	OPT_CACHE_SIZE, OPT_IC_RECHECK,
+	OPT_CACHE_SIZE, OPT_IC_RECHECK, OPT_RETRY_BASE,
 };
 
 static int parse_int_flag(const char *name, const char *v, long lo, long hi, long *out)
@@ -90,6 +87,7 @@ int operator_run(int argc, char **argv)
 		{"webhook-cert-dir", required_argument, NULL, OPT_WEBHOOK_DIR},
 		{"default-cache-size", required_argument, NULL, OPT_CACHE_SIZE},
 		{"ic-recheck-seconds", required_argument, NULL, OPT_IC_RECHECK},
+		{"hydration-retry-base", required_argument, NULL, OPT_RETRY_BASE},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -157,6 +155,11 @@ int operator_run(int argc, char **argv)
 				return 2;
 			o.ic_recheck_seconds = (int)v;
 			break;
+		case OPT_RETRY_BASE:
+			if (parse_int_flag("hydration-retry-base", optarg, 1, 3600, &v))
+				return 2;
+			o.hydration_retry_base_seconds = (int)v;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -201,14 +204,8 @@ int operator_run(int argc, char **argv)
 		return 1;
 	}
 	int rc = inferencecluster_controller_setup(m, &o);
-#ifdef MC_HAVE_MODELCACHE_CONTROLLER
 	if (rc == 0)
 		rc = modelcache_controller_setup(m, &o);
-#endif
-#ifdef MC_HAVE_MODELDEPLOYMENT_CONTROLLER
-	if (rc == 0)
-		rc = modeldeployment_controller_setup(m, &o);
-#endif
 	if (rc == 0)
 		rc = webhook_setup(m, &o);   /* --webhook-port 0: nothing */
 	if (rc) {

@@ -43,6 +43,7 @@
 #define API_ANN_DESIRED_HASH "modelcache.dev/desired-hash"
 #define API_LABEL_MANAGED_BY "app.kubernetes.io/managed-by"
 #define API_MANAGED_BY "modelcache-operator"
+#define API_SELECTOR_MANAGED API_LABEL_MANAGED_BY "=" API_MANAGED_BY   /* what every cluster informer lists */
 #define API_LABEL_CACHE "modelcache.dev/cache"
 #define API_LABEL_CACHE_NAMESPACE "modelcache.dev/cache-namespace"
 #define API_FINALIZER "modelcache.dev/cleanup"

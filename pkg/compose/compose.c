@@ -317,6 +317,11 @@ int compose_job(const struct compose_input *in, json_object **out)
 				    labels_for(in->mc), &meta);
 	json_object *ann = json_object_new_object();
 	put_str(ann, COMPOSE_ANN_ATTEMPT, attempt);
+	if (in->backoff_from && in->backoff_from < (in->attempt ? in->attempt : 1)) {
+		char from[24];
+		snprintf(from, sizeof(from), "%u", in->backoff_from);
+		put_str(ann, COMPOSE_ANN_BACKOFF_FROM, from);
+	}
 	if (in->retry && *in->retry)
 		put_str(ann, COMPOSE_ANN_RETRY, in->retry);
 	json_object_object_add(meta, "annotations", ann);

@@ -25,6 +25,7 @@
 #define COMPOSE_LABEL_CACHE_NS "modelcache.dev/cache-namespace"
 #define COMPOSE_ANN_HASH "modelcache.dev/desired-hash"
 #define COMPOSE_ANN_ATTEMPT "modelcache.dev/attempt"
+#define COMPOSE_ANN_BACKOFF_FROM "modelcache.dev/backoff-from"
 #define COMPOSE_ANN_RETRY "modelcache.dev/retry"
 #define COMPOSE_ANN_ARTIFACT "modelcache.dev/artifact"
 #define COMPOSE_ANN_SHARDED "modelcache.dev/multi-node-sharded"
@@ -45,6 +46,8 @@ struct compose_input {
 	const char *hf_endpoint;    /* NULL/"" = no HF_ENDPOINT env */
 	bool with_auth;             /* the token Secret copy exists: Job env HF_TOKEN from it */
 	unsigned attempt;           /* annotation modelcache.dev/attempt on the Job; 0 => 1 */
+	unsigned backoff_from;      /* modelcache.dev/backoff-from (the attempt the retry backoff
+	                             * counts from), written when below attempt; 0 => attempt */
 	const char *retry;          /* the ModelCache's modelcache.dev/retry value, copied onto the
 	                             * Job (a new value => a new Job); NULL = none */
 };

@@ -311,14 +311,14 @@ void ctrl_handler_map_free(struct informer_handler *h)
 	h->ctx = NULL;
 }
 
-int ctrl_map_by_cache_labels(void *mctx, json_object *obj, char *out, size_t n)
+int ctrl_map_by_label_keys(void *mctx, json_object *obj, char *out, size_t n)
 {
-	(void)mctx;
+	const struct ctrl_label_keys *k = mctx;
 	json_object *md, *labels, *name, *ns;
-	if (!json_object_object_get_ex(obj, "metadata", &md) ||
+	if (!k || !json_object_object_get_ex(obj, "metadata", &md) ||
 	    !json_object_object_get_ex(md, "labels", &labels) ||
-	    !json_object_object_get_ex(labels, "modelcache.dev/cache", &name) ||
-	    !json_object_object_get_ex(labels, "modelcache.dev/cache-namespace", &ns))
+	    !json_object_object_get_ex(labels, k->name_key, &name) ||
+	    !json_object_object_get_ex(labels, k->namespace_key, &ns))
 		return -1;
 	int w = snprintf(out, n, "%s/%s", json_object_get_string(ns), json_object_get_string(name));
 	return (w < 0 || (size_t)w >= n) ? -1 : 0;

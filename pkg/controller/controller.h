@@ -80,9 +80,12 @@ typedef int (*ctrl_map_fn)(void *mctx, json_object *obj, char *out, size_t n);
 void ctrl_handler_for_map(struct ctrl *c, ctrl_map_fn map, void *mctx, struct informer_handler *h);
 void ctrl_handler_map_free(struct informer_handler *h);
 
-/* Map by the labels DESIGN.md section 2 puts on composed objects:
- * modelcache.dev/cache-namespace + modelcache.dev/cache => "ns/name". */
-int ctrl_map_by_cache_labels(void *mctx, json_object *obj, char *out, size_t n);
+/* Map an object to its owner's key "ns/name" read from two of its labels:
+ * mctx is a struct ctrl_label_keys naming them. */
+struct ctrl_label_keys {
+	const char *namespace_key, *name_key;
+};
+int ctrl_map_by_label_keys(void *mctx, json_object *obj, char *out, size_t n);
 
 /* Read-your-writes guard. After a write that replaced the cached version
  * old_rv of key (e.g. a status update), call ctrl_note_write(c, key, old_rv).

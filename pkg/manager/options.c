@@ -19,4 +19,5 @@ void operator_options_defaults(struct operator_options *o)
 	o->default_cache_size = "100Gi";
 	o->ic_recheck_seconds = 30;
 	o->resync_seconds = 30;
+	o->hydration_retry_base_seconds = 60;
 }

@@ -6,6 +6,8 @@
 
 #include <stdbool.h>
 
+struct mclock;
+
 struct operator_options {
 	const char *kubeconfig;                /* --kubeconfig (NULL: $KUBECONFIG, ~/.kube/config, in-cluster) */
 	const char *metrics_bind_address;      /* --metrics-bind-address, default ":8080"; "0" disables */
@@ -26,6 +28,8 @@ struct operator_options {
 	const char *identity;                  /* leader identity: $POD_NAME or hostname_pid */
 	int ic_recheck_seconds;                /* InferenceCluster re-check period (30) */
 	int resync_seconds;                    /* informer resync period (default 30) */
+	int hydration_retry_base_seconds;      /* --hydration-retry-base: first backoff of a failed hydration (60) */
+	const struct mclock *clock;            /* the reconcilers' clock; NULL = the system's (tests inject one) */
 };
 
 void operator_options_defaults(struct operator_options *o);

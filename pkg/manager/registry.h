@@ -12,7 +12,7 @@
  * cluster, present and future: an informer on that cluster whose events
  * are mapped to a key and enqueued into the controller (e.g. PVCs and Jobs
  * with app.kubernetes.io/managed-by=modelcache-operator mapped to the owning
- * ModelCache with ctrl_map_by_cache_labels).
+ * ModelCache with ctrl_map_by_label_keys).
  *
  * Lifetime: registry_acquire returns a reference that stays valid (client
  * and informers usable) until cluster_release, even if the cluster is

@@ -124,7 +124,7 @@ int status_cluster(const struct status_cluster_in *in, int64_t now_s, json_objec
 		message = "removed to free cache capacity";
 	} else if (in->job && obj_cond_true(in->job, "Failed")) {
 		phase = STATUS_FAILED;
-		reason = "HydrationFailed";
+		reason = in->failure_reason && *in->failure_reason ? in->failure_reason : "HydrationFailed";
 		message = in->failure_message;
 		if (!message || !*message)
 			message = jpath_str(cond_of(in->job, "Failed"), "message");

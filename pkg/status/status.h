@@ -54,6 +54,8 @@ struct status_cluster_in {
 	json_object *pvc;            /* observed PVC or NULL */
 	json_object *job;            /* observed Job or NULL */
 	const char *failure_message; /* termination message; NULL: the Job's Failed condition message */
+	const char *failure_reason;  /* from the hydrator's exit code (Unauthorized, SourceNotFound,
+	                              * IntegrityError); NULL: HydrationFailed */
 	bool auth_missing;           /* authSecret missing: no Job composed */
 	const char *auth_message;
 	json_object *prev;           /* previous status.clusters[] entry or NULL */

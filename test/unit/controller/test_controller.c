@@ -14,6 +14,8 @@
 #include "controller/controller.h"
 #include "metrics/metrics.h"
 
+static struct ctrl_label_keys cache_keys = {"modelcache.dev/cache-namespace", "modelcache.dev/cache"};
+
 struct rctx {
 	pthread_mutex_t mu;
 	int calls_a, calls_err, calls_term, calls_req, calls_slow;
@@ -188,11 +190,11 @@ static void test_map_by_cache_labels(void **st)
 	json_object *o = json_tokener_parse("{\"metadata\":{\"name\":\"pvc\",\"labels\":{"
 		"\"modelcache.dev/cache\":\"qwen\",\"modelcache.dev/cache-namespace\":\"ml-team\"}}}");
 	char key[64];
-	assert_int_equal(ctrl_map_by_cache_labels(NULL, o, key, sizeof key), 0);
+	assert_int_equal(ctrl_map_by_label_keys(&cache_keys, o, key, sizeof key), 0);
 	assert_string_equal(key, "ml-team/qwen");
 	json_object_put(o);
 	o = json_tokener_parse("{\"metadata\":{\"name\":\"pvc\",\"labels\":{\"modelcache.dev/cache\":\"qwen\"}}}");
-	assert_int_equal(ctrl_map_by_cache_labels(NULL, o, key, sizeof key), -1);
+	assert_int_equal(ctrl_map_by_label_keys(&cache_keys, o, key, sizeof key), -1);
 	json_object_put(o);
 }
 
@@ -211,7 +213,7 @@ static void test_map_handler_events(void **st)
 	struct ctrl_opts o = {.name = "map", .reconcile = noop};
 	assert_int_equal(ctrl_new(&o, &c), 0);   /* not started: keys wait in the queue */
 	struct informer_handler h;
-	ctrl_handler_for_map(c, ctrl_map_by_cache_labels, NULL, &h);
+	ctrl_handler_for_map(c, ctrl_map_by_label_keys, &cache_keys, &h);
 	json_object *a = json_tokener_parse("{\"metadata\":{\"name\":\"pvc\",\"resourceVersion\":\"1\",\"labels\":{"
 		"\"modelcache.dev/cache\":\"a\",\"modelcache.dev/cache-namespace\":\"ns\"}}}");
 	json_object *b = json_tokener_parse("{\"metadata\":{\"name\":\"pvc\",\"resourceVersion\":\"2\",\"labels\":{"

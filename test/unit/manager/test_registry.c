@@ -17,6 +17,8 @@
 #include "manager/registry.h"
 #include "testserver/testserver.h"
 
+static struct ctrl_label_keys cache_keys = {"modelcache.dev/cache-namespace", "modelcache.dev/cache"};
+
 struct srv {
 	pthread_mutex_t mu;
 	int lists, watches;
@@ -111,7 +113,7 @@ static void test_registry_clusters_and_watches(void **st)
 	co.name = "ic";
 	assert_int_equal(ctrl_new(&co, &icc), 0);
 	const char *sel = "app.kubernetes.io/managed-by=modelcache-operator";
-	assert_int_equal(registry_add_watch(reg, &KUBE_RES_PVCS, sel, ctrl_map_by_cache_labels, NULL, mc), 0);
+	assert_int_equal(registry_add_watch(reg, &KUBE_RES_PVCS, sel, ctrl_map_by_label_keys, &cache_keys, mc), 0);
 
 	bool rebuilt = false;
 	char *err = NULL;
