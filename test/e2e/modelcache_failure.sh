@@ -2,12 +2,14 @@
 # Issue 7, must show (failure and retry): fakehub corrupts a file, the real
 # hydrator detects it, the cluster goes Failed with the hydrator's message in
 # status (and a HydrationFailed event); it is re-attempted automatically
-# after the first backoff step (1 minute); after the fault is removed, the
+# after the first backoff step (--hydration-retry-base 20: 20 s here, 1
+# minute by default), the next one twice that; after the fault is removed, the
 # modelcache.dev/retry annotation re-runs the hydration at once and the
 # cluster becomes Ready.
 set -euo pipefail
 . "$(dirname "$0")/modelcache_env.sh"
-mce_setup -- --fault-corrupt 'fixtures/tinyllama/*.safetensors'
+mce_setup --no-operator -- --fault-corrupt 'fixtures/tinyllama/*.safetensors'
+mce_start_operator --hydration-retry-base 20
 
 NS=ml-team
 mcp apply -f - >/dev/null <<'YAML'
@@ -28,12 +30,12 @@ mc_wait 20 "event HydrationFailed" eval '[ "$(mce_events '"$NS"' tiny HydrationF
 attempts=$(mce_jp cp mc tiny "$NS" '{.status.clusters[?(@.name=="gpu-west")].attempts}')
 mc_log "Failed (attempt $attempts): $msg"
 
-# automatic retry with backoff: attempt 2 about a minute later (still failing: the fault is on)
+# automatic retry with backoff: attempt 2 about 20 s later (still failing: the fault is on)
 t0=$SECONDS
 mc_wait 100 "automatic retry (attempt $((attempts + 1)))" eval \
 	'[ "$(mce_jp cp mc tiny '"$NS"' "{.status.clusters[?(@.name==\"gpu-west\")].attempts}")" -gt '"$attempts"' ]'
 waited=$((SECONDS - t0))
-[ "$waited" -ge 40 ] || mc_fail "retried after ${waited}s, before the 1 minute backoff"
+[ "$waited" -ge 12 ] || mc_fail "retried after ${waited}s, before the 20 s backoff"
 mce_wait_phase 60 "$NS" tiny Failed gpu-west
 attempts=$(mce_jp cp mc tiny "$NS" '{.status.clusters[?(@.name=="gpu-west")].attempts}')
 mc_wait 20 "a second HydrationFailed event" eval '[ "$(mce_events '"$NS"' tiny HydrationFailed)" -ge 2 ]'
@@ -47,12 +49,13 @@ mc_stop "$FAKEHUB_PID" TERM
 MC_PIDS+=("$!")
 mc_wait 10 "fakehub restarted" test -s "$MC_TMP/fakehub2.port"
 sleep 1
-[ "$(mce_phase "$NS" tiny gpu-west)" = Failed ] || mc_fail "left Failed before the retry was asked (backoff is 1 minute)"
+[ "$(mce_phase "$NS" tiny gpu-west)" = Failed ] || mc_fail "left Failed before the retry was asked (the backoff is 40 s now)"
 mcp annotate mc tiny -n "$NS" modelcache.dev/retry=1 >/dev/null
 mce_wait_phase 90 "$NS" tiny Ready gpu-west
 a2=$(mce_jp cp mc tiny "$NS" '{.status.clusters[?(@.name=="gpu-west")].attempts}')
 [ "$a2" -gt "$attempts" ] || mc_fail "attempts did not grow ($attempts -> $a2)"
 PVC=modelcache-ml-team-tiny-$(printf 'modelcache-ml-team-tiny' | sha256sum | cut -c1-5)
-n=$(mce_check_files fixtures/tinyllama "$(mce_pvc_dir remote modelcache "$PVC")" 2>&1) && true
-mc_log "retry annotation: attempt $a2 Ready"
+n=$(mce_check_files fixtures/tinyllama "$(mce_pvc_dir remote modelcache "$PVC")" '*.safetensors' '*.json' 2>&1) ||
+	mc_fail "the volume after the retry: $n"
+mc_log "retry annotation: attempt $a2 Ready, $n files verified"
 echo "PASS modelcache_failure"
