@@ -113,7 +113,7 @@ for col in REPLICAS READY CACHE STATUS AGE; do
 done
 out=$(K get ic) || fail "kubectl get ic failed"
 hdr=${out%%$'\n'*}
-for col in CONNECTED VERSION GPUS CACHES AGE; do
+for col in CONNECTED VERSION GPUS CACHES USED CAPACITY AGE; do
 	grep -qw "$col" <<<"$hdr" || fail "ic column $col missing: $hdr"
 done
 

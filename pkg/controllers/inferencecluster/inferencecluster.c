@@ -10,6 +10,7 @@
 
 #include "api/api.h"
 #include "controller/apply.h"
+#include "metrics/metrics.h"
 #include "util/base64.h"
 #include "util/clock.h"
 #include "util/digest.h"
@@ -327,20 +328,46 @@ static int ensure_namespace(struct cluster *cl, char *msg, size_t n)
 	return rc;
 }
 
+/* modelcache_cluster_cache_bytes{cluster,kind="capacity|used|reserve"}
+ * (docs/operations.md): capacity and reserve only on a cluster with a budget. */
+static void cache_gauge(const char *cluster, const char *kind, int64_t v)
+{
+	static const char *const keys[] = {"cluster", "kind"};
+	const char *vals[] = {cluster, kind};
+	metrics_gauge_set(metrics_gauge_get("modelcache_cluster_cache_bytes",
+					    "Cache storage of a cluster in bytes: the capacity budget, the part "
+					    "kept free (reserve) and the requested size of the cache volumes there.",
+					    2, keys, vals),
+			  (double)v);
+}
+
+/* status.cache: {storageClassName, capacityBytes, reserveBytes, usedBytes,
+ * caches} plus `used`/`capacity` as quantities for the printer columns.
+ * used = the sum of the requested sizes of the cache volumes composed there
+ * (a volume being deleted no longer counts, as in admission). */
 static json_object *cache_summary(const struct api_inferencecluster *ic, struct informer *pvcs)
 {
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "storageClassName", json_object_new_string(ic->storage_class));
-	if (ic->capacity_bytes >= 0)
+	char q[QUANTITY_STR_MAX];
+	if (ic->capacity_bytes >= 0) {
 		json_object_object_add(o, "capacityBytes", json_object_new_int64(ic->capacity_bytes));
+		json_object_object_add(o, "reserveBytes", json_object_new_int64(ic->reserve_bytes));
+		if (quantity_format_bytes(ic->capacity_bytes, q, sizeof q) == 0)
+			json_object_object_add(o, "capacity", json_object_new_string(q));
+	}
+	if (ic->max_caches > 0)
+		json_object_object_add(o, "maxCaches", json_object_new_int64(ic->max_caches));
 	int64_t used = 0, count = 0;
 	if (pvcs) {
 		json_object *all = informer_list(pvcs);
 		for (size_t i = 0; i < json_object_array_length(all); i++) {
 			json_object *p = json_object_array_get_idx(all, i);
-			json_object *q = api_path(p, "spec.resources.requests.storage");
+			if (api_path(p, "metadata.deletionTimestamp"))
+				continue;
+			json_object *rq = api_path(p, "spec.resources.requests.storage");
 			int64_t b = 0;
-			if (q && quantity_parse_bytes(json_object_get_string(q), &b) == 0)
+			if (rq && quantity_parse_bytes(json_object_get_string(rq), &b) == 0)
 				if (__builtin_add_overflow(used, b, &used))
 					used = b < 0 ? INT64_MIN : INT64_MAX; /* saturate */
 			count++;
@@ -348,7 +375,15 @@ static json_object *cache_summary(const struct api_inferencecluster *ic, struct 
 		json_object_put(all);
 	}
 	json_object_object_add(o, "usedBytes", json_object_new_int64(used));
+	if (quantity_format_bytes(used, q, sizeof q) == 0)
+		json_object_object_add(o, "used", json_object_new_string(q));
 	json_object_object_add(o, "caches", json_object_new_int64(count));
+	if (pvcs)
+		cache_gauge(ic->meta.name, "used", used);
+	if (pvcs && ic->capacity_bytes >= 0) {
+		cache_gauge(ic->meta.name, "capacity", ic->capacity_bytes);
+		cache_gauge(ic->meta.name, "reserve", ic->reserve_bytes);
+	}
 	return o;
 }
 
