@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/controller.sh: the controller benchmark of DESIGN.md section 7.
+# bench/controller.sh: the controller benchmark (README.md, "Benchmarks").
 #
 # N ModelCaches x 3 simulated clusters (the control plane as the `local`
 # InferenceCluster + 2 remote kubesims `gpu-west`, `gpu-east`), cold start:

@@ -1,5 +1,5 @@
 /* kubectl modelcache estimate: how much GPU memory a model needs and whether
- * it fits (DESIGN.md section 5). Exit codes: 0 fits (or no budget given),
+ * it fits (docs/estimation.md). Exit codes: 0 fits (or no budget given),
  * 3 does not fit, 4 not found, 1 any other error. */
 #include <errno.h>
 #include <stdbool.h>

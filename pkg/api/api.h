@@ -36,7 +36,7 @@
 #define API_KIND_MODELCACHE "ModelCache"
 #define API_KIND_MODELDEPLOYMENT "ModelDeployment"
 
-/* Annotations, labels, finalizer (DESIGN.md 1, 2, 4.7). */
+/* Annotations, labels, finalizer (docs/concepts.md: the kinds, "Names", "Deletion"). */
 #define API_ANN_MULTI_NODE_SHARDED "modelcache.dev/multi-node-sharded"
 #define API_ANN_PINNED "modelcache.dev/pinned"
 #define API_ANN_RETRY "modelcache.dev/retry"

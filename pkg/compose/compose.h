@@ -1,9 +1,9 @@
-/* Desired objects for a ModelCache on one InferenceCluster (DESIGN.md 4.2).
+/* Desired objects for a ModelCache on one InferenceCluster (docs/concepts.md, "Composition").
  *
  * PURE functions: no I/O, no clock. Inputs are borrowed json-c objects (a
  * ModelCache and an InferenceCluster as read from the API); every object
  * returned through `out` is the caller's to json_object_put(). Each composed
- * object carries the labels of DESIGN.md section 2 and the annotation
+ * object carries the labels of docs/concepts.md "Names" and the annotation
  * modelcache.dev/desired-hash = SHA-256 of its canonical JSON (sorted keys,
  * compact) computed without that annotation, so a reconciler writes only when
  * the observed annotation differs.

@@ -1,11 +1,11 @@
-/* VRAM precheck of a ModelCache on one InferenceCluster (DESIGN.md 4.5).
+/* VRAM precheck of a ModelCache on one InferenceCluster (docs/concepts.md, "VRAM precheck").
  * PURE: weight bytes come from the caller's estimate.
  *
  * The cluster's GPU pools are read from status.gpuPools
  * ({memoryBytes, perNode, nodes}) when present, else spec.gpus
  * ({memory: "80Gi", perNode, nodes}). The largest node = max over pools of
  * perNode x memory. weight x safetyFactor larger than every pool's node =>
- * SKIP with the message of 4.5. Bypasses (verdict BYPASS, reason is the
+ * SKIP with the message of "VRAM precheck". Bypasses (verdict BYPASS, reason is the
  * metric label): precheck.vram Disabled ("disabled"), annotation
  * modelcache.dev/multi-node-sharded "true" when the model would not fit
  * ("multi_node_sharded"), weight unknown ("size_unknown"), no pool or a pool

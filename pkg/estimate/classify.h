@@ -1,4 +1,4 @@
-/* Which files of a repo load, and as what (DESIGN.md 5.1). Pure: works on a
+/* Which files of a repo load, and as what (docs/estimation.md, "Files that load"). Pure: works on a
  * listing (paths + sizes) and, for diffusers, model_index.json's text. */
 #ifndef MC_ESTIMATE_CLASSIFY_H
 #define MC_ESTIMATE_CLASSIFY_H

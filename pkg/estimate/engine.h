@@ -1,5 +1,5 @@
-/* What an engine's command line says about memory and topology (DESIGN.md
- * 4.8): vLLM `--max-model-len`, `--kv-cache-dtype`, `--gpu-memory-utilization`,
+/* What an engine's command line says about memory and topology (docs/concepts.md,
+ * "ModelDeployment"): vLLM `--max-model-len`, `--kv-cache-dtype`, `--gpu-memory-utilization`,
  * `--tensor-parallel-size/-tp`, `--pipeline-parallel-size/-pp`,
  * `--max-num-seqs`; llama.cpp `-c/--ctx-size`, `-ctk/--cache-type-k`,
  * `-np/--parallel`. Both `--flag=value` and `--flag value` forms. Pure. */

@@ -1,4 +1,4 @@
-/* Top level: list, select, classify, read headers, price (DESIGN.md 5). */
+/* Top level: list, select, classify, read headers, price (docs/estimation.md). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* Model memory estimation (DESIGN.md section 5): what a Hugging Face repo
+/* Model memory estimation (docs/estimation.md): what a Hugging Face repo
  * costs to download and to hold in GPU memory, whether it fits, and where.
  *
  * This header is the public API used by the ModelCache precheck, the
@@ -92,7 +92,7 @@ int estimate_from_repo(struct est_repo *repo,
 		       const char *const *exclude, size_t nexclude,
 		       struct estimate_result *out, char **errmsg);
 
-/* Memory to serve the estimated model (DESIGN.md 4.8 step 2): weights + KV
+/* Memory to serve the estimated model (docs/concepts.md "ModelDeployment", step 2): weights + KV
  * cache for context x sequences (context 0 => the model's maximum, 4096 if
  * unknown; kv_dtype NULL/"auto" => the model's) + the engine's overhead per
  * GPU x gpus. *context_out (may be NULL) gets the context used.

@@ -1,4 +1,4 @@
-/* Engine overhead, budgets and the fit verdict (DESIGN.md 4.8, 5.5, 5.6). */
+/* Engine overhead, budgets and the fit verdict (docs/estimation.md, "Engine overhead", "Budgets"). */
 #ifndef MC_ESTIMATE_FIT_H
 #define MC_ESTIMATE_FIT_H
 
@@ -23,7 +23,7 @@ int64_t estimate_overhead_bytes(enum estimate_engine e, const struct model_arch 
  * unified = total x 0.67 up to 36 GiB, x 0.75 above. */
 int64_t estimate_budget_discrete(int64_t per_gpu_bytes, int gpus, double utilization);
 int64_t estimate_budget_unified(int64_t total_bytes);
-/* Unified memory minus what other processes already use (DESIGN 5.6). */
+/* Unified memory minus what other processes already use (docs/estimation.md, "Budgets"). */
 int64_t estimate_budget_unified_free(int64_t total_bytes, int64_t in_use_bytes);
 
 /* The whole memory picture for one model served one way. */
@@ -44,7 +44,7 @@ static inline bool estimate_fits(const struct estimate_memory *m, int64_t budget
 	return m->total_bytes <= budget_bytes;
 }
 
-/* ModelCache VRAM precheck (4.5): weight_bytes x safety_factor against one
+/* ModelCache VRAM precheck (docs/concepts.md): weight_bytes x safety_factor against one
  * node's aggregate GPU memory (per_node x memory). */
 static inline bool estimate_precheck_fits(int64_t weight_bytes, double safety_factor,
 					  int64_t node_bytes)

@@ -1,4 +1,4 @@
-/* KV cache sizing. Rules (DESIGN.md 5.4), checked against the engines:
+/* KV cache sizing. Rules (docs/estimation.md, "KV cache"), checked against the engines:
  * vLLM FullAttentionSpec page size = 2 x block x kv_heads x head_size x dtype;
  * SlidingWindowSpec keeps window + batch tokens; MLAAttentionSpec one latent
  * (kv_lora_rank + qk_rope_head_dim) per token; llama.cpp llama_kv_cache

@@ -1,4 +1,4 @@
-/* KV cache sizing (DESIGN.md section 5.4).
+/* KV cache sizing (docs/estimation.md, "KV cache").
  *
  * Per layer type: full attention 2 x kv_heads x head_dim x bytes per token
  * (head_dim from head_dim / key_length, never hidden/heads when given);

@@ -1,4 +1,4 @@
-/* Replica placement (DESIGN.md 4.8). */
+/* Replica placement (docs/concepts.md, "ModelDeployment"). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

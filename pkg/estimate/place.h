@@ -1,4 +1,4 @@
-/* Placement of one model server replica on GPU pools (DESIGN.md 4.8).
+/* Placement of one model server replica on GPU pools (docs/concepts.md, "ModelDeployment").
  * Pure functions; no I/O. */
 #ifndef MC_ESTIMATE_PLACE_H
 #define MC_ESTIMATE_PLACE_H

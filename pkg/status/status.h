@@ -1,4 +1,4 @@
-/* ModelCache status from observed objects (DESIGN.md 4.3, 4.4).
+/* ModelCache status from observed objects (docs/concepts.md, "Phases", "Conditions and events").
  *
  * PURE functions: no I/O; the time is passed in (Unix seconds). Borrowed
  * json-c inputs; objects returned through `out` are the caller's to put.

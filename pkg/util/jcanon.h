@@ -1,6 +1,6 @@
 /* Canonical JSON of json-c trees: compact, object keys sorted bytewise,
  * strings escaped as json-c does (but '/' kept), integers as int64. It is
- * the input of every desired-hash (DESIGN.md section 2): the composer
+ * the input of every desired-hash (docs/concepts.md, "Names"): the composer
  * (compose_set_hash) and the controller runtime (ctrl_desired_hash) both
  * hash through jcanon_hash, so their hashes are the same bytes.
  * Writers append to `out` and return 0 or -E2BIG when its cap is hit. */

@@ -1,4 +1,4 @@
-/* Names of composed objects (DESIGN.md section 2).
+/* Names of composed objects (docs/concepts.md, "Names").
  *
  * child_name joins the parts with '-' into `full`; h = the first 5 hex chars
  * of SHA-256(full); prefix = the first 57 chars of full with trailing '-'
@@ -16,7 +16,7 @@ void child_namev(char out[CHILD_NAME_MAX + 1], size_t nparts, const char *const 
 /* NULL-terminated list of parts: child_name(out, "modelcache", ns, name, NULL). */
 void child_name(char out[CHILD_NAME_MAX + 1], ...) __attribute__((sentinel));
 
-/* The names DESIGN.md fixes for a ModelCache ns/name. */
+/* The names docs/concepts.md fixes for a ModelCache ns/name. */
 void name_cache_pvc(char out[CHILD_NAME_MAX + 1], const char *ns, const char *name);
 void name_cache_job(char out[CHILD_NAME_MAX + 1], const char *ns, const char *name);
 void name_cache_auth(char out[CHILD_NAME_MAX + 1], const char *ns, const char *name);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# DESIGN 4.7: a ModelCache referenced by a live ModelDeployment is not torn
+# docs/concepts.md "Deletion": a ModelCache referenced by a live ModelDeployment is not torn
 # down (condition InUse, event) until the reference is gone.
 # Issue 7, must show (deletion with a cluster down): deleting a ModelCache
 # while the remote cluster is unreachable removes its objects on the local

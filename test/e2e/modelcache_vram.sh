@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 7, must show (VRAM precheck): a model larger than the remote
 # cluster's largest node is Skipped/InsufficientVRAM there with both byte
-# counts and the message of DESIGN.md 4.5, nothing is composed there, and
+# counts and the message of docs/concepts.md "VRAM precheck", nothing is composed there, and
 # modelcache_hydrations_skipped_total counts it; with
 # modelcache.dev/multi-node-sharded: "true" it hydrates and
 # modelcache_precheck_bypass_total{reason="multi_node_sharded"} counts it.

@@ -1,4 +1,4 @@
-/* kubesim: a Kubernetes API simulator for tests (DESIGN.md section 6).
+/* kubesim: a Kubernetes API simulator for tests (test/kubesim/README.md).
  *
  *   kubesim --port 0 --kubeconfig-out PATH [--data-dir DIR] [--bind-pvcs]
  *           [--run-jobs] [--ready-deployments] [--tls] [--token TOKEN]

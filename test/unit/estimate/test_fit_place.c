@@ -1,4 +1,4 @@
-/* Budgets, overheads and placement (DESIGN.md 4.8, 5.5, 5.6). */
+/* Budgets, overheads and placement (docs/estimation.md, "Engine overhead", "Budgets"). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -38,7 +38,7 @@ static void test_overheads(void **state)
 	/* vLLM: 1 GiB non-torch + 8192-token activation peak + 256 x vocab f32 logits */
 	int64_t v = estimate_overhead_bytes(ENGINE_VLLM, &a);
 	assert_int_equal(v, GIB + 8192LL * (2 * 4096 + 2 * 12288) * 2 + 256LL * 151936 * 4);
-	/* Qwen3-8B lands near the 1.6 GiB of the DESIGN example */
+	/* Qwen3-8B lands near the 1.6 GiB of the docs/estimation.md example */
 	assert_true(v > (int64_t)(1.5 * GIB) && v < (int64_t)(1.7 * GIB));
 	/* llama.cpp: 450 MiB CUDA context + compute buffer + 1 GiB fit target */
 	int64_t l = estimate_overhead_bytes(ENGINE_LLAMACPP, &a);

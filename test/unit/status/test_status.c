@@ -1,6 +1,6 @@
 /* pkg/status: a table of observed states -> per-cluster phases, and of
- * cluster phases -> summary and conditions, covering every rule of DESIGN.md
- * 4.3 and the precedence of 4.4; plus transition times, retry backoff and
+ * cluster phases -> summary and conditions, covering every rule of docs/concepts.md
+ * "Phases" and the precedence of "Conditions and events"; plus transition times, retry backoff and
  * the events each transition emits. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -116,7 +116,7 @@ static void log_text_and_json(void **state)
 static void backoff_sequence(void **state)
 {
 	(void)state;
-	/* DESIGN 4.3: 1m, 2m, 4m ... 1h */
+	/* docs/concepts.md "Phases": 1m, 2m, 4m ... 1h */
 	assert_int_equal(backoff_delay(60000, 3600000, 2.0, 0), 60000);
 	assert_int_equal(backoff_delay(60000, 3600000, 2.0, 1), 120000);
 	assert_int_equal(backoff_delay(60000, 3600000, 2.0, 5), 1920000);
