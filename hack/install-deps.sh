@@ -11,6 +11,8 @@ pkgs=(
   python3-kubernetes  # test/e2e/kubesim_probe.sh: the fidelity probe uses the official Python client
   clang   # hack/test.sh also builds with clang (warning-free on both compilers)
   lua5.1  # the Argo CD health check in docs/ is tested with Argo CD's Lua version
+  python3-yaml  # hack/gen-api-docs (docs/api.md from crds/)
+  podman runc debootstrap  # hack/build-image.sh and the image test (test/image)
 )
 # Optional tools: aria2 for bench/hydrate.sh.
 optional=(aria2)

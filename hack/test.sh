@@ -2,7 +2,8 @@
 # The project's test command (README, .ci/run):
 #   1. installs what is missing (hack/install-deps.sh),
 #   2. builds with -Werror and runs every test (unit, then end-to-end); also
-#      builds (only) with Release -O3 and with clang, both -Werror,
+#      builds (only) with Release -O3 and with clang, both -Werror; builds
+#      the container image (hack/build-image.sh) and runs its test,
 #   3. builds again with AddressSanitizer + UndefinedBehaviorSanitizer and
 #      runs the unit tests there.
 # Exits non-zero on any failure.
@@ -35,6 +36,13 @@ echo "== unit tests"
 (cd build && ctest -L unit -j"$jobs" --output-on-failure "${filter[@]}")
 echo "== end-to-end tests"
 (cd build && ctest -L e2e --output-on-failure "${filter[@]}")
+# The container image (Dockerfile, built offline by hack/build-image.sh) and
+# its test; with -R only when the filter selects it.
+if [ ${#filter[@]} -eq 0 ] || (cd build && ctest -N -L image "${filter[@]}" | grep -q 'Test *#'); then
+  echo "== container image (hack/build-image.sh) and its test"
+  hack/build-image.sh build/image
+  (cd build && ctest -L image --output-on-failure "${filter[@]}")
+fi
 
 if [ "${MC_SKIP_ASAN:-0}" != 1 ]; then
   echo "== build (AddressSanitizer + UndefinedBehaviorSanitizer)"
