@@ -13,6 +13,8 @@ pkgs=(
   lua5.1  # the Argo CD health check in docs/ is tested with Argo CD's Lua version
   python3-yaml  # hack/gen-api-docs (docs/api.md from crds/)
   podman runc debootstrap  # hack/build-image.sh and the image test (test/image)
+  # the chart check's Helm-engine tool (tools/helm-template, built offline)
+  golang-go golang-github-masterminds-sprig-dev golang-github-xeipuuv-gojsonschema-dev
 )
 # Optional tools: aria2 for bench/hydrate.sh.
 optional=(aria2)

@@ -623,7 +623,7 @@ static void test_examples_valid(void **state)
 	assert_true(seen[2] >= 1);
 }
 
-/* ---- Helm chart (no helm on the build machines: static checks) ---- */
+/* ---- Helm chart: static checks (rendering: test/chart/chart.sh, with Helm's engine) ---- */
 
 static char *read_all(const char *path, size_t *len)
 {
