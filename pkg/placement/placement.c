@@ -636,8 +636,9 @@ int placement_decide(const struct placement_model *md, const struct placement_cl
 			const struct option *x = &opts[i];
 			if (x->c == chosen->c || !x->fits || v[x->c].kind >= 4 || !shape_ok(&cls[x->c], x))
 				continue;
-			if ((x->m == 1 || cls[x->c].c->lws) && pick_nodes(&cls[x->c], x, scratch)) {
-				v[x->c].kind = 4;
+			int kind = x->m > 1 && !cls[x->c].c->lws ? 2 : pick_nodes(&cls[x->c], x, scratch) ? 4 : 3;
+			if (kind > v[x->c].kind) {
+				v[x->c].kind = kind;
 				v[x->c].o = x;
 			}
 		}

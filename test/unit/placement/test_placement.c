@@ -65,10 +65,10 @@ static const struct row rows[] = {
 	 {NULL, NULL, NULL}},
 	{"two whole nodes: pipeline 2 on the cluster that serves LWS",
 	 {.weight_bytes = 250 * GIB, .kv_cache_bytes = 8 * GIB, .overhead_per_gpu = 2 * GIB, .heads = 64, .kv_heads = 8},
-	 {C("a-nolws", TWO_8X24, false), C("b-lws", TWO_8X24, true)}, 2, 1, PLACEMENT_PLACED, 1, "b-lws", 2, 8, 8, 2,
+	 {C("b-nolws", TWO_8X24, false), C("a-lws", TWO_8X24, true)}, 2, 1, PLACEMENT_PLACED, 1, "a-lws", 2, 8, 8, 2,
 	 "w0",
-	 {"a-nolws: 2 nodes x 8 GPUs (tensor 8, pipeline 2) needs 18.1 GiB per GPU of 21.6 GiB but the cluster does not "
-	  "serve leaderworkerset.x-k8s.io/v1 (LeaderWorkerSetMissing).", NULL, NULL}},
+	 {"b-nolws: 2 nodes x 8 GPUs (tensor 8, pipeline 2) needs 18.1 GiB per GPU of 21.6 GiB but the cluster does not "
+	  "serve leaderworkerset.x-k8s.io/v1 (LeaderWorkerSetMissing).", "a-lws: 2 nodes x 8 GPUs", NULL}},
 	{"two whole nodes, no cluster serves LWS",
 	 {.weight_bytes = 250 * GIB, .kv_cache_bytes = 8 * GIB, .overhead_per_gpu = 2 * GIB, .heads = 64, .kv_heads = 8},
 	 {C("a-nolws", TWO_8X24, false)}, 1, 1, PLACEMENT_LWS_MISSING, 0, NULL, 0, 0, 0, 0, NULL,
