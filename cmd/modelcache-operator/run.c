@@ -8,6 +8,7 @@
 #include "controllers/inferencecluster/inferencecluster.h"
 #include "manager/manager.h"
 #include "controllers/modelcache/modelcache.h"
+#include "controllers/modeldeployment/modeldeployment.h"
 #include "metrics/metrics.h"
 #include "operator.h"
 #include "util/log.h"
@@ -206,6 +207,8 @@ int operator_run(int argc, char **argv)
 	int rc = inferencecluster_controller_setup(m, &o);
 	if (rc == 0)
 		rc = modelcache_controller_setup(m, &o);
+	if (rc == 0)
+		rc = modeldeployment_controller_setup(m, &o);
 	if (rc == 0)
 		rc = webhook_setup(m, &o);   /* --webhook-port 0: nothing */
 	if (rc) {

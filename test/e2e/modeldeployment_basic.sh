@@ -18,7 +18,7 @@ PVC=modelcache-ml-team-qwen-17db2
 
 # a slow copy of the model, so that the cache stays Hydrating for a while
 cp -r "$MC_FAKEHUB_ROOT/fixtures/qwen3-0.6b" "$MC_FAKEHUB_ROOT/fixtures/slow-qwen"
-echo '{"delayMs": 1500}' >"$MC_FAKEHUB_ROOT/fixtures/slow-qwen/.fakehub.json"
+echo '{"delayMs": 2000}' >"$MC_FAKEHUB_ROOT/fixtures/slow-qwen/.fakehub.json"
 
 mcp apply -f - >/dev/null <<'YAML'
 apiVersion: modelcache.dev/v1alpha1

@@ -443,13 +443,16 @@ static void step_gate(struct rx *x)
 		set_cond(&x->ready_status, &x->ready_reason, &x->ready_msg, "True", "NoCache", xstrdup("no ModelCache referenced"));
 		return;
 	}
+	/* the clusters with a placement; before any, the candidates */
 	json_object *pl = x->placements ? x->placements : jpath_child(x->prev, "placements");
+	size_t npl = pl && json_object_is_type(pl, json_type_array) ? json_object_array_length(pl) : 0;
 	struct buf waiting, evicted, ready;
 	buf_init(&waiting, 1u << 16);
 	buf_init(&evicted, 1u << 16);
 	buf_init(&ready, 1u << 16);
-	for (size_t i = 0; pl && json_object_is_type(pl, json_type_array) && i < json_object_array_length(pl); i++) {
-		const char *c = jpath_str_or(json_object_array_get_idx(pl, i), "cluster", "");
+	for (size_t i = 0; i < (npl ? npl : x->ncand); i++) {
+		const char *c = npl ? jpath_str_or(json_object_array_get_idx(pl, i), "cluster", "")
+				    : jpath_str_or(x->cand[i], "metadata.name", "");
 		struct buf *b = cache_ready_on(x, c) ? &ready
 				: status_entry_phase(cache_entry(x, c)) == STATUS_EVICTED ? &evicted : &waiting;
 		char *needle = xasprintf("%s,", c);
@@ -471,8 +474,8 @@ static void step_gate(struct rx *x)
 		set_cond(&x->ready_status, &x->ready_reason, &x->ready_msg, "True", "Ready",
 			 xasprintf("ModelCache %s is Ready on %s", cache, buf_str(&ready)));
 	else
-		set_cond(&x->ready_status, &x->ready_reason, &x->ready_msg, "Unknown", "NoPlacement",
-			 xstrdup("no replica is placed"));
+		set_cond(&x->ready_status, &x->ready_reason, &x->ready_msg, "Unknown", "NoClusters",
+			 xasprintf("ModelCache %s is on no candidate cluster", cache));
 	buf_cleanup(&waiting);
 	buf_cleanup(&evicted);
 	buf_cleanup(&ready);
