@@ -31,6 +31,7 @@
 #include "util/mem.h"
 
 #define SYNC_STEP (4ull << 20)       /* the syncer records a chunk every 4 MiB... */
+#define KICK_STEP (1ull << 20)       /* ...and starts writeback every MiB before that */
 #define MAX_OPEN_FILES 128           /* .incomplete files open at once */
 #define HASH_BLOCK (1u << 20)
 #define HASH_QUANTUM (16ull << 20)   /* then looks at the other files */
@@ -46,6 +47,7 @@ struct chunk {
 	_Atomic uint64_t got;        /* bytes from off that are written */
 	_Atomic uint64_t durable;    /* bytes from off the map records */
 	uint64_t snap;               /* syncer: got before its fdatasync */
+	uint64_t kicked;             /* syncer: bytes from off handed to writeback */
 	int state;
 	unsigned attempts;
 	uint64_t not_before;         /* ms, for a retry's backoff */
@@ -113,6 +115,7 @@ struct run {
 	atomic_uint_fast64_t fetched;
 	uint64_t have0;              /* in place + claimed at start */
 	_Atomic uint64_t reset_bytes;
+	atomic_uint sync_waits;
 	uint64_t total;
 	struct hydrate_fetch_stats *st;
 };
@@ -365,6 +368,7 @@ static size_t on_body(char *p, size_t sz, size_t nm, void *ud)
 	}
 	if (f->has_map && atomic_load(&c->got) - atomic_load(&c->durable) >= HYDRATE_SYNC_MAX) {
 		x->paused = true;     /* the syncer catches up first */
+		atomic_fetch_add(&r->sync_waits, 1);
 		return CURL_WRITEFUNC_PAUSE;
 	}
 	size_t m = n;
@@ -866,11 +870,43 @@ static bool needs_sync(const struct file *f)
 	return false;
 }
 
+/* Under mu (dropped while it works): start writeback of what each chunk
+ * received since the last kick. SYNC_FILE_RANGE_WRITE does not wait for
+ * the disk, so the fdatasync before a claim finds little left to write and
+ * transfers rarely wait for the syncer. True when anything was kicked. */
+static bool kick_writeback(struct run *r)
+{
+	bool any = false;
+	for (size_t k = 0; k < r->nfiles && !r->failed && !r->stop; k++) {
+		struct file *f = &r->files[r->order[k]];
+		if (f->state != F_OPEN || !f->has_map)
+			continue;
+		f->syncing = true;
+		pthread_mutex_unlock(&r->mu);
+		for (uint32_t i = 0; i < f->n; i++) {
+			struct chunk *c = &f->ch[i];
+			uint64_t g = atomic_load(&c->got);
+			if (g < c->kicked)   /* the chunk started over */
+				c->kicked = g;
+			if (g - c->kicked >= KICK_STEP) {
+				(void)sync_file_range(f->fd, (off_t)(c->off + c->kicked), (off_t)(g - c->kicked),
+						      SYNC_FILE_RANGE_WRITE);
+				c->kicked = g;
+				any = true;
+			}
+		}
+		pthread_mutex_lock(&r->mu);
+		f->syncing = false;
+	}
+	return any;
+}
+
 static void *syncer(void *arg)
 {
 	struct run *r = arg;
 	pthread_mutex_lock(&r->mu);
 	while (!r->stop && !r->failed) {
+		bool kicked = kick_writeback(r);
 		struct file *f = NULL;
 		for (size_t k = 0; k < r->nfiles && !f; k++) {
 			struct file *c = &r->files[r->order[k]];
@@ -878,7 +914,8 @@ static void *syncer(void *arg)
 				f = c;
 		}
 		if (!f) {
-			nap(r);
+			if (!kicked)
+				nap(r);
 			continue;
 		}
 		f->syncing = true;
@@ -934,6 +971,7 @@ int hydrate_fetch_all(int dirfd, const struct hydrate_fetch_file *files, size_t 
 	atomic_init(&r.abort, false);
 	atomic_init(&r.fetched, 0);
 	atomic_init(&r.reset_bytes, 0);
+	atomic_init(&r.sync_waits, 0);
 	r.origin = hub_url_origin(o->endpoint);
 	r.files = xcalloc(n ? n : 1, sizeof(*r.files));
 	r.order = xcalloc(n ? n : 1, sizeof(*r.order));
@@ -1059,6 +1097,7 @@ out:
 	if (r.multi)
 		curl_multi_cleanup(r.multi);
 	st->fetched = atomic_load(&r.fetched);
+	st->sync_waits = atomic_load(&r.sync_waits);
 	int code = r.failed ? r.code : 0;
 	if (r.failed)
 		snprintf(msg, msgcap, "%s", r.msg);

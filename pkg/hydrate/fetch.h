@@ -69,6 +69,7 @@ struct hydrate_fetch_stats {
 	unsigned stalls;            /* transfers aborted by the watchdog */
 	unsigned retries;           /* transfers retried (stalls included) */
 	unsigned max_in_use;        /* most transfers in flight at once */
+	unsigned sync_waits;        /* times a transfer waited for the syncer */
 	uint64_t resumed;           /* bytes claimed by chunk maps at start */
 };
 

@@ -848,10 +848,10 @@ int hydrate_main(int argc, char **argv)
 		fprintf(stderr,
 			"hydrate: done %zu files, fetched %" PRIu64 " bytes, verified in place %" PRIu64
 			" bytes, resumed %" PRIu64 " bytes, %.2fs, %.1f MB/s, connections up to %u, stalls %u, "
-			"retries %u, peak RSS %ld KiB\n",
+			"retries %u, waits for the disk %u, peak RSS %ld KiB\n",
 			r.man.nfiles, st.fetched, st.in_place, st.resumed, (double)el / 1000.0,
 			el ? (double)st.fetched / 1e6 / ((double)el / 1000.0) : 0.0, st.max_in_use, st.stalls,
-			st.retries, peak_rss_kib());
+			st.retries, st.sync_waits, peak_rss_kib());
 	}
 done:
 	if (r.failed)
