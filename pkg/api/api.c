@@ -638,6 +638,7 @@ static int mc_check(json_object *obj, struct api_modelcache *mc, char **msg)
 	static const char *const sources[] = { "HuggingFace", NULL };
 	static const char *const policies[] = { "Delete", "Retain", NULL };
 	static const char *const onoff[] = { "Enabled", "Disabled", NULL };
+	static const char *const layouts[] = { "Flat", "HuggingFaceCache", NULL };
 	struct vctx v;
 	json_object *spec, *hf, *pre;
 	const char *s;
@@ -669,6 +670,9 @@ static int mc_check(json_object *obj, struct api_modelcache *mc, char **msg)
 					   API_MAX_PATTERN_LEN, mc->include);
 		mc->nexclude = string_list(&v, hf, "spec.huggingFace", "exclude", API_MAX_PATTERNS,
 					   API_MAX_PATTERN_LEN, mc->exclude);
+		s = str_field(&v, hf, "spec.huggingFace", "layout", false, 0);
+		if (s && enum_check(&v, "spec.huggingFace.layout", s, layouts) == 1)
+			mc->layout = API_LAYOUT_HF_CACHE;
 		auth = field(&v, hf, "spec.huggingFace", "authSecret", json_type_object, false, NULL);
 		if (auth) {
 			const char *ap = "spec.huggingFace.authSecret";

@@ -116,6 +116,10 @@ enum api_deletion_policy {
 	API_DELETION_RETAIN = 1,
 };
 
+/* spec.huggingFace.layout: files at their paths, or the Hugging Face Hub
+ * cache (docs/concepts.md, "Hydration"). */
+enum api_hf_layout { API_LAYOUT_FLAT = 0, API_LAYOUT_HF_CACHE = 1 };
+
 struct api_modelcache {
 	struct api_meta meta;
 	const char *source;                 /* "HuggingFace" */
@@ -125,6 +129,7 @@ struct api_modelcache {
 	size_t ninclude;
 	const char *exclude[API_MAX_PATTERNS];
 	size_t nexclude;
+	enum api_hf_layout layout;          /* spec.huggingFace.layout, default Flat */
 	const char *auth_secret_name;       /* NULL = no authSecret */
 	const char *auth_secret_key;        /* default "HF_TOKEN" (when name set) */
 	int64_t size_bytes;                 /* 0 = unset: use the estimate x 1.15 */

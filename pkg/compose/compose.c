@@ -332,6 +332,10 @@ int compose_job(const struct compose_input *in, json_object **out)
 	add_arg(args, "--dest", COMPOSE_MOUNT);
 	add_args_from(args, "--include", jpath_get(in->mc, "spec.huggingFace.include"));
 	add_args_from(args, "--exclude", jpath_get(in->mc, "spec.huggingFace.exclude"));
+	/* spec.huggingFace.layout (docs/concepts.md, "Hydration"); Flat is the
+	 * hydrator's default */
+	if (strcmp(jpath_str_or(in->mc, "spec.huggingFace.layout", "Flat"), "HuggingFaceCache") == 0)
+		add_arg(args, "--layout", "hf-cache");
 
 	json_object *cmd = json_object_new_array();
 	json_object_array_add(cmd, jstr("modelcache-operator"));

@@ -151,6 +151,31 @@ static void test_job_argv_no_shell(void **state)
 	json_object_put(ic);
 }
 
+/* spec.huggingFace.layout HuggingFaceCache: the hydrator writes the Hub
+ * cache (--layout=hf-cache); Flat (the default) passes nothing. */
+static void test_job_layout(void **state)
+{
+	(void)state;
+	json_object *mc = parse(MC_FULL), *ic = parse(IC_LOCAL);
+	struct compose_input in = {.mc = mc, .ic = ic, .size_bytes = GIB, .hydrator_image = "img"};
+	json_object *job = NULL;
+	const char *layouts[] = {"Flat", "HuggingFaceCache"};
+	for (int i = 0; i < 2; i++) {
+		json_object_object_add(jpath_get(mc, "spec.huggingFace"), "layout", json_object_new_string(layouts[i]));
+		assert_int_equal(compose_job(&in, &job), 0);
+		json_object *args = jpath_child(
+			json_object_array_get_idx(jpath_get(job, "spec.template.spec.containers"), 0), "args");
+		size_t n = json_object_array_length(args);
+		bool seen = false;
+		for (size_t k = 0; k < n; k++)
+			seen |= strcmp(json_object_get_string(json_object_array_get_idx(args, k)), "--layout=hf-cache") == 0;
+		assert_int_equal(seen, i == 1);
+		json_object_put(job);
+	}
+	json_object_put(mc);
+	json_object_put(ic);
+}
+
 static void test_hash(void **state)
 {
 	(void)state;
@@ -421,6 +446,7 @@ int main(void)
 		cmocka_unit_test(test_local_basic),
 		cmocka_unit_test(test_remote_full),
 		cmocka_unit_test(test_job_argv_no_shell),
+		cmocka_unit_test(test_job_layout),
 		cmocka_unit_test(test_hash),
 		cmocka_unit_test(test_artifact_id),
 		cmocka_unit_test(test_size_from_download),
