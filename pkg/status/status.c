@@ -275,6 +275,9 @@ static void artifact_ready(json_object *conds, json_object *prev_conds, json_obj
 	if (in->source_reason) {
 		reason = in->source_reason;
 		msg = xstrdup(in->source_message ? in->source_message : in->source_reason);
+	} else if (in->size == STATUS_SIZE_PENDING) {
+		reason = "Estimating";
+		msg = xstrdup(in->size_message ? in->size_message : "estimating the size from the Hub");
 	} else if (matched == 0) {
 		reason = "NoClusters";
 		msg = xstrdup("no connected InferenceCluster matches the clusterSelector");
@@ -392,7 +395,10 @@ int status_compute(const struct status_in *in, json_object **out)
 	json_object_object_add(st, "clusters", clusters);
 
 	status_set_condition(conds, prev_conds, "Valid", "True", "Valid", "", gen, in->now_s);
-	if (matched == 0) {
+	if (in->size == STATUS_SIZE_PENDING && matched == 0) {
+		status_set_condition(conds, prev_conds, "ClustersMatched", "Unknown", "Estimating",
+				     "clusters are matched once the size is known", gen, in->now_s);
+	} else if (matched == 0) {
 		status_set_condition(conds, prev_conds, "ClustersMatched", "False", "NoClusters",
 				     "no connected InferenceCluster matches the clusterSelector", gen, in->now_s);
 	} else {

@@ -1,13 +1,29 @@
-/* The estimate cache: one Hub estimate per source (repo, revision, include,
- * exclude, and a digest of the token: a gated repository answers once the
- * token is there). A success is kept for the process's life (the revision
- * is resolved to a commit); a failure for ESTIMATE_FAILURE_TTL_MS, so a
- * source that does not exist is asked again with that period. */
+/* The estimate cache and its estimators: one Hub estimate per source (repo,
+ * revision, include, exclude, and a digest of the token: a gated repository
+ * answers once the token is there).
+ *
+ * Estimates run OFF the reconcile workers, on ESTIMATORS threads of their
+ * own: a slow or silent Hub stalls only the caches of that source, never the
+ * others. estimate_for never blocks on the network:
+ *   - a cached result is returned at once (a success for the process's life:
+ *     the revision was resolved to a commit; a failure for
+ *     ESTIMATE_FAILURE_TTL_MS, so a source that does not exist is asked
+ *     again with that period);
+ *   - otherwise the source is queued once (single flight: every cache that
+ *     asks for it while it runs waits for the same run) and the caller is
+ *     told it is pending; when the run completes, every waiting cache is
+ *     enqueued again;
+ *   - a run still going after ESTIMATE_TIMEOUT_MS answers its waiters with a
+ *     transient failure (so their caches compose at --default-cache-size as
+ *     for any Hub outage); its result, when it comes, replaces that answer.
+ * The Hub client's own limits (connect timeout, low-speed abort, retries)
+ * bound a run. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api.h"
 #include "compose/compose.h"
 #include "controllers/modelcache/internal.h"
 #include "estimate/estimate.h"
@@ -19,10 +35,24 @@
 #include "util/log.h"
 #include "util/mem.h"
 
+#define MAX_FILTERS 64
+
+/* One queued or running estimate. */
+struct est_job {
+	char *key;
+	char *repo, *revision, *token;
+	char *inc[MAX_FILTERS], *exc[MAX_FILTERS];
+	size_t ninc, nexc;
+	struct hmap waiters;        /* cache keys to enqueue when done */
+	uint64_t queued_ms;
+	bool running;
+	struct est_job *next;       /* queue order */
+};
+
 static void est_key(json_object *mc, const char *token, struct buf *k)
 {
 	buf_printf(k, "%s@%s", jpath_str_or(mc, "spec.huggingFace.repo", ""),
-		   jpath_str_or(mc, "spec.huggingFace.revision", "main"));
+		   jpath_str_or(mc, "spec.huggingFace.revision", API_DEFAULT_REVISION));
 	buf_puts(k, "|inc=");
 	jcanon_json(jpath_get(mc, "spec.huggingFace.include"), k);
 	buf_puts(k, "|exc=");
@@ -34,46 +64,73 @@ static void est_key(json_object *mc, const char *token, struct buf *k)
 	}
 }
 
-/* A copy of the cached entry for this spec (estimating when needed).
- * Returns NULL when no estimator is built. */
-struct est_entry *estimate_for(struct mcr *r, json_object *mc, const char *token)
+static struct est_entry *entry_copy(const struct est_entry *e)
 {
-	struct buf k;
-	buf_init(&k, 1u << 20);
-	est_key(mc, token, &k);
-	struct est_entry *hit = NULL;
-	uint64_t now = mclock_mono_ms(r->clock);
-	pthread_mutex_lock(&r->mu);
-	for (struct est_entry *e = r->ests; e; e = e->next) {
-		if (strcmp(e->key, buf_str(&k)) == 0 && (e->rc == 0 || now - e->at_ms < ESTIMATE_FAILURE_TTL_MS)) {
-			hit = xcalloc(1, sizeof(*hit));
-			*hit = *e;
-			hit->key = xstrdup(e->key);
-			hit->msg = xstrdup(e->msg);
-			hit->commit = xstrdup(e->commit);
-			hit->next = NULL;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&r->mu);
-	if (hit) {
-		buf_cleanup(&k);
-		return hit;
-	}
+	struct est_entry *c = xcalloc(1, sizeof(*c));
+	*c = *e;
+	c->key = xstrdup(e->key);
+	c->msg = xstrdup(e->msg);
+	c->commit = xstrdup(e->commit);
+	return c;
+}
+
+void est_free(struct est_entry *e)
+{
+	if (!e)
+		return;
+	free(e->key);
+	free(e->msg);
+	free(e->commit);
+	free(e);
+}
+
+static void job_free(struct est_job *j)
+{
+	if (!j)
+		return;
+	free(j->key);
+	free(j->repo);
+	free(j->revision);
+	free_secret(j->token);
+	for (size_t i = 0; i < j->ninc; i++)
+		free(j->inc[i]);
+	for (size_t i = 0; i < j->nexc; i++)
+		free(j->exc[i]);
+	hmap_cleanup(&j->waiters, NULL);
+	free(j);
+}
+
+static struct est_job *job_new(const char *key, json_object *mc, const char *token, uint64_t now)
+{
+	struct est_job *j = xcalloc(1, sizeof(*j));
+	j->key = xstrdup(key);
+	j->repo = xstrdup(jpath_str_or(mc, "spec.huggingFace.repo", ""));
+	j->revision = xstrdup(jpath_str_or(mc, "spec.huggingFace.revision", API_DEFAULT_REVISION));
+	j->token = token ? xstrdup(token) : NULL;
+	const char *inc[MAX_FILTERS], *exc[MAX_FILTERS];
+	compose_hf_filters(mc, inc, &j->ninc, exc, &j->nexc, MAX_FILTERS);
+	for (size_t i = 0; i < j->ninc; i++)
+		j->inc[i] = xstrdup(inc[i]);
+	for (size_t i = 0; i < j->nexc; i++)
+		j->exc[i] = xstrdup(exc[i]);
+	hmap_init(&j->waiters);
+	j->queued_ms = now;
+	return j;
+}
+
+/* Runs the estimate of j (no lock held); a new entry. */
+static struct est_entry *run_estimate(struct mcr *r, struct est_job *j)
+{
 	struct est_entry *e = xcalloc(1, sizeof(*e));
-	e->key = buf_take(&k, NULL);
-	e->at_ms = now;
-	const char *inc[64], *exc[64];
-	size_t ninc = 0, nexc = 0;
-	compose_hf_filters(mc, inc, &ninc, exc, &nexc, 64);
+	e->key = xstrdup(j->key);
 	struct hub_client *hub = NULL;
 	struct estimate_result res;
 	estimate_result_init(&res);
 	char *msg = NULL;
-	int rc = hub_client_new(r->hf_endpoint, token, NULL, &hub);
+	int rc = hub_client_new(r->hf_endpoint, j->token, NULL, &hub);
 	if (rc == 0) {
-		rc = estimate_repo(hub, jpath_str_or(mc, "spec.huggingFace.repo", ""),
-				   jpath_str_or(mc, "spec.huggingFace.revision", "main"), inc, ninc, exc, nexc, &res, &msg);
+		rc = estimate_repo(hub, j->repo, j->revision, (const char *const *)j->inc, j->ninc,
+				   (const char *const *)j->exc, j->nexc, &res, &msg);
 		hub_client_free(hub);
 	} else {
 		msg = xstrdup("cannot create the Hub client");
@@ -88,48 +145,121 @@ struct est_entry *estimate_for(struct mcr *r, json_object *mc, const char *token
 		snprintf(e->strategy, sizeof(e->strategy), "%s", res.strategy ? res.strategy : "");
 		e->used_fallback = res.used_fallback;
 		e->commit = xstrdup(res.commit);
-		LOG_INFO("estimated", "repo=%s download_bytes=%" PRId64 " weight_bytes=%" PRId64 " strategy=%s",
-			 jpath_str_or(mc, "spec.huggingFace.repo", ""), e->download_bytes, e->weight_bytes, e->strategy);
+		LOG_INFO("estimated", "repo=%s download_bytes=%" PRId64 " weight_bytes=%" PRId64 " strategy=%s", j->repo,
+			 e->download_bytes, e->weight_bytes, e->strategy);
 	} else {
 		e->msg = msg ? msg : xstrdup("estimate failed");
 		msg = NULL;
-		LOG_WARN("estimate failed", "repo=%s err=%s", jpath_str_or(mc, "spec.huggingFace.repo", ""), e->msg);
+		LOG_WARN("estimate failed", "repo=%s err=%s", j->repo, e->msg);
 	}
 	free(msg);
 	estimate_result_cleanup(&res);
-	/* keep one entry per key */
-	struct est_entry *copy = xcalloc(1, sizeof(*copy));
-	*copy = *e;
-	copy->key = xstrdup(e->key);
-	copy->msg = xstrdup(e->msg);
-	copy->commit = xstrdup(e->commit);
-	copy->next = NULL;
-	pthread_mutex_lock(&r->mu);
-	struct est_entry **pp = &r->ests;
-	while (*pp) {
-		if (strcmp((*pp)->key, e->key) == 0) {
-			struct est_entry *old = *pp;
-			*pp = old->next;
-			free(old->key);
-			free(old->msg);
-			free(old->commit);
-			free(old);
-		} else {
-			pp = &(*pp)->next;
-		}
-	}
-	e->next = r->ests;
-	r->ests = e;
-	pthread_mutex_unlock(&r->mu);
-	return copy;
+	return e;
 }
 
-void est_free(struct est_entry *e)
+static void *estimator_main(void *arg)
 {
-	if (!e)
-		return;
-	free(e->key);
-	free(e->msg);
-	free(e->commit);
-	free(e);
+	struct mcr *r = arg;
+	pthread_mutex_lock(&r->mu);
+	for (;;) {
+		struct est_job *j = NULL;
+		while (!r->est_stop) {
+			for (j = r->est_queue; j && j->running; j = j->next)
+				;
+			if (j)
+				break;
+			pthread_cond_wait(&r->est_cv, &r->mu);
+		}
+		if (r->est_stop)
+			break;
+		j->running = true;
+		pthread_mutex_unlock(&r->mu);
+		struct est_entry *e = run_estimate(r, j);
+		pthread_mutex_lock(&r->mu);
+		if (r->est_stop) {
+			est_free(e);
+			break;
+		}
+		e->at_ms = mclock_mono_ms(r->clock);
+		est_free(hmap_put(&r->ests, e->key, e));
+		/* out of the queue; its waiters are enqueued again */
+		struct est_job **pp = &r->est_queue;
+		while (*pp != j)
+			pp = &(*pp)->next;
+		*pp = j->next;
+		size_t it = 0;
+		for (struct hmap_ent *w = NULL; (w = hmap_next(&j->waiters, w, &it));)
+			ctrl_enqueue(r->c, w->key);
+		job_free(j);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
+}
+
+int estimators_start(struct mcr *r)
+{
+	hmap_init(&r->ests);
+	pthread_cond_init(&r->est_cv, NULL);
+	for (int i = 0; i < ESTIMATORS; i++) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, estimator_main, r) != 0)
+			return -1;
+		pthread_detach(t);
+	}
+	return 0;
+}
+
+/* Stops the estimators without waiting for a Hub that may take minutes to
+ * answer: once this returns, no estimator touches the controller again (a
+ * run in progress ends in its thread and is dropped; the process is
+ * exiting). */
+void estimators_stop(void *ctx)
+{
+	struct mcr *r = ctx;
+	pthread_mutex_lock(&r->mu);
+	r->est_stop = true;
+	pthread_cond_broadcast(&r->est_cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+struct est_entry *estimate_for(struct mcr *r, json_object *mc, const char *token, const char *cache_key,
+			       bool *pending)
+{
+	struct buf k;
+	buf_init(&k, 1u << 20);
+	est_key(mc, token, &k);
+	struct est_entry *out = NULL;
+	uint64_t now = mclock_mono_ms(r->clock);
+	*pending = false;
+	pthread_mutex_lock(&r->mu);
+	const struct est_entry *e = hmap_get(&r->ests, buf_str(&k));
+	struct est_job *j = r->est_queue;
+	while (j && strcmp(j->key, buf_str(&k)) != 0)
+		j = j->next;
+	if (e && (e->rc == 0 || now - e->at_ms < ESTIMATE_FAILURE_TTL_MS)) {
+		out = entry_copy(e);
+	} else if (j && now - j->queued_ms >= ESTIMATE_TIMEOUT_MS) {
+		/* still running: a transient failure until it answers */
+		struct est_entry t = {.key = j->key, .rc = ESTIMATE_ERR_OTHER};
+		char msg[160];
+		snprintf(msg, sizeof(msg), "the Hub has not answered the estimate of %s within %d s", j->repo,
+			 ESTIMATE_TIMEOUT_MS / 1000);
+		t.msg = msg;
+		out = entry_copy(&t);
+		hmap_put(&j->waiters, cache_key, HMAP_PTR(1));
+	} else {
+		if (!j) {
+			j = job_new(buf_str(&k), mc, token, now);
+			struct est_job **pp = &r->est_queue;
+			while (*pp)
+				pp = &(*pp)->next;
+			*pp = j;
+			pthread_cond_signal(&r->est_cv);
+		}
+		hmap_put(&j->waiters, cache_key, HMAP_PTR(1));
+		*pending = true;
+	}
+	pthread_mutex_unlock(&r->mu);
+	buf_cleanup(&k);
+	return out;
 }

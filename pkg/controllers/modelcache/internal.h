@@ -29,13 +29,17 @@
 #include "manager/manager.h"
 #include "status/status.h"
 #include "util/clock.h"
+#include "util/hmap.h"
 #include "util/names.h"
 
 #define ESTIMATE_FAILURE_TTL_MS (5 * 60 * 1000)
 #define REQUEUE_NOT_SYNCED_MS 500
 #define REQUEUE_BLOCKED_MS 5000
+#define ESTIMATORS 4                     /* estimates running at once (estimate.c) */
+#define ESTIMATE_TIMEOUT_MS (120 * 1000) /* then its caches proceed as for a Hub outage */
 
 struct est_entry;
+struct est_job;
 struct memo;
 struct counted;
 
@@ -49,8 +53,11 @@ struct mcr {
 	char *image, *hf_endpoint;
 	int64_t default_size;
 	int64_t retry_base_ms;                        /* first backoff of a failed hydration */
-	pthread_mutex_t mu;                           /* guards the three lists below */
-	struct est_entry *ests;
+	pthread_mutex_t mu;                           /* guards what follows */
+	struct hmap ests;                             /* estimate key -> struct est_entry */
+	struct est_job *est_queue;                    /* queued and running estimates */
+	pthread_cond_t est_cv;
+	bool est_stop;
 	struct memo *memos;
 	struct counted *counted;
 	struct informer_handler ic_h, sec_h, md_h;
@@ -95,6 +102,7 @@ struct rec {
 	char *size_msg;
 	int64_t size_bytes, weight_bytes;
 	const char *source_reason;   /* a definitive source error, see source.c */
+	bool estimating;             /* the estimate is running: nothing is decided yet */
 
 	/* match clusters */
 	json_object *ics;        /* every InferenceCluster (owned list) */
@@ -119,10 +127,13 @@ int mc_watches_setup(struct mcr *r);   /* indexes and handlers; 0 or -1 */
 char *md_users(struct mcr *r, const char *ns, const char *name);
 bool md_serves_on(struct mcr *r, const char *ns, const char *name, const char *cluster);
 
-/* estimate.c: a copy of the cached entry for the spec (estimating when
- * needed); NULL only when the Hub client cannot be made. */
-struct est_entry *estimate_for(struct mcr *r, json_object *mc, const char *token);
+/* estimate.c: a copy of the cached entry for the spec; NULL with *pending
+ * while it is being estimated (cache_key is enqueued when it is done). */
+struct est_entry *estimate_for(struct mcr *r, json_object *mc, const char *token, const char *cache_key,
+			       bool *pending);
 void est_free(struct est_entry *e);
+int estimators_start(struct mcr *r);
+void estimators_stop(void *mcr);   /* a manager stopper */
 
 /* source.c */
 void step_resolve_auth(struct rec *x);

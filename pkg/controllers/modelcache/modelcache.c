@@ -118,6 +118,19 @@ static int step_publish_source_error(struct rec *x, struct ctrl_result *res)
 	return rc;
 }
 
+/* Step "publish estimating": the size is not known yet, nothing is
+ * decided; a cache that has a status keeps it (the estimator enqueues the
+ * cache when it is done). */
+static int step_publish_estimating(struct rec *x)
+{
+	json_object *cl = jpath_child(x->prev, "clusters");
+	if (cl && json_object_is_type(cl, json_type_array) && json_object_array_length(cl) > 0)
+		return 0;
+	struct status_in si = {.mc = x->mc, .now_s = x->now_s, .size = x->size_state, .size_message = x->size_msg,
+			       .auth_message = x->auth_message};
+	return publish_status(x, &si);
+}
+
 static int cmp_ic(const void *a, const void *b)
 {
 	const char *x = jpath_str_or(*(json_object *const *)a, "metadata.name", "");
@@ -198,6 +211,10 @@ static int reconcile(void *ctx, const char *key, struct ctrl_result *res)
 	}
 	step_resolve_auth(&x);
 	step_resolve_size(&x);
+	if (x.estimating) {
+		rc = step_publish_estimating(&x);
+		goto out;
+	}
 	if (x.source_reason) {
 		rc = step_publish_source_error(&x, res);
 		goto out;
@@ -251,6 +268,8 @@ int modelcache_controller_setup(struct manager *m, const struct operator_options
 	kube_error_clear(&err);
 	if (mc_watches_setup(r) != 0)
 		return -EINVAL;
+	if (estimators_start(r) != 0 || mgr_add_stopper(m, estimators_stop, r) != 0)
+		return -ENOMEM;
 	rc = mgr_watch_clusters(m, &KUBE_RES_PVCS, API_SELECTOR_MANAGED, ctrl_map_by_label_keys, &cache_labels, r->c);
 	if (rc == 0)
 		rc = mgr_watch_clusters(m, &KUBE_RES_JOBS, API_SELECTOR_MANAGED, ctrl_map_by_label_keys, &cache_labels, r->c);

@@ -83,7 +83,13 @@ void step_resolve_size(struct rec *x)
 	compose_spec_size(x->mc, &spec_size);
 	bool need_weights = !mc_streq(jpath_str(x->mc, "spec.precheck.vram"), "Disabled");
 	if (spec_size <= 0 || need_weights)
-		x->est = estimate_for(r, x->mc, x->token);
+		x->est = estimate_for(r, x->mc, x->token, x->key, &x->estimating);
+	if (x->estimating) {
+		x->size_state = STATUS_SIZE_PENDING;
+		x->size_msg = xasprintf("estimating the download size of %s from the Hub",
+					jpath_str_or(x->mc, "spec.huggingFace.repo", ""));
+		return;
+	}
 	const struct est_entry *e = x->est;
 	bool ok = e && e->rc == 0;
 	if (ok) {
