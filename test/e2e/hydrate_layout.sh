@@ -3,7 +3,12 @@
 # (docs/concepts.md "Hydration"): models--ORG--NAME/blobs/<etag>,
 # snapshots/<commit>/<path> as relative symlinks to the blob, refs/<revision>.
 # A python3 stdlib check resolves every snapshot path through its symlink to
-# the fixture's bytes; a rerun is "already hydrated".
+# the fixture's bytes; a rerun is "already hydrated". Then the official JS
+# client (@huggingface/hub 2.17, installed once with npm into
+# $MC_BINARY_DIR/hfjs, or MC_HFJS_DIR) runs snapshotDownload against fakehub
+# and scanCacheDir over its own cache and over the hydrator's volume: same
+# repo id, commit, refs and files, and the two trees are identical (the same
+# blobs, the same relative links).
 #   MC_BIN=build/bin MC_SOURCE_DIR=. bash test/e2e/hydrate_layout.sh
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -85,5 +90,53 @@ hydrate --dest "$D" --layout hf-cache 2>"$TMP/relink.err" || fail "relink run"
 cmp -s "$D/models--fixtures--tinyllama/snapshots/$COMMIT/config.json" "$FIX/config.json" || fail "restored link"
 if grep -Eq '/resolve/|^GET /lfs/' "$LOG"; then fail "the relink run fetched files"; fi
 pass "a removed snapshot link is restored from the blob in place"
+
+# 4. the official JS client: snapshotDownload against fakehub, scanCacheDir of both caches
+command -v node >/dev/null && command -v npm >/dev/null || fail "node and npm are needed (hack/install-deps.sh)"
+HFJS=${MC_HFJS_DIR:-${MC_BINARY_DIR:-$SRC/build}/hfjs}
+if ! node -e 'const v = require(process.argv[1]).version; process.exit(/^2\.17\./.test(v) ? 0 : 1)' \
+    "$HFJS/node_modules/@huggingface/hub/package.json" 2>/dev/null; then
+  mkdir -p "$HFJS"
+  npm install --prefix "$HFJS" --no-audit --no-fund --loglevel=error '@huggingface/hub@~2.17.5' >"$TMP/npm.err" 2>&1 ||
+    fail "npm install @huggingface/hub@2.17: $(tail -3 "$TMP/npm.err")"
+fi
+cp "$SRC/test/e2e/hfjs/check.mjs" "$HFJS/check.mjs"   # resolves @huggingface/hub from $HFJS/node_modules
+: >"$LOG"
+node "$HFJS/check.mjs" "$EP" "$REPO" main "$TMP/jscache" "$D" "$TMP/scan.json" >"$TMP/node.err" 2>&1 ||
+  fail "the JS client failed: $(tail -5 "$TMP/node.err")"
+grep -q '^POST /api/models/fixtures/tinyllama/paths-info/' "$LOG" || fail "the JS client did not ask paths-info"
+refused=$(awk '$3 >= 400' "$LOG")
+[ -z "$refused" ] || fail "fakehub refused the JS client: $(echo "$refused" | head -3)"
+python3 - "$TMP/scan.json" "$COMMIT" "$TMP/jscache" "$D" <<'EOF' || fail "the JS client's view differs"
+import json, os, sys
+scan, commit, jsdir, hyd = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3], sys.argv[4]
+assert scan["snapshot"] == os.path.join(jsdir, "models--fixtures--tinyllama", "snapshots", commit), scan["snapshot"]
+js, hy = scan["js"], scan["hydrated"]
+assert not js["warnings"] and not hy["warnings"], (js["warnings"], hy["warnings"])
+assert len(hy["repos"]) == 1 and hy["repos"][0]["id"] == {"name": "fixtures/tinyllama", "type": "model"}, hy["repos"]
+rev = hy["repos"][0]["revisions"]
+assert len(rev) == 1 and rev[0]["commitOid"] == commit and rev[0]["refs"] == ["main"], rev
+assert rev[0]["files"], "no files in the hydrated snapshot"
+assert js == hy, "scanCacheDir differs:\n%s\n%s" % (json.dumps(js), json.dumps(hy))
+def tree(root):
+    out = {}
+    for top, dirs, files in os.walk(root):
+        for n in dirs + files:
+            p = os.path.join(top, n)
+            rel = os.path.relpath(p, root)
+            if os.path.islink(p):
+                out[rel] = "-> " + os.readlink(p)
+            elif os.path.isdir(p):
+                out[rel] = "dir"
+            else:
+                out[rel] = "file %d" % os.path.getsize(p)
+    return out
+a, b = tree(os.path.join(jsdir, "models--fixtures--tinyllama")), tree(os.path.join(hyd, "models--fixtures--tinyllama"))
+assert a == b, "the trees differ: only JS %s, only hydrator %s, different %s" % (
+    sorted(set(a) - set(b)), sorted(set(b) - set(a)), sorted(k for k in a if k in b and a[k] != b[k]))
+print("scanCacheDir: %d files at %s, refs main; %d entries identical in both caches" % (
+    len(rev[0]["files"]), commit[:12], len(a)))
+EOF
+pass "@huggingface/hub snapshotDownload completed against fakehub; scanCacheDir reads the hydrator's volume as its own"
 
 echo "PASS hydrate layout e2e"

@@ -8,7 +8,8 @@
  *
  * Serves DIR/<org>/<name>/ (see repo.h) with the Hub's endpoints:
  *   GET /api/models/{repo}[/revision/{rev}][?blobs=true]
- *   GET /api/models/{repo}/tree/{rev}[/{path}][?recursive=true]
+ *   GET /api/models/{repo}/tree/{rev}[/{path}][?recursive=true][&expand=true]
+ *   POST /api/models/{repo}/paths-info/{rev}  (JSON or form: paths, expand)
  *   HEAD|GET /{repo}/resolve/{rev}/{path}   (302 to /lfs/<sha256> for LFS files)
  *   HEAD|GET /lfs/<sha256>
  * with Range, ETag, X-Repo-Commit, X-Linked-Size, X-Linked-Etag. Gated repos
@@ -44,6 +45,7 @@
  * (RANGE is the Range header without "bytes=", or "-"; the times are ms since
  * fakehub started, from the request's arrival to its last byte or its end).
  * One lws event loop; SIGINT/SIGTERM stop it. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -53,6 +55,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/sendfile.h>
 #include <stddef.h>
 #include <sys/stat.h>
@@ -124,7 +127,15 @@ struct pss {
 	bool delayed;            /* the request waits out --first-byte-ms */
 	char pending[URI_MAX];   /* its path meanwhile */
 	struct link link;
+	/* a POST body, collected before the request is answered (kept across
+	 * pss_reset until on_http takes it) */
+	bool post_wait;
+	char *post;
+	size_t post_len;
+	bool post_too_big;
 };
+
+#define POST_MAX (1u << 20)   /* bytes of a POST body; beyond: 413 */
 
 static int64_t mono_us(void)
 {
@@ -418,6 +429,22 @@ static char *query_get(struct lws *wsi, const char *name, char *out, size_t cap)
 	return NULL;
 }
 
+/* Every value of a repeated query parameter (expand=a&expand=b), at most
+ * max of them, each capped at 64 bytes. Returns how many. */
+static size_t query_all(struct lws *wsi, const char *name, char (*out)[64], size_t max)
+{
+	char frag[512];
+	size_t nl = strlen(name), n = 0;
+	for (int i = 0; i < 64 && n < max; i++) {
+		int len = lws_hdr_copy_fragment(wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i);
+		if (len < 0)
+			break;
+		if (strncmp(frag, name, nl) == 0 && frag[nl] == '=')
+			snprintf(out[n++], 64, "%s", frag + nl + 1);
+	}
+	return n;
+}
+
 static bool query_true(struct lws *wsi, const char *name)
 {
 	char v[16];
@@ -460,8 +487,117 @@ static int load_repo(struct lws *wsi, struct pss *p, const char *id, struct fh_r
 	return 0;
 }
 
+/* ?expand=KEY (repeatable): the model info holds only _id, id and the keys
+ * asked for, as the Hub answers huggingface_hub's and @huggingface/hub's
+ * model_info(expand=...) (keys fakehub does not compute are left out).
+ * Takes info. */
+static json_object *info_expand(struct lws *wsi, json_object *info)
+{
+	char keys[48][64];
+	size_t n = query_all(wsi, "expand", keys, 48);
+	if (n == 0)
+		n = query_all(wsi, "expand[]", keys, 48);
+	if (n == 0)
+		return info;
+	json_object *o = json_object_new_object(), *v;
+	const char *always[] = {"_id", "id"};
+	for (size_t i = 0; i < 2; i++)
+		if (json_object_object_get_ex(info, always[i], &v))
+			json_object_object_add(o, always[i], json_object_get(v));
+	for (size_t i = 0; i < n; i++)
+		if (!json_object_object_get_ex(o, keys[i], &v) && json_object_object_get_ex(info, keys[i], &v))
+			json_object_object_add(o, keys[i], json_object_get(v));
+	json_object_put(info);
+	return o;
+}
+
+/* Decode one x-www-form-urlencoded component ('+' = space, %XX) in place. */
+static void form_decode(char *s)
+{
+	char *o = s;
+	for (char *c = s; *c; c++) {
+		if (*c == '+') {
+			*o++ = ' ';
+		} else if (*c == '%' && isxdigit((unsigned char)c[1]) && isxdigit((unsigned char)c[2])) {
+			char h[3] = {c[1], c[2], 0};
+			*o++ = (char)strtol(h, NULL, 16);
+			c += 2;
+		} else {
+			*o++ = *c;
+		}
+	}
+	*o = '\0';
+}
+
+#define PATHS_MAX 1000   /* paths in one paths-info request */
+
+/* POST /api/models/{id}/paths-info/{rev}: body {"paths": [..] | "p", "expand":
+ * bool} (@huggingface/hub) or form-encoded paths=a&paths=b&expand=true
+ * (both are accepted by the Hub). */
+static int route_paths_info(struct lws *wsi, struct pss *p, struct fh_repo *r, const char *rev, char *body,
+			    size_t len)
+{
+	char commit[41];
+	if (fh_repo_resolve(r, rev, commit) < 0)
+		return respond_error(wsi, p, 404, "RevisionNotFound", "Invalid rev id");
+	char ctype[128] = "";
+	lws_hdr_copy(wsi, ctype, sizeof(ctype), WSI_TOKEN_HTTP_CONTENT_TYPE);
+	const char **paths = xcalloc(PATHS_MAX, sizeof(*paths));
+	size_t n = 0;
+	bool expand = false, bad = false;
+	json_object *j = NULL;
+	if (strncmp(ctype, "application/json", 16) == 0) {
+		j = json_tokener_parse(body ? body : "");
+		json_object *v;
+		if (!j || !json_object_is_type(j, json_type_object) || !json_object_object_get_ex(j, "paths", &v)) {
+			bad = true;
+		} else if (json_object_is_type(v, json_type_string)) {
+			paths[n++] = json_object_get_string(v);
+		} else if (json_object_is_type(v, json_type_array)) {
+			for (size_t i = 0; i < json_object_array_length(v) && !bad; i++) {
+				json_object *e = json_object_array_get_idx(v, i);
+				if (!json_object_is_type(e, json_type_string) || n == PATHS_MAX)
+					bad = true;
+				else
+					paths[n++] = json_object_get_string(e);
+			}
+		} else {
+			bad = true;
+		}
+		if (j && json_object_object_get_ex(j, "expand", &v))
+			expand = json_object_get_boolean(v);
+	} else {
+		(void)len;
+		for (char *save = NULL, *kv = strtok_r(body ? body : "", "&", &save); kv && !bad;
+		     kv = strtok_r(NULL, "&", &save)) {
+			char *eq = strchr(kv, '=');
+			if (!eq)
+				continue;
+			*eq = '\0';
+			form_decode(kv);
+			form_decode(eq + 1);
+			if (strcmp(kv, "paths") == 0 || strcmp(kv, "paths[]") == 0) {
+				if (n == PATHS_MAX)
+					bad = true;
+				else
+					paths[n++] = eq + 1;
+			} else if (strcmp(kv, "expand") == 0) {
+				expand = strcasecmp(eq + 1, "true") == 0 || strcmp(eq + 1, "1") == 0;
+			}
+		}
+	}
+	int ret;
+	if (bad)
+		ret = respond_error(wsi, p, 400, "BadRequest", "paths must be a string or a list of strings");
+	else
+		ret = respond_json(wsi, p, 200, fh_repo_paths_info(r, paths, n, expand, commit), NULL, 0);
+	free(paths);
+	json_object_put(j);
+	return ret;
+}
+
 /* /api/models/{org}/{name}[/revision/{rev}] | /tree/{rev}[/{path}] */
-static int route_api(struct lws *wsi, struct pss *p, const char *rest)
+static int route_api(struct lws *wsi, struct pss *p, const char *rest, char *body, size_t body_len)
 {
 	char id[256];
 	const char *tail;
@@ -472,13 +608,23 @@ static int route_api(struct lws *wsi, struct pss *p, const char *rest)
 		return 0;
 	int ret;
 	char commit[41];
-	if (!*tail || strncmp(tail, "revision/", 9) == 0) {
+	bool post = strcmp(p->method, "POST") == 0;
+	if (strncmp(tail, "paths-info/", 11) == 0 && tail[11]) {
+		if (!post)
+			ret = respond_error(wsi, p, 405, "MethodNotAllowed", "paths-info is POST");
+		else if (p->post_too_big)
+			ret = respond_error(wsi, p, 413, "PayloadTooLarge", "request body too large");
+		else
+			ret = route_paths_info(wsi, p, &r, tail + 11, body, body_len);
+	} else if (post) {
+		ret = respond_error(wsi, p, 405, "MethodNotAllowed", "only paths-info takes POST");
+	} else if (!*tail || strncmp(tail, "revision/", 9) == 0) {
 		const char *rev = *tail ? tail + 9 : "main";
 		if (fh_repo_resolve(&r, rev, commit) < 0) {
 			ret = respond_error(wsi, p, 404, "RevisionNotFound", "Invalid rev id");
 		} else {
 			json_object *j = fh_repo_info(&r, commit, query_true(wsi, "blobs"));
-			ret = respond_json(wsi, p, 200, j, NULL, 0);
+			ret = respond_json(wsi, p, 200, info_expand(wsi, j), NULL, 0);
 		}
 	} else if (strncmp(tail, "tree/", 5) == 0) {
 		char rev[128];
@@ -489,7 +635,8 @@ static int route_api(struct lws *wsi, struct pss *p, const char *rest)
 		if (fh_repo_resolve(&r, rev, commit) < 0) {
 			ret = respond_error(wsi, p, 404, "RevisionNotFound", "Invalid rev id");
 		} else {
-			json_object *j = fh_repo_tree(&r, path, query_true(wsi, "recursive"));
+			json_object *j = fh_repo_tree(&r, path, query_true(wsi, "recursive"), query_true(wsi, "expand"),
+						      commit);
 			if (path[0] && json_object_array_length(j) == 0) {
 				json_object_put(j);
 				ret = respond_error(wsi, p, 404, "EntryNotFound", "path not found");
@@ -573,10 +720,26 @@ static int route_lfs(struct lws *wsi, struct pss *p, const char *sha)
 	return serve_file(wsi, p, abs, (uint64_t)size, sha, NULL, corrupt, rel);
 }
 
+static int on_request(struct lws *wsi, struct pss *p, const char *in, char *body, size_t body_len);
+
 static int on_http(struct lws *wsi, struct pss *p, const char *in)
 {
+	/* the POST body collected before (callback), ours until we answer */
+	char *body = p->post;
+	size_t body_len = p->post_len;
+	p->post = NULL;
+	p->post_len = 0;
+	int ret = on_request(wsi, p, in, body, body_len);   /* p may be gone now */
+	free(body);
+	return ret;
+}
+
+static int on_request(struct lws *wsi, struct pss *p, const char *in, char *body, size_t body_len)
+{
 	pss_reset(p);
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0) {
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0) {
+		strcpy(p->method, "POST");
+	} else if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0) {
 		strcpy(p->method, "GET");
 	} else if (lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0) {
 		strcpy(p->method, "HEAD");
@@ -608,7 +771,7 @@ static int on_http(struct lws *wsi, struct pss *p, const char *in)
 		snprintf(p->uri + o, sizeof(p->uri) - o, "?%s", q);
 
 	if (strcmp(p->method, "OTHER") == 0)
-		return respond_error(wsi, p, 405, "MethodNotAllowed", "only GET and HEAD");
+		return respond_error(wsi, p, 405, "MethodNotAllowed", "only GET, HEAD and POST (paths-info)");
 	if (g.rate429 > 0 && rnd() < g.rate429) {
 		struct hdr h[1] = {{"retry-after:", ""}};
 		snprintf(h[0].value, sizeof(h[0].value), "%d", g.retry_after);
@@ -620,7 +783,9 @@ static int on_http(struct lws *wsi, struct pss *p, const char *in)
 	while (*u == '/')
 		u++;
 	if (strncmp(u, "api/models/", 11) == 0)
-		return route_api(wsi, p, u + 11);
+		return route_api(wsi, p, u + 11, body, body_len);
+	if (strcmp(p->method, "POST") == 0)
+		return respond_error(wsi, p, 405, "MethodNotAllowed", "only paths-info takes POST");
 	if (strncmp(u, "lfs/", 4) == 0)
 		return route_lfs(wsi, p, u + 4);
 	if (strcmp(u, "healthz") == 0)
@@ -763,6 +928,22 @@ static int repo_delay_ms(const char *uri)
 	return fh_repo_delay_ms(g.root, id);
 }
 
+/* A request whose headers (and POST body) are in: answer now, or after
+ * --first-byte-ms plus the repository's delayMs (the headers stay with the
+ * connection until the transaction completes). */
+static int start_request(struct lws *wsi, struct pss *p, const char *uri)
+{
+	int64_t delay_ms = g.first_byte_ms + repo_delay_ms(uri);
+	if (delay_ms > 0) {
+		if (p->pending != uri)
+			snprintf(p->pending, sizeof(p->pending), "%s", uri);
+		p->delayed = true;
+		lws_set_timer_usecs(wsi, (lws_usec_t)delay_ms * 1000);
+		return 0;
+	}
+	return on_http(wsi, p, uri);
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	struct pss *p = user;
@@ -778,17 +959,37 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_HTTP:
 		if (p)
 			p->link.req_us = mono_us();
-		int64_t delay_ms = g.first_byte_ms + repo_delay_ms(in ? (const char *)in : "/");
-		if (delay_ms > 0) {
-			/* answer after --first-byte-ms plus the repository's
-			 * delayMs (the headers stay with the connection until the
-			 * transaction completes) */
+		if (p && lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0) {
+			/* answered at LWS_CALLBACK_HTTP_BODY_COMPLETION */
 			snprintf(p->pending, sizeof(p->pending), "%s", in ? (const char *)in : "/");
-			p->delayed = true;
-			lws_set_timer_usecs(wsi, (lws_usec_t)delay_ms * 1000);
+			free(p->post);
+			p->post = NULL;
+			p->post_len = 0;
+			p->post_too_big = false;
+			p->post_wait = true;
 			return 0;
 		}
-		return on_http(wsi, p, in ? (const char *)in : "/");
+		return start_request(wsi, p, in ? (const char *)in : "/");
+	case LWS_CALLBACK_HTTP_BODY:
+		if (p && p->post_wait && !p->post_too_big) {
+			if (p->post_len + len > POST_MAX) {
+				p->post_too_big = true;
+			} else {
+				p->post = xrealloc(p->post, p->post_len + len + 1);
+				memcpy(p->post + p->post_len, in, len);
+				p->post_len += len;
+				p->post[p->post_len] = '\0';
+			}
+		}
+		return 0;
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		if (p && p->post_wait) {
+			char uri[URI_MAX];
+			p->post_wait = false;
+			memcpy(uri, p->pending, sizeof(uri));
+			return start_request(wsi, p, uri);
+		}
+		return 0;
 	case LWS_CALLBACK_TIMER:
 		if (p && p->delayed) {
 			char uri[URI_MAX];
@@ -806,6 +1007,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_CLOSED_HTTP:
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 		if (p) {
+			free(p->post);
+			p->post = NULL;
+			p->post_len = 0;
+			p->post_wait = false;
 			if (!p->logged && p->method[0])
 				log_req(p);
 			pss_reset(p);

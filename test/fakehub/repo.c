@@ -857,7 +857,64 @@ static bool under(const char *path, const char *dir)
 	return strncmp(path, dir, n) == 0 && path[n] == '/';
 }
 
-json_object *fh_repo_tree(const struct fh_repo *r, const char *path, bool recursive)
+/* The expand=true extras of a tree / paths-info entry: the last commit
+ * touching it (fakehub has one commit per revision) and, for files, the
+ * security scan status, shaped as the Hub sends them. */
+static void add_expanded(const struct fh_repo *r, const char *commit, json_object *e, bool file)
+{
+	char ts[RFC3339_MICRO_LEN + 1];
+	rfc3339_format(r->last_mtime_ns / 1000000000LL, ts);
+	json_object *lc = json_object_new_object();
+	json_object_object_add(lc, "id", json_object_new_string(commit));
+	json_object_object_add(lc, "title", json_object_new_string("fakehub: the files of the repository folder"));
+	json_object_object_add(lc, "date", json_object_new_string(ts));
+	json_object_object_add(e, "lastCommit", lc);
+	if (!file)
+		return;
+	json_object *sec = json_object_new_object(), *av = json_object_new_object(), *pk = json_object_new_object();
+	json_object_object_add(sec, "status", json_object_new_string("safe"));
+	json_object_object_add(av, "status", json_object_new_string("safe"));
+	json_object_object_add(pk, "status", json_object_new_string("unscanned"));
+	json_object_object_add(sec, "avScan", av);
+	json_object_object_add(sec, "pickleImportScan", pk);
+	json_object_object_add(e, "securityFileStatus", sec);
+}
+
+static json_object *dir_entry(const struct fh_repo *r, const char *dir, size_t dl, bool expand, const char *commit)
+{
+	json_object *d = json_object_new_object();
+	char oid[41];
+	sha1_of(dir, dl, oid);
+	json_object_object_add(d, "type", json_object_new_string("directory"));
+	json_object_object_add(d, "oid", json_object_new_string(oid));
+	json_object_object_add(d, "size", json_object_new_int(0));
+	json_object_object_add(d, "path", json_object_new_string_len(dir, (int)dl));
+	if (expand)
+		add_expanded(r, commit, d, false);
+	return d;
+}
+
+static json_object *file_entry(const struct fh_repo *r, const struct fh_file *f, bool expand, const char *commit)
+{
+	json_object *e = json_object_new_object();
+	json_object_object_add(e, "type", json_object_new_string("file"));
+	json_object_object_add(e, "oid", json_object_new_string(f->blob));
+	json_object_object_add(e, "size", json_object_new_int64(f->size));
+	if (f->lfs) {
+		json_object *l = json_object_new_object();
+		json_object_object_add(l, "oid", json_object_new_string(f->sha256));
+		json_object_object_add(l, "size", json_object_new_int64(f->size));
+		json_object_object_add(l, "pointerSize", json_object_new_int(f->pointer_size));
+		json_object_object_add(e, "lfs", l);
+	}
+	json_object_object_add(e, "path", json_object_new_string(f->path));
+	if (expand)
+		add_expanded(r, commit, e, true);
+	return e;
+}
+
+json_object *fh_repo_tree(const struct fh_repo *r, const char *path, bool recursive, bool expand,
+			  const char *commit)
 {
 	json_object *arr = json_object_new_array();
 	/* directories first seen, in path order */
@@ -883,33 +940,39 @@ json_object *fh_repo_tree(const struct fh_repo *r, const char *path, bool recurs
 				continue;
 			dirs = xrealloc(dirs, (nd + 1) * sizeof(*dirs));
 			dirs[nd++] = xstrndup(f->path, dl);
-			json_object *d = json_object_new_object();
-			char oid[41];
-			sha1_of(dirs[nd - 1], dl, oid);
-			json_object_object_add(d, "type", json_object_new_string("directory"));
-			json_object_object_add(d, "oid", json_object_new_string(oid));
-			json_object_object_add(d, "size", json_object_new_int(0));
-			json_object_object_add(d, "path", json_object_new_string(dirs[nd - 1]));
-			json_object_array_add(arr, d);
+			json_object_array_add(arr, dir_entry(r, f->path, dl, expand, commit));
 		}
 		if (!recursive && strchr(rest, '/'))
 			continue;
-		json_object *e = json_object_new_object();
-		json_object_object_add(e, "type", json_object_new_string("file"));
-		json_object_object_add(e, "oid", json_object_new_string(f->blob));
-		json_object_object_add(e, "size", json_object_new_int64(f->size));
-		if (f->lfs) {
-			json_object *l = json_object_new_object();
-			json_object_object_add(l, "oid", json_object_new_string(f->sha256));
-			json_object_object_add(l, "size", json_object_new_int64(f->size));
-			json_object_object_add(l, "pointerSize", json_object_new_int(f->pointer_size));
-			json_object_object_add(e, "lfs", l);
-		}
-		json_object_object_add(e, "path", json_object_new_string(f->path));
-		json_object_array_add(arr, e);
+		json_object_array_add(arr, file_entry(r, f, expand, commit));
 	}
 	for (size_t k = 0; k < nd; k++)
 		free(dirs[k]);
 	free(dirs);
+	return arr;
+}
+
+json_object *fh_repo_paths_info(const struct fh_repo *r, const char *const *paths, size_t n, bool expand,
+				const char *commit)
+{
+	json_object *arr = json_object_new_array();
+	for (size_t i = 0; i < n; i++) {
+		const char *p = paths[i];
+		bool dup = false;
+		for (size_t k = 0; k < i && !dup; k++)
+			dup = strcmp(paths[k], p) == 0;
+		if (dup || !*p)
+			continue;
+		const struct fh_file *f = fh_repo_find(r, p);
+		if (f) {
+			json_object_array_add(arr, file_entry(r, f, expand, commit));
+			continue;
+		}
+		for (size_t k = 0; k < r->nfiles; k++)
+			if (under(r->files[k].path, p)) {
+				json_object_array_add(arr, dir_entry(r, p, strlen(p), expand, commit));
+				break;
+			}
+	}
 	return arr;
 }

@@ -80,8 +80,14 @@ const char *fh_lfs_lookup(const char *sha256, int64_t *size);
 
 /* Model info (GET /api/models/{id}[/revision/{rev}]); yours to put. */
 json_object *fh_repo_info(const struct fh_repo *r, const char *commit, bool blobs);
-/* Tree listing under `path` ("" = root), recursive or one level. */
-json_object *fh_repo_tree(const struct fh_repo *r, const char *path, bool recursive);
+/* Tree listing under `path` ("" = root), recursive or one level; expand adds
+ * lastCommit (the revision's commit) and, for files, securityFileStatus. */
+json_object *fh_repo_tree(const struct fh_repo *r, const char *path, bool recursive, bool expand,
+			  const char *commit);
+/* POST /api/models/{id}/paths-info/{rev}: the entries (tree shape) of the
+ * paths that exist, files or folders, in the order asked, each once. */
+json_object *fh_repo_paths_info(const struct fh_repo *r, const char *const *paths, size_t n, bool expand,
+				const char *commit);
 
 /* Header readers used for the info (exposed for tests). */
 int fh_safetensors_counts(const char *abs, json_object *per_dtype, int64_t *total);

@@ -119,14 +119,33 @@ static void test_repo(void **state)
 	assert_int_equal(json_object_get_int64(x), 6 + 8 + (int64_t)hl + 28);
 	json_object_put(info);
 
-	json_object *tree = fh_repo_tree(&r, "", false);
+	json_object *tree = fh_repo_tree(&r, "", false, false, r.commit);
 	assert_int_equal(json_object_array_length(tree), 2);   /* hello.txt + directory sub */
 	json_object_put(tree);
-	tree = fh_repo_tree(&r, "", true);
+	tree = fh_repo_tree(&r, "", true, false, r.commit);
 	assert_int_equal(json_object_array_length(tree), 3);
 	json_object_put(tree);
-	tree = fh_repo_tree(&r, "sub", false);
+	tree = fh_repo_tree(&r, "sub", false, false, r.commit);
 	assert_int_equal(json_object_array_length(tree), 1);
+	json_object_put(tree);
+	/* paths-info: existing paths (a folder, a file) once each, in the order
+	 * asked; expand adds lastCommit and, for files, securityFileStatus */
+	const char *asked[] = {"sub", "hello.txt", "missing", "hello.txt"};
+	tree = fh_repo_paths_info(&r, asked, 4, true, r.commit);
+	assert_int_equal(json_object_array_length(tree), 2);
+	json_object *e0 = json_object_array_get_idx(tree, 0), *e1 = json_object_array_get_idx(tree, 1);
+	assert_true(json_object_object_get_ex(e0, "type", &x));
+	assert_string_equal(json_object_get_string(x), "directory");
+	assert_false(json_object_object_get_ex(e0, "securityFileStatus", &x));
+	assert_true(json_object_object_get_ex(e1, "path", &x));
+	assert_string_equal(json_object_get_string(x), "hello.txt");
+	assert_true(json_object_object_get_ex(e1, "lastCommit", &v) && json_object_object_get_ex(v, "id", &x));
+	assert_string_equal(json_object_get_string(x), r.commit);
+	assert_true(json_object_object_get_ex(e1, "securityFileStatus", &v) && json_object_object_get_ex(v, "status", &x));
+	assert_string_equal(json_object_get_string(x), "safe");
+	json_object_put(tree);
+	tree = fh_repo_paths_info(&r, asked, 2, false, r.commit);
+	assert_false(json_object_object_get_ex(json_object_array_get_idx(tree, 1), "lastCommit", &x));
 	json_object_put(tree);
 
 	/* the LFS object is found by its oid */
