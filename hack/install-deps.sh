@@ -15,7 +15,10 @@ pkgs=(
   podman runc debootstrap  # hack/build-image.sh and the image test (test/image)
   # the chart check's Helm-engine tool (tools/helm-template, built offline)
   golang-go golang-github-masterminds-sprig-dev golang-github-xeipuuv-gojsonschema-dev
+  nodejs  # test/e2e/hydrate_layout.sh: the official JS client (@huggingface/hub, from npm) reads the hf-cache layout
 )
+# npm ships inside some nodejs builds (NodeSource); Debian packages it apart.
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 # Optional tools: aria2 for bench/hydrate.sh.
 optional=(aria2)
 
