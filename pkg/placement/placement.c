@@ -289,14 +289,15 @@ static bool pick_nodes(const struct cl *k, const struct option *x, size_t *picke
 	return got == x->m;
 }
 
-static void pool_gpus(const struct cl *k, size_t pool, int *free_out, int *total_out)
+/* free and total GPUs of the whole cluster */
+static void cluster_gpus(const struct cl *k, int *free_out, int *total_out)
 {
-	const struct pool *p = &k->pools[pool];
 	int f = 0, t = 0;
-	for (size_t j = 0; j < p->n; j++) {
-		f += k->free[p->idx[j]];
-		t += p->rep->gpus;
-	}
+	for (size_t p = 0; p < k->npools; p++)
+		for (size_t j = 0; j < k->pools[p].n; j++) {
+			f += k->free[k->pools[p].idx[j]];
+			t += k->pools[p].rep->gpus;
+		}
 	*free_out = f;
 	*total_out = t;
 }
@@ -363,7 +364,7 @@ static void cluster_line(const struct placement_model *md, const struct cl *k, s
 		return;
 	case 3: {
 		int f, t;
-		pool_gpus(k, v->o->pool, &f, &t);
+		cluster_gpus(k, &f, &t);
 		if (v->o->m == 1)
 			buf_printf(b, "%s needs %s GiB per GPU of %s GiB but no node has %d GPU%s free (%d of %d GPUs free).",
 				   sh, need, bud, v->o->g, v->o->g > 1 ? "s" : "", f, t);
