@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# RBAC least privilege: the operator runs a scenario that exercises what it
+# does (leader election; a local and a remote InferenceCluster; a gated
+# ModelCache whose token is copied and removed; caches hydrated, a
+# ModelDeployment served from one and deleted; a cache deleted through its
+# finalizer); the (verb, group, resource) triples it issued, from kubesim's
+# request logs minus this script's own kubectl requests, must be exactly
+# what manifests/rbac.yaml grants the operator, except the triples listed
+# with their reason in rbac_exceptions.txt (rbac_triples.py).
+set -euo pipefail
+export MCE_BEHAVE="--bind-pvcs --run-jobs --ready-deployments"
+. "$(dirname "$0")/../e2e/modelcache_env.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
+# every kubectl request of this script is recorded (-v=6) to be told apart
+# from the operator's in kubesim's logs
+mc_kubectl() {
+	local name=$1
+	shift
+	local v="KS_${name}_KUBECONFIG"
+	KUBECONFIG="${!v}" kubectl -v=6 --request-timeout=20s "$@" 2> >(tee -a "$MC_TMP/kubectl-v6.log" |
+		grep -v 'round_trippers.go' >&2)
+}
+mce_setup --no-operator
+NS=ml-team
+mcp create secret generic hf-token -n "$NS" --from-literal=HF_TOKEN=hf_fixture_gated_token >/dev/null
+mcp apply -f - >/dev/null <<'YAML'
+apiVersion: modelcache.dev/v1alpha1
+kind: ModelCache
+metadata: {name: gated, namespace: ml-team}
+spec:
+  source: HuggingFace
+  huggingFace: {repo: fixtures/gated-model, authSecret: {name: hf-token}}
+---
+apiVersion: modelcache.dev/v1alpha1
+kind: ModelCache
+metadata: {name: qwen, namespace: ml-team}
+spec:
+  source: HuggingFace
+  huggingFace: {repo: fixtures/qwen3-0.6b}
+YAML
+
+# from here on, the kubesim logs hold the operator's requests and ours
+sleep 0.5
+: >"$MC_TMP/kubectl-v6.log"
+cp_from=$(($(wc -l <"$MC_TMP/cp-requests.txt") + 1))
+remote_from=$(($(wc -l <"$MC_TMP/remote-requests.txt") + 1))
+mce_start_operator --leader-elect --leader-election-namespace modelcache-system
+
+mce_wait_phase 120 "$NS" gated Ready local gpu-west
+mce_wait_phase 120 "$NS" qwen Ready local gpu-west
+AUTH=modelcache-ml-team-gated-auth-$(printf 'modelcache-ml-team-gated-auth' | sha256sum | cut -c1-5)
+mc_wait 60 "token copies removed once Ready" eval \
+	'! mcr get secret '"$AUTH"' -n modelcache -o name 2>/dev/null | grep -q . && ! mcp get secret '"$AUTH"' -n '"$NS"' -o name 2>/dev/null | grep -q .'
+mcp apply -f - >/dev/null <<'YAML'
+apiVersion: modelcache.dev/v1alpha1
+kind: ModelDeployment
+metadata: {name: chat, namespace: ml-team}
+spec:
+  replicas: 1
+  modelCacheRef: {name: qwen}
+  engine: {image: vllm/vllm-openai:v0.8.5, args: [--max-model-len=4096]}
+YAML
+mc_wait 120 "md/chat Available" eval '[ "$(mce_jp cp md chat '"$NS"' "{.status.conditions[?(@.type==\"Available\")].status}")" = True ]'
+mcp delete md chat -n "$NS" --wait=false >/dev/null
+mc_wait 60 "md/chat deleted" eval '! mcp get md chat -n '"$NS"' -o name 2>/dev/null | grep -q .'
+mcp delete mc qwen -n "$NS" --wait=false >/dev/null
+mc_wait 60 "mc/qwen deleted (finalizer)" eval '! mcp get mc qwen -n '"$NS"' -o name 2>/dev/null | grep -q .'
+mc_stop "$OP_op_PID" TERM
+
+tail -n +"$cp_from" "$MC_TMP/cp-requests.txt" >"$MC_TMP/cp-op.txt"
+tail -n +"$remote_from" "$MC_TMP/remote-requests.txt" >"$MC_TMP/remote-op.txt"
+python3 "$HERE/rbac_triples.py" "$MC_SOURCE_DIR/manifests/rbac.yaml" "$HERE/rbac_exceptions.txt" \
+	"$MC_TMP/cp-op.txt" "$MC_TMP/remote-op.txt" -- "$MC_TMP/kubectl-v6.log" ||
+	mc_fail "the operator's ClusterRole is not least privilege (see above)"
+echo "PASS rbac_least_privilege"
