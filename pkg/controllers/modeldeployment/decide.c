@@ -109,6 +109,18 @@ static bool node_usable(json_object *node)
 	return !ready || !streq(jpath_str(ready, "status"), "False");
 }
 
+/* spec.gpus[].memory: bytes or a quantity; 0 when unusable */
+static int64_t pool_memory(json_object *g)
+{
+	int64_t mem = 0;
+	json_object *m = jpath_child(g, "memory");
+	if (m && json_object_is_type(m, json_type_int))
+		mem = json_object_get_int64(m);
+	else if (m && quantity_parse_bytes(json_object_get_string(m), &mem) != 0)
+		mem = 0;
+	return mem > 0 ? mem : 0;
+}
+
 void md_inventory_cleanup(struct md_inventory *inv)
 {
 	if (!inv)
@@ -151,12 +163,7 @@ int md_inventory_build(json_object *ic, json_object *nodes, json_object *pods, c
 			json_object *g = json_object_array_get_idx(spec_gpus, k);
 			if (nspec > 1 && !streq(jpath_str(g, "product"), product))
 				continue;
-			int64_t mem = 0;
-			json_object *m = jpath_child(g, "memory");
-			if (m && json_object_is_type(m, json_type_int))
-				mem = json_object_get_int64(m);
-			else if (m)
-				quantity_parse_bytes(json_object_get_string(m), &mem);
+			int64_t mem = pool_memory(g);
 			if (mem > 0)
 				p->memory_bytes = mem;
 			json_object *u = jpath_child(g, "unifiedMemory");
@@ -178,12 +185,7 @@ int md_inventory_build(json_object *ic, json_object *nodes, json_object *pods, c
 		for (size_t k = 0; k < nspec; k++) {
 			json_object *g = json_object_array_get_idx(spec_gpus, k);
 			int64_t nodes_k = jpath_int_or(g, "nodes", 1), per = jpath_int_or(g, "perNode", 1);
-			int64_t mem = 0;
-			json_object *m = jpath_child(g, "memory");
-			if (m && json_object_is_type(m, json_type_int))
-				mem = json_object_get_int64(m);
-			else if (m)
-				quantity_parse_bytes(json_object_get_string(m), &mem);
+			int64_t mem = pool_memory(g);
 			json_object *u = jpath_child(g, "unifiedMemory");
 			for (int64_t j = 0; j < nodes_k; j++) {
 				char name[320];

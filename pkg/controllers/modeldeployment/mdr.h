@@ -19,7 +19,7 @@
 #define MD_LWS_RECHECK_MS 60000      /* discovery of LeaderWorkerSets per cluster */
 
 struct md__estimator;
-struct md__memo;
+struct ctrl_memo;
 struct md__lws_seen;
 struct md__attached;
 struct md__used;
@@ -30,9 +30,9 @@ struct mdr {
 	const struct mclock *clock;
 	struct informer *mds, *mcs, *ics, *secrets;
 	char *hf_endpoint;
-	pthread_mutex_t mu;          /* memos, lws, attached */
+	pthread_mutex_t mu;          /* lws, attached, used */
 	pthread_mutex_t place_mu;    /* one placement decision at a time (free GPUs are shared) */
-	struct md__memo *memos;
+	struct ctrl_memo *memos;     /* the status last written per key */
 	struct md__lws_seen *lws;
 	struct md__attached *attached;
 	struct md__used *used;       /* lastUsedTime written per cache (reconcile.c) */

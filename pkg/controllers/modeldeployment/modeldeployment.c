@@ -8,60 +8,21 @@
 #include <string.h>
 
 #include "compose/serve.h"
+#include "controller/memo.h"
 #include "controllers/modeldeployment/mdr.h"
 #include "kube/resource.h"
 #include "util/jpath.h"
 #include "util/log.h"
 #include "util/mem.h"
 
-/* The status last written per ModelDeployment (the informer may lag). */
-struct md__memo {
-	char *key, *uid;
-	json_object *status;
-	struct md__memo *next;
-};
-
 json_object *md__memo_get(struct mdr *r, const char *key, const char *uid)
 {
-	json_object *out = NULL;
-	pthread_mutex_lock(&r->mu);
-	for (struct md__memo *m = r->memos; m; m = m->next)
-		if (strcmp(m->key, key) == 0 && uid && m->uid && strcmp(m->uid, uid) == 0)
-			json_object_deep_copy(m->status, &out, NULL);
-	pthread_mutex_unlock(&r->mu);
-	return out;
+	return ctrl_memo_get(r->memos, key, uid);
 }
 
 void md__memo_put(struct mdr *r, const char *key, const char *uid, json_object *status)
 {
-	json_object *copy = NULL;
-	if (status)
-		json_object_deep_copy(status, &copy, NULL);
-	pthread_mutex_lock(&r->mu);
-	struct md__memo **pp = &r->memos;
-	while (*pp && strcmp((*pp)->key, key) != 0)
-		pp = &(*pp)->next;
-	struct md__memo *m = *pp;
-	if (m && !copy) {
-		*pp = m->next;
-		free(m->key);
-		free(m->uid);
-		json_object_put(m->status);
-		free(m);
-	} else if (m) {
-		free(m->uid);
-		m->uid = xstrdup(uid);
-		json_object_put(m->status);
-		m->status = copy;
-	} else if (copy) {
-		m = xcalloc(1, sizeof(*m));
-		m->key = xstrdup(key);
-		m->uid = xstrdup(uid);
-		m->status = copy;
-		m->next = r->memos;
-		r->memos = m;
-	}
-	pthread_mutex_unlock(&r->mu);
+	ctrl_memo_put(r->memos, key, uid, status);
 }
 
 void md__enqueue_all(struct mdr *r)
@@ -149,14 +110,7 @@ static void cleanup(void *ctx)
 	struct mdr *r = ctx;
 	md__estimator_free(r->est);
 	md__used_free(r);
-	while (r->memos) {
-		struct md__memo *m = r->memos;
-		r->memos = m->next;
-		free(m->key);
-		free(m->uid);
-		json_object_put(m->status);
-		free(m);
-	}
+	ctrl_memo_free(r->memos);
 	md__clusters_free(r);
 	free(r->hf_endpoint);
 	pthread_mutex_destroy(&r->mu);
@@ -176,6 +130,7 @@ int modeldeployment_controller_setup(struct manager *m, const struct operator_op
 	struct mdr *r = xcalloc(1, sizeof(*r));
 	r->m = m;
 	r->clock = mclock_system();
+	r->memos = ctrl_memo_new();
 	r->hf_endpoint = xstrdup(o->hf_endpoint && *o->hf_endpoint ? o->hf_endpoint : NULL);
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_mutex_init(&r->place_mu, NULL);
@@ -183,6 +138,7 @@ int modeldeployment_controller_setup(struct manager *m, const struct operator_op
 			       .clock = r->clock};
 	int rc = ctrl_new(&co, &r->c);
 	if (rc) {
+		ctrl_memo_free(r->memos);
 		free(r->hf_endpoint);
 		free(r);
 		return rc;
