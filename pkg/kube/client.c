@@ -403,8 +403,12 @@ static int perform(struct kube_client *c, const struct request *rq, int *code, s
 
 		bool can_retry = attempt < c->max_retries;
 		if (cc != CURLE_OK) {
+			/* A request that found no answer within the timeout is not
+			 * repeated: the server has it and is not answering (a frozen
+			 * or overloaded apiserver), and a repeat only multiplies the
+			 * wait of the caller (and of every worker behind it). */
 			bool again = can_retry && (rq->retry == RETRY_IDEMPOTENT || never_sent(cc)) &&
-				     cc != CURLE_WRITE_ERROR;
+				     cc != CURLE_WRITE_ERROR && cc != CURLE_OPERATION_TIMEDOUT;
 			if (again) {
 				uint64_t d = backoff_next(&bo);
 				LOG_DEBUG("kube request retry", "method=%s path=%s error=%s delay_ms=%llu", rq->method,

@@ -393,6 +393,16 @@ void cluster_set_connected(struct cluster *c, bool connected)
 	pthread_mutex_unlock(&c->mu);
 }
 
+void cluster_report_unanswered(struct cluster *c, const char *what)
+{
+	cluster_set_connected(c, false);
+	if (c->reg->on_failure) {
+		char reason[512];
+		snprintf(reason, sizeof(reason), "%s%s", REGISTRY_UNANSWERED, what ? what : "");
+		c->reg->on_failure(c->reg->failure_ctx, c->name, reason);
+	}
+}
+
 bool cluster_connected(struct cluster *c)
 {
 	pthread_mutex_lock(&c->mu);

@@ -77,6 +77,13 @@ const char *cluster_target_namespace(const struct cluster *c);
 /* Connection state, as last set by the InferenceCluster reconciler. */
 void cluster_set_connected(struct cluster *c, bool connected);
 bool cluster_connected(struct cluster *c);
+/* A request to the cluster timed out or found no server: the cluster counts
+ * as disconnected at once (reconcilers skip it instead of each waiting out
+ * its own timeout) and the failure hook is called with reason
+ * REGISTRY_UNANSWERED + what; the InferenceCluster controller's next
+ * successful check connects it again. */
+#define REGISTRY_UNANSWERED "unanswered: "
+void cluster_report_unanswered(struct cluster *c, const char *what);
 
 /* Shared informer on this cluster for (resource, ns, label selector),
  * created and started on first use (not necessarily synced yet: check

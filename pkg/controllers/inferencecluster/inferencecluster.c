@@ -186,7 +186,7 @@ static bool memo_get(struct icc *x, const char *name, int64_t generation, struct
 	bool hit = false;
 	pthread_mutex_lock(&x->memo_mu);
 	struct conn_memo *mm = hmap_get(&x->memos, name);
-	if (mm && mm->generation == generation && mono_ms() - mm->at_ms < x->recheck_ms) {
+	if (mm && (mm->generation == generation || mm->generation < 0) && mono_ms() - mm->at_ms < x->recheck_ms) {
 		*c = mm->c;
 		*version = xstrdup(mm->version);
 		hit = true;
@@ -574,8 +574,19 @@ static void secret_del(void *ctx, json_object *o) { (void)o; enqueue_all(ctx); }
 static void on_cluster_failure(void *ctx, const char *cluster, const char *reason)
 {
 	struct icc *x = ctx;
-	LOG_DEBUG("watch failure, re-checking the cluster", "cluster=%s reason=%s", cluster, reason);
-	memo_forget(x, cluster);
+	size_t np = strlen(REGISTRY_UNANSWERED);
+	if (strncmp(reason, REGISTRY_UNANSWERED, np) == 0) {
+		/* a reconciler's request found no answer: Unreachable now, without
+		 * a check that would wait out the same timeout; checked again
+		 * after the recheck period (generation -1: whatever the spec) */
+		struct conn c = {.status = "False", .reason = "Unreachable"};
+		snprintf(c.message, sizeof c.message, "the cluster did not answer: %s", reason + np);
+		LOG_WARN("cluster unreachable", "cluster=%s reason=%s", cluster, reason + np);
+		memo_put(x, cluster, -1, &c, NULL);
+	} else {
+		LOG_DEBUG("watch failure, re-checking the cluster", "cluster=%s reason=%s", cluster, reason);
+		memo_forget(x, cluster);
+	}
 	ctrl_enqueue(x->c, cluster);
 }
 

@@ -183,7 +183,9 @@ static bool open_cluster(struct cl *k, json_object **entry)
 	}
 	k->remote = !compose_cluster_is_local(k->ic);
 	k->tns = compose_target_namespace(x->mc, k->ic);
-	if (!cluster_informers(k->cluster, k->remote, &k->ci)) {
+	/* a cluster found not answering is skipped until the InferenceCluster
+	 * controller connects it again (its events requeue every cache) */
+	if (!cluster_connected(k->cluster) || !cluster_informers(k->cluster, k->remote, &k->ci)) {
 		rec_want_requeue(x, REQUEUE_NOT_SYNCED_MS);
 		/* keep what we knew */
 		if (k->prev_entry)
@@ -205,11 +207,29 @@ static void observe_all(struct cl *k)
 	k->nsobj = k->remote ? observe(k->ci.nss, NULL, k->tns) : NULL;
 }
 
+/* A failed request: recorded, and a cluster that does not answer is
+ * reported so that no other reconcile waits for it too. */
+static void cl_error(struct cl *k, const char *what, const struct kube_error *err)
+{
+	rec_set_error(k->x, what, k->name, err);
+	if (err->reason == KUBE_ERR_TIMEOUT || err->reason == KUBE_ERR_UNAVAILABLE)
+		cluster_report_unanswered(k->cluster, err->message ? err->message : what);
+}
+
+/* false once the cluster was found not answering (the rest of its work waits) */
+static bool cl_usable(struct cl *k)
+{
+	if (cluster_connected(k->cluster))
+		return true;
+	rec_want_requeue(k->x, REQUEUE_BLOCKED_MS);
+	return false;
+}
+
 static void delete_or_note(struct cl *k, const struct kube_resource *res, const char *name, const char *what)
 {
 	struct kube_error err = {0};
-	if (delete_obj(k->kc, res, k->tns, name, &err) != 0)
-		rec_set_error(k->x, what, k->name, &err);
+	if (cl_usable(k) && delete_obj(k->kc, res, k->tns, name, &err) != 0)
+		cl_error(k, what, &err);
 	kube_error_clear(&err);
 }
 
@@ -291,8 +311,10 @@ static void apply_one(struct cl *k, const struct kube_resource *res, const char 
 {
 	struct kube_error err = {0};
 	bool applied = false;
+	if (!cl_usable(k))
+		return;
 	if (ctrl_apply_if_changed(k->kc, res, ns, desired, observed, &applied, NULL, &err) != 0)
-		rec_set_error(k->x, what, k->name, &err);
+		cl_error(k, what, &err);
 	else if (applied && kind)
 		LOG_INFO("applied", "cluster=%s kind=%s name=%s/%s", k->name, kind, ns ? ns : "",
 			 jpath_str_or(desired, "metadata.name", "?"));
@@ -347,7 +369,7 @@ static void job_catch_up(struct cl *k, json_object *entry)
 	if (kube_get(k->kc, &KUBE_RES_JOBS, k->tns, k->x->job_name, &live, &err) == 0)
 		k->job = live;
 	else if (err.reason != KUBE_ERR_NOT_FOUND)
-		rec_set_error(k->x, "get Job", k->name, &err);
+		cl_error(k, "get Job", &err);
 	kube_error_clear(&err);
 }
 
@@ -377,9 +399,9 @@ static void hydrate(struct cl *k, enum status_phase phase, json_object **entry)
 	if (p.step == PLAN_REPLACE) {
 		LOG_INFO("replacing the hydration Job", "cluster=%s attempt=%u reason=%s", k->name, p.attempt, p.why);
 		struct kube_error err = {0};
-		int rc = delete_obj(k->kc, &KUBE_RES_JOBS, k->tns, x->job_name, &err);
-		if (rc != 0)
-			rec_set_error(x, "delete Job", k->name, &err);
+		int rc = cl_usable(k) ? delete_obj(k->kc, &KUBE_RES_JOBS, k->tns, x->job_name, &err) : -1;
+		if (rc != 0 && err.reason)
+			cl_error(k, "delete Job", &err);
 		kube_error_clear(&err);
 		if (rc != 0)
 			return;
@@ -391,8 +413,10 @@ static void hydrate(struct cl *k, enum status_phase phase, json_object **entry)
 	if (compose_job(&in, &d) != 0)
 		return;
 	struct kube_error err = {0};
-	if (ctrl_apply_if_changed(k->kc, &KUBE_RES_JOBS, k->tns, d, NULL, NULL, &applied, &err) != 0) {
-		rec_set_error(x, "apply Job", k->name, &err);
+	if (!cl_usable(k)) {
+		/* it waits for the cluster */
+	} else if (ctrl_apply_if_changed(k->kc, &KUBE_RES_JOBS, k->tns, d, NULL, NULL, &applied, &err) != 0) {
+		cl_error(k, "apply Job", &err);
 	} else {
 		LOG_INFO("applied", "cluster=%s kind=Job name=%s/%s attempt=%u", k->name, k->tns, x->job_name,
 			 p.attempt);

@@ -157,15 +157,26 @@ static void step_match_clusters(struct rec *x)
 	kube_selector_free(sel);
 }
 
+static int cmp_entry(const void *a, const void *b)
+{
+	return strcmp(jpath_str_or(*(json_object *const *)a, "name", ""), jpath_str_or(*(json_object *const *)b, "name", ""));
+}
+
+/* Step "per cluster": the local cluster first (a remote one that does not
+ * answer delays nothing there), the entries by name. */
 static void step_per_cluster(struct rec *x)
 {
 	x->clusters = json_object_new_array();
-	for (size_t i = 0; i < x->nmatched; i++) {
-		json_object *entry = NULL;
-		step_cluster(x, x->matched[i], &entry);
-		if (entry)
-			json_object_array_add(x->clusters, entry);
-	}
+	for (int local = 1; local >= 0; local--)
+		for (size_t i = 0; i < x->nmatched; i++) {
+			if (compose_cluster_is_local(x->matched[i]) != (local == 1))
+				continue;
+			json_object *entry = NULL;
+			step_cluster(x, x->matched[i], &entry);
+			if (entry)
+				json_object_array_add(x->clusters, entry);
+		}
+	json_object_array_sort(x->clusters, cmp_entry);
 }
 
 /* Step "publish": the status of what was found, and the result (an error
