@@ -143,4 +143,12 @@ mcp delete md chat -n "$NS" --timeout=60s >/dev/null || mc_fail "md/chat not del
 mc_wait 30 "Deployment removed with the ModelDeployment" md_not_found remote deploy "$SERVE" -n modelcache
 mc_wait 60 "the ModelCache is deleted once no ModelDeployment uses it" md_not_found cp mc qwen -n "$NS"
 mc_log "deleted: workloads removed, then the ModelCache went (InUse released)"
+# --- a missing cache: ModelCacheResolved=False/NotFound, nothing placed or created
+md_apply ghost "  modelCacheRef: {name: nosuch}" "  engine: {image: vllm/vllm-openai:v0.8.5}"
+md_wait_cond 30 ghost ModelCacheResolved False/NotFound
+md_wait_cond 30 ghost Scheduled Unknown/ModelCacheNotFound
+G=modelcache-ml-team-ghost-serve-$(printf 'modelcache-ml-team-ghost-serve' | sha256sum | cut -c1-5)
+md_not_found remote deploy "$G" -n modelcache || mc_fail "a Deployment for a missing cache"
+[ -z "$(mdp_jp ghost '{.status.placements[*].cluster}')" ] || mc_fail "placed without a cache: $(mdp_jp ghost '{.status.placements}')"
+mc_log "missing cache: ModelCacheResolved=False/NotFound, placement held"
 echo PASS

@@ -728,6 +728,9 @@ int md__reconcile(void *ctx, const char *key, struct ctrl_result *res)
 		goto out;   /* requeued shortly: a cluster is still listing */
 	if (!x.hold)
 		step_place(&x);
+	else if (!x.sched_status)
+		set_cond(&x.sched_status, &x.sched_reason, &x.sched_msg, "Unknown", "ModelCacheNotFound",
+			 xasprintf("placement is held: %s", x.cache_msg ? x.cache_msg : "the ModelCache is missing"));
 	/* 7. gate on the cache, 8. compose */
 	step_gate(&x);
 	if (x.placed)
