@@ -306,3 +306,58 @@ void classify_pick(const struct est_file_entry *f, size_t n, const bool *sel,
 	}
 	o->format = EST_FMT_UNKNOWN;
 }
+
+bool classify_is_weight_file(const char *path)
+{
+	static const char *const ext[] = {".safetensors", ".gguf", ".onnx", ".onnx_data", ".npz", ".tflite", NULL};
+	if (is_pickle(path))
+		return true;
+	for (size_t i = 0; ext[i]; i++)
+		if (has_suffix(path, ext[i]))
+			return true;
+	return false;
+}
+
+/* The length of path's top-level folder ("original/x" -> 8), 0 at the root. */
+static size_t top_folder(const char *path)
+{
+	const char *s = strchr(path, '/');
+	return s ? (size_t)(s - path) : 0;
+}
+
+int64_t classify_auto_keep(const struct est_file_entry *f, size_t n, const bool *sel, const struct est_pick *pk,
+			   bool *keep)
+{
+	int64_t bytes = 0;
+	bool *picked = xcalloc(n ? n : 1, sizeof(*picked));
+	for (size_t k = 0; k < pk->nweights; k++)
+		picked[pk->weights[k]] = true;
+	for (size_t k = 0; k < pk->nprojectors; k++)
+		picked[pk->projectors[k]] = true;
+	bool none = pk->nweights + pk->nprojectors == 0;
+	for (size_t i = 0; i < n; i++) {
+		keep[i] = false;
+		if (!sel[i])
+			continue;
+		if (none || picked[i]) {
+			keep[i] = true;
+		} else if (!classify_is_weight_file(f[i].path)) {
+			/* a folder holding weight files of which none loads is a
+			 * copy of the weights (original/, metal/): its configs
+			 * and tokenizers go with it; the root always stays */
+			size_t tl = top_folder(f[i].path);
+			bool has_weights = false, has_picked = false;
+			for (size_t j = 0; tl && j < n; j++) {
+				if (!sel[j] || top_folder(f[j].path) != tl || strncmp(f[j].path, f[i].path, tl) != 0)
+					continue;
+				has_weights |= classify_is_weight_file(f[j].path);
+				has_picked |= picked[j];
+			}
+			keep[i] = !has_weights || has_picked;
+		}
+		if (keep[i])
+			bytes += f[i].size;
+	}
+	free(picked);
+	return bytes;
+}

@@ -38,5 +38,17 @@ void classify_pick(const struct est_file_entry *files, size_t n, const bool *sel
  * out (>= 24 bytes); false if none. */
 bool classify_gguf_tag(const char *name, char *out, size_t cap);
 bool classify_is_projector(const char *path);
+/* A file that holds weights by its name (.safetensors, .gguf, pickles such
+ * as .bin/.pt/.pth/.ckpt/.h5/.msgpack/.ot, .onnx, .npz, .tflite). */
+bool classify_is_weight_file(const char *path);
+
+/* spec.huggingFace.files: Auto (docs/estimation.md, "Download only what
+ * loads"): keep[i] says whether selected file i is downloaded: the picked
+ * weights and projectors, and every other selected file that is not a
+ * weight file, except those in a top-level folder whose weight files were
+ * all left out (original/, metal/: copies of the weights). When nothing was
+ * picked every selected file is kept. Returns the bytes kept. */
+int64_t classify_auto_keep(const struct est_file_entry *f, size_t n, const bool *sel, const struct est_pick *pk,
+			   bool *keep);
 
 #endif

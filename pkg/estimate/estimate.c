@@ -31,6 +31,9 @@ void estimate_result_cleanup(struct estimate_result *r)
 	for (size_t i = 0; i < r->nfiles; i++)
 		free(r->files[i].path);
 	free(r->files);
+	for (size_t i = 0; i < r->ndownload; i++)
+		free(r->download_paths[i]);
+	free(r->download_paths);
 	free(r->note);
 	free(r->commit);
 	free(r->header_error);
@@ -503,6 +506,22 @@ int estimate_from_repo(struct est_repo *repo, const char *const *include, size_t
 	}
 	if (r->strategy && strcmp(r->strategy, "siblings_byte_sum") == 0)
 		r->used_fallback = true;
+	if (rc == 0) {
+		/* what the hydrator downloads: the Auto selection unless include
+		 * patterns chose the files (docs/estimation.md) */
+		bool *keep = xcalloc(n ? n : 1, sizeof(*keep));
+		r->auto_selection = ninclude == 0;
+		if (r->auto_selection) {
+			r->download_bytes = classify_auto_keep(f, n, sel, &pk, keep);
+		} else {
+			memcpy(keep, sel, n * sizeof(*keep));
+		}
+		r->download_paths = xcalloc(n ? n : 1, sizeof(*r->download_paths));
+		for (size_t i = 0; i < n; i++)
+			if (keep[i])
+				r->download_paths[r->ndownload++] = xstrdup(f[i].path);
+		free(keep);
+	}
 out:
 	est_pick_cleanup(&pk);
 	free(sel);

@@ -52,7 +52,13 @@ struct estimate_file {
 
 struct estimate_result {
 	int64_t weight_bytes;   /* bytes the engine loads: sum of tensor bytes */
-	int64_t download_bytes; /* bytes the hydrator downloads (after include/exclude) */
+	int64_t download_bytes; /* bytes the hydrator downloads: without include
+	                         * patterns the files that load plus the small
+	                         * files beside them (files: Auto, see
+	                         * download_paths), else every selected file */
+	char **download_paths;  /* those files, repo-relative */
+	size_t ndownload;
+	bool auto_selection;    /* download_paths is the Auto selection */
 	int64_t parameters;     /* parameter count (0 unknown); packed int4 unpacked */
 	int64_t projector_bytes;/* part of weight_bytes that is an mmproj projector */
 	const char *format;     /* static: safetensors | gguf | diffusion | bin | unknown */
@@ -79,7 +85,9 @@ void estimate_result_init(struct estimate_result *r);
 void estimate_result_cleanup(struct estimate_result *r);
 
 /* Estimate a Hub repo. revision NULL => "main". include/exclude are the
- * hydrator's globs (hub_filter_selects). Returns 0 or an enum estimate_err; on failure
+ * hydrator's globs (hub_filter_selects); without include patterns the
+ * download is the Auto selection (spec.huggingFace.files: Auto; All is the
+ * include pattern "*", see compose_hf_filters). Returns 0 or an enum estimate_err; on failure
  * *errmsg (when errmsg != NULL) is a one-line reason you free(). */
 int estimate_repo(struct hub_client *hub, const char *repo, const char *revision,
 		  const char *const *include, size_t ninclude,

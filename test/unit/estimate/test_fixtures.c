@@ -77,7 +77,18 @@ static void check_truth(struct est *e)
 {
 	struct estimate_result *r = &e->r;
 	assert_int_equal(r->weight_bytes - r->projector_bytes, tint(e->truth, "weight_bytes"));
-	assert_int_equal(r->download_bytes, tint(e->truth, "download_bytes"));
+	/* no include patterns: the Auto selection (docs/estimation.md) */
+	assert_int_equal(r->download_bytes, tint(e->truth, "auto_download_bytes"));
+	assert_true(r->auto_selection);
+	json_object *af;
+	assert_true(json_object_object_get_ex(e->truth, "auto_files", &af));
+	assert_int_equal(r->ndownload, json_object_array_length(af));
+	for (size_t i = 0; i < r->ndownload; i++) {
+		bool found = false;
+		for (size_t k = 0; k < json_object_array_length(af) && !found; k++)
+			found = strcmp(json_object_get_string(json_object_array_get_idx(af, k)), r->download_paths[i]) == 0;
+		assert_true(found);
+	}
 	int64_t pb = tint(e->truth, "projector_bytes");
 	assert_int_equal(r->projector_bytes, pb < 0 ? 0 : pb);
 	assert_false(r->used_fallback);
