@@ -639,6 +639,7 @@ static int mc_check(json_object *obj, struct api_modelcache *mc, char **msg)
 	static const char *const policies[] = { "Delete", "Retain", NULL };
 	static const char *const onoff[] = { "Enabled", "Disabled", NULL };
 	static const char *const layouts[] = { "Flat", "HuggingFaceCache", NULL };
+	static const char *const filesets[] = { "Auto", "All", NULL };
 	struct vctx v;
 	json_object *spec, *hf, *pre;
 	const char *s;
@@ -673,6 +674,9 @@ static int mc_check(json_object *obj, struct api_modelcache *mc, char **msg)
 		s = str_field(&v, hf, "spec.huggingFace", "layout", false, 0);
 		if (s && enum_check(&v, "spec.huggingFace.layout", s, layouts) == 1)
 			mc->layout = API_LAYOUT_HF_CACHE;
+		s = str_field(&v, hf, "spec.huggingFace", "files", false, 0);
+		if (s && enum_check(&v, "spec.huggingFace.files", s, filesets) == 1)
+			mc->files = API_FILES_ALL;
 		auth = field(&v, hf, "spec.huggingFace", "authSecret", json_type_object, false, NULL);
 		if (auth) {
 			const char *ap = "spec.huggingFace.authSecret";

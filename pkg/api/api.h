@@ -119,6 +119,9 @@ enum api_deletion_policy {
 /* spec.huggingFace.layout: files at their paths, or the Hugging Face Hub
  * cache (docs/concepts.md, "Hydration"). */
 enum api_hf_layout { API_LAYOUT_FLAT = 0, API_LAYOUT_HF_CACHE = 1 };
+/* spec.huggingFace.files: the files that load, or every file
+ * (docs/estimation.md, "Download only what loads"). */
+enum api_hf_files { API_FILES_AUTO = 0, API_FILES_ALL = 1 };
 
 struct api_modelcache {
 	struct api_meta meta;
@@ -130,6 +133,7 @@ struct api_modelcache {
 	const char *exclude[API_MAX_PATTERNS];
 	size_t nexclude;
 	enum api_hf_layout layout;          /* spec.huggingFace.layout, default Flat */
+	enum api_hf_files files;            /* spec.huggingFace.files, default Auto */
 	const char *auth_secret_name;       /* NULL = no authSecret */
 	const char *auth_secret_key;        /* default "HF_TOKEN" (when name set) */
 	int64_t size_bytes;                 /* 0 = unset: use the estimate x 1.15 */

@@ -79,10 +79,21 @@ static void strings_of(json_object *arr, const char **out, size_t *n, size_t max
 		out[(*n)++] = json_object_get_string(json_object_array_get_idx(arr, i));
 }
 
+/* spec.huggingFace.files is All (Auto, the default, otherwise). */
+static bool files_all(json_object *mc)
+{
+	return strcmp(jpath_str_or(mc, "spec.huggingFace.files", "Auto"), "All") == 0;
+}
+
 void compose_hf_filters(json_object *mc, const char **inc, size_t *ninc, const char **exc, size_t *nexc, size_t max)
 {
 	strings_of(jpath_get(mc, "spec.huggingFace.include"), inc, ninc, max);
 	strings_of(jpath_get(mc, "spec.huggingFace.exclude"), exc, nexc, max);
+	/* files: All without include patterns = every file: the pattern "*"
+	 * (it crosses '/'); without include patterns the estimator downloads
+	 * the Auto selection (docs/estimation.md) */
+	if (*ninc == 0 && max > 0 && files_all(mc))
+		inc[(*ninc)++] = "*";
 }
 
 static json_object *labels_for(json_object *mc)
@@ -332,6 +343,13 @@ int compose_job(const struct compose_input *in, json_object **out)
 	add_arg(args, "--dest", COMPOSE_MOUNT);
 	add_args_from(args, "--include", jpath_get(in->mc, "spec.huggingFace.include"));
 	add_args_from(args, "--exclude", jpath_get(in->mc, "spec.huggingFace.exclude"));
+	/* spec.huggingFace.files: Auto hydrates the estimator's selection (explicit
+	 * include patterns choose the files themselves; the hydrator's default
+	 * is every file) */
+	json_object *inc = jpath_get(in->mc, "spec.huggingFace.include");
+	if (!files_all(in->mc) && (!inc || !json_object_is_type(inc, json_type_array) ||
+				   json_object_array_length(inc) == 0))
+		add_arg(args, "--files", "auto");
 	/* spec.huggingFace.layout (docs/concepts.md, "Hydration"); Flat is the
 	 * hydrator's default */
 	if (strcmp(jpath_str_or(in->mc, "spec.huggingFace.layout", "Flat"), "HuggingFaceCache") == 0)

@@ -76,7 +76,9 @@ int compose_size_from_download(int64_t download_bytes, int64_t *out);
 int compose_spec_size(json_object *mc, int64_t *bytes);
 
 /* spec.huggingFace.include / .exclude as borrowed strings (at most max of
- * each; non-arrays count as empty), in the order the estimator takes them. */
+ * each; non-arrays count as empty), in the order the estimator takes them.
+ * spec.huggingFace.files: All without include patterns gives the include
+ * pattern "*" (every file); otherwise no include means the Auto selection. */
 void compose_hf_filters(json_object *mc, const char **inc, size_t *ninc, const char **exc, size_t *nexc,
 			size_t max);
 

@@ -38,6 +38,7 @@
 
 #include "hub/filter.h"
 #include "hub/hub.h"
+#include "estimate/estimate.h"
 #include "hydrate/fetch.h"
 #include "hydrate/fsutil.h"
 #include "hydrate/marker.h"
@@ -64,6 +65,7 @@ struct opts {
 	uint64_t chunk_size;
 	unsigned stall_timeout_s;
 	enum hydrate_layout layout;
+	bool files_auto;
 	unsigned retries;
 	unsigned retry_base_ms;
 	unsigned progress_s;
@@ -242,6 +244,8 @@ static int usage(FILE *f)
 		"                         Range (default 60)\n"
 		"  --layout L             flat (default: files at their paths) or hf-cache (the Hugging\n"
 		"                         Face cache: models--ORG--NAME/{blobs,snapshots,refs})\n"
+		"  --files F              all (default) or auto: without --include, only the files that\n"
+		"                         load (the estimator's selection) and the small files beside them\n"
 		"  --token-file F         read the token from F (default: $HF_TOKEN)\n"
 		"  --retries N            retries per chunk on 429/5xx/network errors/stalls (default 5)\n"
 		"  --retry-base-ms MS     first retry delay (default 500; doubles, honours Retry-After)\n"
@@ -305,6 +309,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"chunk-size", required_argument, NULL, 'C'},
 		{"stall-timeout", required_argument, NULL, 'S'},
 		{"layout", required_argument, NULL, 'L'},
+		{"files", required_argument, NULL, 'F'},
 		{"token-file", required_argument, NULL, 't'},
 		{"retries", required_argument, NULL, 'R'},
 		{"retry-base-ms", required_argument, NULL, 'B'},
@@ -361,6 +366,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				o->layout = HYDRATE_LAYOUT_HF_CACHE;
 			else
 				return fprintf(stderr, "hydrate: --layout must be flat or hf-cache\n"), -1;
+			break;
+		case 'F':
+			if (strcmp(optarg, "auto") == 0 || strcmp(optarg, "all") == 0)
+				o->files_auto = optarg[1] == 'u';
+			else
+				return fprintf(stderr, "hydrate: --files must be auto or all\n"), -1;
 			break;
 		case 't': o->token_file = optarg; break;
 		case 'R':
@@ -685,6 +696,48 @@ static bool already_hydrated(struct run *r, const struct hydrate_manifest *old)
 	return true;
 }
 
+/* --files auto (spec.huggingFace.files: Auto, docs/estimation.md): keep the
+ * files the estimator says the hydrator downloads, the same selection that
+ * sized the volume. Explicit --include patterns choose the files instead. */
+static int auto_select(struct run *r)
+{
+	struct estimate_result res;
+	char *msg = NULL;
+	const struct opts *o = r->o;
+	int rc = estimate_repo(r->hub, o->repo, r->man.commit, NULL, 0, o->exclude, o->nexclude, &res, &msg);
+	if (rc < 0) {
+		fail(r, rc == ESTIMATE_ERR_AUTH ? 3 : rc == ESTIMATE_ERR_NOT_FOUND ? 4 : 1,
+		     "files auto: cannot tell which files of %s load: %s", o->repo, msg ? msg : "estimate failed");
+		free(msg);
+		return -1;
+	}
+	free(msg);
+	size_t k = 0, before = r->man.nfiles;
+	uint64_t kept = 0, all = 0;
+	for (size_t i = 0; i < r->man.nfiles; i++) {
+		struct hydrate_file *f = &r->man.files[i];
+		bool keep = false;
+		for (size_t j = 0; j < res.ndownload && !keep; j++)
+			keep = strcmp(res.download_paths[j], f->path) == 0;
+		all += (uint64_t)f->size;
+		if (!keep) {
+			free(f->path);
+			continue;
+		}
+		kept += (uint64_t)f->size;
+		r->man.files[k++] = *f;
+	}
+	r->man.nfiles = k;
+	fprintf(stderr, "hydrate: files auto: %zu of %zu files, %" PRIu64 " of %" PRIu64 " bytes (%s, the files that load)\n",
+		k, before, kept, all, res.format);
+	estimate_result_cleanup(&res);
+	if (k == 0) {
+		fail(r, 4, "files auto: nothing of %s@%s loads", o->repo, o->revision);
+		return -1;
+	}
+	return 0;
+}
+
 static long peak_rss_kib(void)
 {
 	struct rusage ru;
@@ -757,6 +810,8 @@ int hydrate_main(int argc, char **argv)
 		fail(&r, 4, "no file of %s@%s matches the include/exclude patterns", o.repo, o.revision);
 		goto done;
 	}
+	if (o.files_auto && o.ninclude == 0 && auto_select(&r) < 0)
+		goto done;
 	uint64_t total = 0;
 	for (size_t i = 0; i < r.man.nfiles; i++)
 		total += (uint64_t)r.man.files[i].size;

@@ -180,6 +180,8 @@ static void test_mc_rules(void **state)
 	expect_mc(HF_OK ",\"size\":\"-1Gi\"", "spec.size: Invalid value: \"-1Gi\": must not be negative");
 	expect_mc(HF_OK ",\"size\":true",
 		  "spec.size: Invalid value: true: must be a quantity (string such as \"20Gi\" or integer)");
+	expect_mc("\"source\":\"HuggingFace\",\"huggingFace\":{\"repo\":\"a/b\",\"files\":\"Some\"}",
+		  "spec.huggingFace.files: Unsupported value: \"Some\": supported values: \"Auto\", \"All\"");
 	expect_mc("\"source\":\"HuggingFace\",\"huggingFace\":{\"repo\":\"a/b\",\"layout\":\"Cache\"}",
 		  "spec.huggingFace.layout: Unsupported value: \"Cache\": supported values: \"Flat\", "
 		  "\"HuggingFaceCache\"");

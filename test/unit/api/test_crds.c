@@ -532,6 +532,7 @@ static void test_defaults_match_api(void **state)
 	DEF_STR(mcs, "huggingFace.properties.authSecret.properties.key", API_DEFAULT_AUTH_KEY);
 	DEF_STR(mcs, "deletionPolicy", "Delete");
 	DEF_STR(mcs, "huggingFace.properties.layout", "Flat");
+	DEF_STR(mcs, "huggingFace.properties.files", "Auto");
 	DEF_STR(mcs, "precheck.properties.vram", "Enabled");
 	snprintf(b, sizeof(b), "%.1f", API_DEFAULT_SAFETY_FACTOR);
 	DEF_STR(mcs, "precheck.properties.safetyFactor", b);

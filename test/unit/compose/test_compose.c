@@ -176,6 +176,47 @@ static void test_job_layout(void **state)
 	json_object_put(ic);
 }
 
+static bool job_has_arg(json_object *job, const char *arg)
+{
+	json_object *args = jpath_child(json_object_array_get_idx(jpath_get(job, "spec.template.spec.containers"), 0),
+					"args");
+	for (size_t k = 0; k < json_object_array_length(args); k++)
+		if (strcmp(json_object_get_string(json_object_array_get_idx(args, k)), arg) == 0)
+			return true;
+	return false;
+}
+
+/* spec.huggingFace.files: Auto (default) passes --files=auto and leaves the
+ * estimator's include list empty; All is the include pattern "*" and the
+ * hydrator's default; explicit include patterns choose the files. */
+static void test_files_auto_all(void **state)
+{
+	(void)state;
+	json_object *ic = parse(IC_LOCAL), *job = NULL;
+	const char *inc[4], *exc[4];
+	size_t ninc, nexc;
+	for (int mode = 0; mode < 3; mode++) {
+		json_object *mc = parse(mode == 2 ? MC_FULL : MC_BASIC);
+		if (mode == 1)
+			json_object_object_add(jpath_get(mc, "spec.huggingFace"), "files", json_object_new_string("All"));
+		struct compose_input in = {.mc = mc, .ic = ic, .size_bytes = GIB, .hydrator_image = "img"};
+		assert_int_equal(compose_job(&in, &job), 0);
+		assert_int_equal(job_has_arg(job, "--files=auto"), mode == 0);
+		json_object_put(job);
+		compose_hf_filters(mc, inc, &ninc, exc, &nexc, 4);
+		if (mode == 0)
+			assert_int_equal(ninc, 0);
+		if (mode == 1) {
+			assert_int_equal(ninc, 1);
+			assert_string_equal(inc[0], "*");
+		}
+		if (mode == 2)
+			assert_int_equal(ninc, 2);
+		json_object_put(mc);
+	}
+	json_object_put(ic);
+}
+
 static void test_hash(void **state)
 {
 	(void)state;
@@ -447,6 +488,7 @@ int main(void)
 		cmocka_unit_test(test_remote_full),
 		cmocka_unit_test(test_job_argv_no_shell),
 		cmocka_unit_test(test_job_layout),
+		cmocka_unit_test(test_files_auto_all),
 		cmocka_unit_test(test_hash),
 		cmocka_unit_test(test_artifact_id),
 		cmocka_unit_test(test_size_from_download),
