@@ -2,14 +2,13 @@
 # RBAC least privilege: the operator runs a scenario that exercises what it
 # does (leader election; a local and a remote InferenceCluster; a gated
 # ModelCache whose token is copied and removed; caches hydrated, a
-# ModelDeployment served from one and deleted; a cache deleted through its
-# finalizer); the (verb, group, resource) triples it issued, from kubesim's
+# ModelDeployment served from one (a Deployment), one spanning two nodes (a
+# LeaderWorkerSet), both deleted; a cache deleted through its finalizer); the (verb, group, resource) triples it issued, from kubesim's
 # request logs minus this script's own kubectl requests, must be exactly
 # what manifests/rbac.yaml grants the operator, except the triples listed
 # with their reason in rbac_exceptions.txt (rbac_triples.py).
 set -euo pipefail
-export MCE_BEHAVE="--bind-pvcs --run-jobs --ready-deployments"
-. "$(dirname "$0")/../e2e/modelcache_env.sh"
+. "$(dirname "$0")/../e2e/modeldeployment_env.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 # every kubectl request of this script is recorded (-v=6) to be told apart
 # from the operator's in kubesim's logs
@@ -63,6 +62,17 @@ YAML
 mc_wait 120 "md/chat Available" eval '[ "$(mce_jp cp md chat '"$NS"' "{.status.conditions[?(@.type==\"Available\")].status}")" = True ]'
 mcp delete md chat -n "$NS" --wait=false >/dev/null
 mc_wait 60 "md/chat deleted" eval '! mcp get md chat -n '"$NS"' -o name 2>/dev/null | grep -q .'
+# a replica that needs two whole nodes: a LeaderWorkerSet on gpu-west
+md_lws_crd remote
+md_node remote pair-a NVIDIA-A10G 24576 2
+md_node remote pair-b NVIDIA-A10G 24576 2
+md_apply wide "  modelCacheRef: {name: qwen}" "  engine: {image: vllm/vllm-openai:v0.8.5, args: [--max-model-len=40960]}" \
+	"  maxSequences: 768"
+mc_wait 150 "a LeaderWorkerSet for md/wide on gpu-west" eval '[ -n "$(mcr get lws -n modelcache -o name 2>/dev/null)" ]'
+md_wait_cond 90 wide Available True/MinimumReplicasAvailable
+mcp delete md wide -n "$NS" --wait=false >/dev/null
+mc_wait 60 "md/wide and its LeaderWorkerSet deleted" eval \
+	'! mcp get md wide -n '"$NS"' -o name 2>/dev/null | grep -q . && [ -z "$(mcr get lws -n modelcache -o name 2>/dev/null)" ]'
 mcp delete mc qwen -n "$NS" --wait=false >/dev/null
 mc_wait 60 "mc/qwen deleted (finalizer)" eval '! mcp get mc qwen -n '"$NS"' -o name 2>/dev/null | grep -q .'
 mc_stop "$OP_op_PID" TERM

@@ -8,7 +8,8 @@ usage: rbac_triples.py RBAC.yaml EXCEPTIONS OPERATOR_LOG... -- KUBECTL_LOG...
                 that time: those requests are removed from the kubesim logs
                 (as a multiset), so what is left is the operator's.
 Prints the used triples; exit 1 on a triple used but not granted, or granted
-but never used, unless EXCEPTIONS lists it ("verb group resource  reason")."""
+but never used, unless EXCEPTIONS lists it ("verb group resource  reason":
+granted, and the scenario may or may not issue it)."""
 import collections
 import re
 import sys
@@ -128,7 +129,8 @@ for t in sorted(set(exceptions) - granted):
     print("STALE EXCEPTION (not granted): %s %s %s" % (t[0], t[1] or '""', t[2]))
     bad += 1
 for t in sorted(set(exceptions) & set(used)):
-    print("STALE EXCEPTION (it is used): %s %s %s" % (t[0], t[1] or '""', t[2]))
-    bad += 1
+    # an exception is a triple the scenario may not issue (timing); when it
+    # does, it is simply used
+    print("   exception exercised this time: %s %s %s" % (t[0], t[1] or '""', t[2]))
 print("   %d triples used, %d granted, %d exceptions, %d problems" % (len(used), len(granted), len(exceptions), bad))
 sys.exit(1 if bad else 0)
