@@ -944,10 +944,11 @@ static void *syncer(void *arg)
 
 /* ------------------------------------------------------------------ run */
 
-static const struct hydrate_fetch_file *sort_base;
-static int by_size(const void *a, const void *b)
+/* qsort_r order of file indexes: smallest first, then listing order. */
+static int by_size(const void *a, const void *b, void *arg)
 {
-	const struct hydrate_fetch_file *x = &sort_base[*(const size_t *)a], *y = &sort_base[*(const size_t *)b];
+	const struct hydrate_fetch_file *files = arg;
+	const struct hydrate_fetch_file *x = &files[*(const size_t *)a], *y = &files[*(const size_t *)b];
 	if (x->size != y->size)
 		return x->size < y->size ? -1 : 1;
 	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
@@ -977,8 +978,7 @@ int hydrate_fetch_all(int dirfd, const struct hydrate_fetch_file *files, size_t 
 	r.order = xcalloc(n ? n : 1, sizeof(*r.order));
 	for (size_t i = 0; i < n; i++)
 		r.order[i] = i;
-	sort_base = files;   /* the hydrator runs one fetch at a time */
-	qsort(r.order, n, sizeof(*r.order), by_size);
+	qsort_r(r.order, n, sizeof(*r.order), by_size, (void *)files);
 	r.multi = curl_multi_init();
 	if (!r.origin || !r.multi) {
 		FAIL(&r, 1, "cannot set up the downloads (endpoint %s)", o->endpoint);
