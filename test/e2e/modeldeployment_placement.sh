@@ -9,7 +9,8 @@
 # Scheduled=False/InsufficientVRAM with the numbers and nothing created; pods
 # holding GPUs push a replica to the other cluster, then InsufficientGPUs
 # with the counts, and deleting them lets it schedule; a 32 GiB unified-memory
-# cluster refuses a 22 GiB requirement with 32 GiB x 0.67.
+# cluster refuses a 22 GiB requirement with 32 GiB x 0.67; a cache in the
+# HuggingFaceCache layout is served with --model=<repo> and HF_HUB_CACHE.
 #
 # Memory is driven through the KV cache of the small fixture model
 # (tiny Qwen3 shapes: 2 layers x 4 KV heads x head_dim 64 in bf16 = 2 KiB per
@@ -153,6 +154,28 @@ mc_log "pods deleted: the second replica is placed on gpu-west"
 mcp delete md small -n "$NS" --timeout=60s >/dev/null
 mc_wait 30 "small removed from local" md_not_found cp deploy "$S" -n "$NS"
 mc_wait 30 "small removed from gpu-west" md_not_found remote deploy "$S" -n modelcache
+
+# --- a cache in the Hugging Face cache layout: the repo id and the offline cache env
+mcp apply -f - >/dev/null <<'YAML'
+apiVersion: modelcache.dev/v1alpha1
+kind: ModelCache
+metadata: {name: qwen-hf, namespace: ml-team}
+spec:
+  source: HuggingFace
+  huggingFace: {repo: fixtures/qwen3-0.6b, layout: HuggingFaceCache}
+  clusterSelector: {matchLabels: {region: west}}
+YAML
+md_apply hfc "  modelCacheRef: {name: qwen-hf}" "  engine: {image: vllm/vllm-openai:v0.8.5}"
+S=$(serve hfc)
+mc_wait 120 "Deployment $S once the hf-cache volume is Ready" mcr get deploy "$S" -n modelcache
+c='{.spec.template.spec.containers[0]'
+[ "$(mce_jp remote deploy "$S" modelcache "$c.args[0]}")" = --model=fixtures/qwen3-0.6b ] ||
+	mc_fail "args: $(mce_jp remote deploy "$S" modelcache "$c.args}")"
+[ "$(mce_jp remote deploy "$S" modelcache "$c.env[?(@.name==\"HF_HUB_CACHE\")].value}")" = /mnt/models ] &&
+	[ "$(mce_jp remote deploy "$S" modelcache "$c.env[?(@.name==\"HF_HUB_OFFLINE\")].value}")" = 1 ] ||
+	mc_fail "env: $(mce_jp remote deploy "$S" modelcache "$c.env}")"
+mc_log "HuggingFaceCache layout: --model=<repo>, HF_HUB_CACHE=/mnt/models, HF_HUB_OFFLINE=1"
+mcp delete md hfc -n "$NS" --timeout=60s >/dev/null
 
 # --- unified memory: 32 GiB x 0.67 = 21.4 GiB cannot hold 22 GiB
 mc_start_kubesim mac --request-log "$MC_TMP/mac-requests.txt"
