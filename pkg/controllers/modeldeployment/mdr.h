@@ -17,6 +17,7 @@
 #define MD_REQUEUE_NOT_SYNCED_MS 500
 #define MD_REQUEUE_BLOCKED_MS 5000
 #define MD_LWS_RECHECK_MS 60000      /* discovery of LeaderWorkerSets per cluster */
+#define MD_NOT_LISTED_REPORT_S 30    /* a cluster not listing for that long is reported */
 
 struct md__estimator;
 struct ctrl_memo;
@@ -36,6 +37,7 @@ struct mdr {
 	struct md__lws_seen *lws;
 	struct md__attached *attached;
 	struct md__used *used;       /* lastUsedTime written per cache (reconcile.c) */
+	struct md__used *unlisted;   /* since when a deployment waits for a cluster to list */
 	struct md__estimator *est;
 	struct informer_handler self_h, mc_h, ic_h;
 };

@@ -22,22 +22,29 @@
 
 #define ESTIMATE_RETRY_MS (5 * 60 * 1000)
 
-/* lastUsedTime written per cache: at most once an hour, even while the
- * cache informer has not shown our last write yet */
+/* lastUsedTime written per cache (at most once an hour, even while the
+ * cache informer has not shown our last write yet); also, per deployment,
+ * since when a candidate cluster has not listed (at_s in monotonic ms) */
 struct md__used {
 	char *key;
 	int64_t at_s;
 	struct md__used *next;
 };
 
-void md__used_free(struct mdr *r)
+static void used_list_free(struct md__used **head)
 {
-	while (r->used) {
-		struct md__used *u = r->used;
-		r->used = u->next;
+	while (*head) {
+		struct md__used *u = *head;
+		*head = u->next;
 		free(u->key);
 		free(u);
 	}
+}
+
+void md__used_free(struct mdr *r)
+{
+	used_list_free(&r->used);
+	used_list_free(&r->unlisted);
 }
 
 /* One reconcile's state. */
@@ -62,6 +69,7 @@ struct rx {
 	size_t ncand;
 	struct md__obs *obs;
 	bool locked;
+	char *unsynced;                /* candidates not listed yet, "a, b" */
 	int64_t ready;
 	uint64_t requeue_ms;
 	bool error;
@@ -377,11 +385,14 @@ static size_t reservations(struct rx *x, const char *cluster, struct md_reservat
 	return n;
 }
 
-/* Observe every candidate; false (requeue) while one is not listed yet. */
+/* Observe every candidate; false (requeue) while one is not listed yet
+ * (x->unsynced names them). */
 static bool step_observe(struct rx *x)
 {
 	x->obs = xcalloc(x->ncand + 1, sizeof(*x->obs));
 	bool all = true;
+	struct buf names;
+	buf_init(&names, 1u << 16);
 	for (size_t i = 0; i < x->ncand; i++) {
 		json_object *keep = json_object_new_array();
 		struct md_reservation *res = NULL;
@@ -389,12 +400,78 @@ static bool step_observe(struct rx *x)
 		md__observe(x->r, x->md, x->cand[i], res, nres, &x->obs[i]);
 		free(res);
 		json_object_put(keep);
-		if (!x->obs[i].synced)
+		if (!x->obs[i].synced) {
 			all = false;
+			buf_printf(&names, "%s%s", names.len ? ", " : "", jpath_str_or(x->cand[i], "metadata.name", "?"));
+		}
 	}
 	if (!all)
 		want_requeue(x, MD_REQUEUE_NOT_SYNCED_MS);
+	x->unsynced = buf_take(&names, NULL);
 	return all;
+}
+
+/* A cluster that does not list its Nodes, Pods or workloads (permissions,
+ * a cluster being rebuilt) holds every decision; once that lasted
+ * MD_NOT_LISTED_REPORT_S the previous status is published with
+ * Scheduled=Unknown/ClusterNotListed naming it (placements and workloads stay). */
+static int step_report_unlisted(struct rx *x)
+{
+	uint64_t now = mclock_mono_ms(x->r->clock), since = 0;
+	pthread_mutex_lock(&x->r->mu);
+	struct md__used *u = x->r->unlisted;
+	while (u && strcmp(u->key, x->key) != 0)
+		u = u->next;
+	if (!u) {
+		u = xcalloc(1, sizeof(*u));
+		u->key = xstrdup(x->key);
+		u->at_s = (int64_t)now;
+		u->next = x->r->unlisted;
+		x->r->unlisted = u;
+	}
+	since = (uint64_t)u->at_s;
+	pthread_mutex_unlock(&x->r->mu);
+	if (now - since < MD_NOT_LISTED_REPORT_S * 1000)
+		return 0;
+	json_object *st = NULL, *pc = jpath_child(x->prev, "conditions"), *nc = json_object_new_array();
+	if (x->prev)
+		json_object_deep_copy(x->prev, &st, NULL);
+	else
+		st = json_object_new_object();
+	for (size_t i = 0; pc && json_object_is_type(pc, json_type_array) && i < json_object_array_length(pc); i++) {
+		json_object *c = json_object_array_get_idx(pc, i);
+		if (!streq(jpath_str(c, "type"), "Scheduled"))
+			json_object_array_add(nc, json_object_get(c));
+	}
+	char *msg = xasprintf("cluster %s has not listed its Nodes, Pods and workloads for %d s (permissions of its "
+			      "kubeconfig? see the InferenceCluster): placement is held", x->unsynced, MD_NOT_LISTED_REPORT_S);
+	status_set_condition(nc, pc, "Scheduled", "Unknown", "ClusterNotListed", msg,
+			     jpath_int_or(x->md, "metadata.generation", 0), x->now_s);
+	json_object_object_add(st, "conditions", nc);
+	if (!x->sched_reason || !streq(x->sched_reason, "ClusterNotListed"))
+		LOG_WARN("placement held", "clusters=%s", x->unsynced);
+	x->sched_status = "Unknown";
+	x->sched_reason = "ClusterNotListed";
+	free(x->sched_msg);
+	x->sched_msg = msg;
+	int rc = publish(x, st);
+	json_object_put(st);
+	return rc;
+}
+
+/* Listed again: forget when the trouble started. */
+static void unlisted_clear(struct rx *x)
+{
+	pthread_mutex_lock(&x->r->mu);
+	for (struct md__used **pp = &x->r->unlisted; *pp; pp = &(*pp)->next)
+		if (strcmp((*pp)->key, x->key) == 0) {
+			struct md__used *u = *pp;
+			*pp = u->next;
+			free(u->key);
+			free(u);
+			break;
+		}
+	pthread_mutex_unlock(&x->r->mu);
 }
 
 /* Where every replica goes (pkg/placement). */
@@ -665,6 +742,7 @@ static void rx_cleanup(struct rx *x)
 		md__obs_cleanup(&x->obs[i]);
 	free(x->obs);
 	free(x->cand);
+	free(x->unsynced);
 	if (x->placed)
 		placement_result_cleanup(&x->pr);
 	json_object_put(x->ics);
@@ -724,8 +802,12 @@ int md__reconcile(void *ctx, const char *key, struct ctrl_result *res)
 	step_candidates(&x);
 	pthread_mutex_lock(&x.r->place_mu);
 	x.locked = true;
-	if (!step_observe(&x))
+	if (!step_observe(&x)) {
+		if (step_report_unlisted(&x) != 0)
+			rc = -EIO;
 		goto out;   /* requeued shortly: a cluster is still listing */
+	}
+	unlisted_clear(&x);
 	if (!x.hold)
 		step_place(&x);
 	else if (!x.sched_status)
