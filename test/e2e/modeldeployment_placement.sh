@@ -123,6 +123,10 @@ done
 md_not_found remote deploy "$S" -n modelcache && md_not_found remote lws "$S" -n modelcache && md_not_found cp deploy "$S" -n "$NS" ||
 	mc_fail "something was created for a model that fits nowhere"
 [ "$(mdp_cond huge Available)" = False/InsufficientVRAM ] || mc_fail "Available: $(mdp_cond huge Available)"
+mc_wait 20 "a Warning event InsufficientVRAM on md/huge" eval '[ "$(mcp get events.events.k8s.io -n '"$NS"' -o json | python3 -c "
+import json, sys
+print(sum(1 for e in json.load(sys.stdin)[\"items\"] if e.get(\"reason\") == \"InsufficientVRAM\" and e.get(\"type\") == \"Warning\"
+          and (e.get(\"regarding\") or {}).get(\"kind\") == \"ModelDeployment\" and (e.get(\"regarding\") or {}).get(\"name\") == \"huge\"))")" = 1 ]'
 mc_log "too big everywhere: InsufficientVRAM with the required GiB, the budget and each cluster's largest node"
 mcp delete md huge -n "$NS" --timeout=60s >/dev/null
 
