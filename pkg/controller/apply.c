@@ -74,3 +74,38 @@ int ctrl_update_status_if_changed(struct kube_client *c, const struct kube_resou
 		*updated = true;
 	return rc;
 }
+
+bool ctrl_has_finalizer(json_object *obj, const char *finalizer)
+{
+	json_object *f = jpath_get(obj, "metadata.finalizers");
+	for (size_t i = 0; f && json_object_is_type(f, json_type_array) && i < json_object_array_length(f); i++) {
+		const char *s = json_object_get_string(json_object_array_get_idx(f, i));
+		if (s && strcmp(s, finalizer) == 0)
+			return true;
+	}
+	return false;
+}
+
+int ctrl_patch_finalizer(struct kube_client *c, const struct kube_resource *r, json_object *obj,
+			 const char *finalizer, bool add, struct kube_error *err)
+{
+	json_object *list = json_object_new_array();
+	json_object *f = jpath_get(obj, "metadata.finalizers");
+	for (size_t i = 0; f && json_object_is_type(f, json_type_array) && i < json_object_array_length(f); i++) {
+		const char *s = json_object_get_string(json_object_array_get_idx(f, i));
+		if (s && strcmp(s, finalizer) != 0)
+			json_object_array_add(list, json_object_new_string(s));
+	}
+	if (add)
+		json_object_array_add(list, json_object_new_string(finalizer));
+	json_object *body = json_object_new_object(), *meta = json_object_new_object();
+	json_object_object_add(meta, "finalizers", list);
+	json_object_object_add(meta, "resourceVersion",
+			       json_object_new_string(jpath_str_or(obj, "metadata.resourceVersion", "")));
+	json_object_object_add(body, "metadata", meta);
+	struct kube_patch_opts po = {.type = KUBE_PATCH_MERGE};
+	int rc = kube_patch_obj(c, r, jpath_str(obj, "metadata.namespace"), jpath_str(obj, "metadata.name"), body, &po,
+				NULL, err);
+	json_object_put(body);
+	return rc;
+}

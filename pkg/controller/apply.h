@@ -37,4 +37,12 @@ int ctrl_update_status_if_changed(struct kube_client *c, const struct kube_resou
 				  json_object *observed, json_object *status, bool *updated,
 				  struct kube_error *err);
 
+/* Is `finalizer` in obj's metadata.finalizers? */
+bool ctrl_has_finalizer(json_object *obj, const char *finalizer);
+/* Adds (add) or removes `finalizer` with a merge patch carrying obj's
+ * resourceVersion (a conflict when obj changed meanwhile: the caller
+ * reconciles again). 0 or a negative kube error, err filled. */
+int ctrl_patch_finalizer(struct kube_client *c, const struct kube_resource *r, json_object *obj,
+			 const char *finalizer, bool add, struct kube_error *err);
+
 #endif

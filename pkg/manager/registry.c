@@ -49,6 +49,8 @@ struct cluster {
 	bool handler_is_map[MAX_WATCHES * 2];
 	int nhandlers;
 	bool connected;
+	bool draining;            /* its InferenceCluster is being deleted */
+	bool ever_connected;      /* in this process */
 	char hook_name[128];
 };
 
@@ -390,6 +392,7 @@ void cluster_set_connected(struct cluster *c, bool connected)
 {
 	pthread_mutex_lock(&c->mu);
 	c->connected = connected;
+	c->ever_connected |= connected;
 	pthread_mutex_unlock(&c->mu);
 }
 
@@ -403,10 +406,33 @@ void cluster_report_unanswered(struct cluster *c, const char *what)
 	}
 }
 
-bool cluster_connected(struct cluster *c)
+void cluster_set_draining(struct cluster *c)
+{
+	pthread_mutex_lock(&c->mu);
+	c->draining = true;
+	pthread_mutex_unlock(&c->mu);
+}
+
+bool cluster_ever_connected(struct cluster *c)
+{
+	pthread_mutex_lock(&c->mu);
+	bool v = c->ever_connected;
+	pthread_mutex_unlock(&c->mu);
+	return v;
+}
+
+bool cluster_answering(struct cluster *c)
 {
 	pthread_mutex_lock(&c->mu);
 	bool v = c->connected;
+	pthread_mutex_unlock(&c->mu);
+	return v;
+}
+
+bool cluster_connected(struct cluster *c)
+{
+	pthread_mutex_lock(&c->mu);
+	bool v = c->connected && !c->draining;
 	pthread_mutex_unlock(&c->mu);
 	return v;
 }

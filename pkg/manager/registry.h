@@ -76,7 +76,15 @@ const char *cluster_target_namespace(const struct cluster *c);
 
 /* Connection state, as last set by the InferenceCluster reconciler. */
 void cluster_set_connected(struct cluster *c, bool connected);
+/* Connected and not draining: reconcilers may write there. */
 bool cluster_connected(struct cluster *c);
+/* Its InferenceCluster is being deleted: from now on cluster_connected is
+ * false, so no reconciler composes there while the finalizer removes what
+ * was composed (it uses cluster_answering: the last check answered). */
+void cluster_set_draining(struct cluster *c);
+bool cluster_answering(struct cluster *c);
+/* Was it connected at any time since the process started? */
+bool cluster_ever_connected(struct cluster *c);
 /* A request to the cluster timed out or found no server: the cluster counts
  * as disconnected at once (reconcilers skip it instead of each waiting out
  * its own timeout) and the failure hook is called with reason

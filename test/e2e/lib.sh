@@ -166,6 +166,17 @@ provisioner: kubesim.dev/hostpath
 YAML
 }
 
+# mc_not_found KS ARGS...: `kubectl get ARGS` answers NotFound (any other
+# failure, such as an unreachable server, is not an absence)
+mc_not_found() {
+	local ks=$1 out
+	shift
+	if out=$(mc_kubectl "$ks" get "$@" 2>&1); then
+		return 1
+	fi
+	[[ "$out" == *NotFound* || "$out" == *"not found"* ]]
+}
+
 mc_kubectl() {
 	local name=$1
 	shift

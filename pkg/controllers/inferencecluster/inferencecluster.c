@@ -10,6 +10,8 @@
 
 #include "api/api.h"
 #include "controller/apply.h"
+#include "controllers/inferencecluster/finalize.h"
+#include "util/jpath.h"
 #include "metrics/metrics.h"
 #include "util/base64.h"
 #include "util/clock.h"
@@ -27,6 +29,7 @@ struct icc {
 	struct ctrl *c;
 	struct informer *ics;
 	struct informer *secrets;
+	struct informer *mcs;   /* ModelCaches: their deletion policies when a cluster goes */
 	uint64_t recheck_ms;
 	pthread_mutex_t memo_mu;
 	struct hmap memos;   /* cluster name -> struct conn_memo */
@@ -400,6 +403,65 @@ static const char *connected_str(json_object *status)
 	return s ? s : "Unknown";
 }
 
+/* The finalizer: added to a live InferenceCluster (its status comes with the
+ * next reconcile, triggered by that write); on deletion the caches' objects
+ * are removed from the cluster first (finalize.h). */
+static int finalizer_step(struct icc *x, const char *key, json_object *ic_obj, struct ctrl_result *res)
+{
+	struct kube_client *kc = mgr_client(x->m);
+	struct kube_error err = {0};
+	int rc = 0;
+	if (!api_path(ic_obj, "metadata.deletionTimestamp")) {
+		rc = ctrl_patch_finalizer(kc, &KUBE_RES_INFERENCECLUSTERS, ic_obj, API_FINALIZER, true, &err);
+		if (rc)
+			snprintf(res->message, sizeof res->message, "adding the finalizer: %s",
+				 err.message ? err.message : kube_reason_str(-rc));
+		kube_error_clear(&err);
+		return rc;
+	}
+	if (!ctrl_has_finalizer(ic_obj, API_FINALIZER))
+		return 0;
+	char msg[1024] = "";
+	switch (ic_cleanup_cluster(x->m, x->mcs, key, msg, sizeof msg)) {
+	case IC_CLEANUP_DONE:
+		rc = ctrl_patch_finalizer(kc, &KUBE_RES_INFERENCECLUSTERS, ic_obj, API_FINALIZER, false, &err);
+		if (rc == 0) {
+			LOG_INFO("inferencecluster deleted: the caches' objects there are removed", "cluster=%s", key);
+			registry_remove(mgr_clusters(x->m), key);
+			memo_forget(x, key);
+		} else {
+			snprintf(res->message, sizeof res->message, "removing the finalizer: %s",
+				 err.message ? err.message : kube_reason_str(-rc));
+		}
+		break;
+	case IC_CLEANUP_WAIT:
+		res->kind = CTRL_REQUEUE_AFTER;
+		res->requeue_after_ms = 500;
+		break;
+	case IC_CLEANUP_BLOCKED: {
+		LOG_WARN("inferencecluster deletion blocked", "cluster=%s why=%s", key, msg);
+		json_object *status = NULL, *old = api_path(ic_obj, "status");
+		if (old)
+			json_object_deep_copy(old, &status, NULL);
+		else
+			status = json_object_new_object();
+		set_cond(status, "CleanupBlocked", "True", "ClusterUnreachable", msg,
+			 jpath_int_or(ic_obj, "metadata.generation", 0));
+		ctrl_update_status_if_changed(kc, &KUBE_RES_INFERENCECLUSTERS, ic_obj, status, NULL, &err);
+		json_object_put(status);
+		res->kind = CTRL_REQUEUE_AFTER;
+		res->requeue_after_ms = 5000;
+		break;
+	}
+	case IC_CLEANUP_ERROR:
+		rc = -EIO;
+		snprintf(res->message, sizeof res->message, "%s", msg);
+		break;
+	}
+	kube_error_clear(&err);
+	return rc;
+}
+
 static int reconcile(void *ctx, const char *key, struct ctrl_result *res)
 {
 	struct icc *x = ctx;
@@ -419,6 +481,11 @@ static int reconcile(void *ctx, const char *key, struct ctrl_result *res)
 		res->requeue_after_ms = 200;
 		json_object_put(ic_obj);
 		return 0;
+	}
+	if (api_path(ic_obj, "metadata.deletionTimestamp") || !ctrl_has_finalizer(ic_obj, API_FINALIZER)) {
+		rc = finalizer_step(x, key, ic_obj, res);
+		json_object_put(ic_obj);
+		return rc;
 	}
 	struct api_inferencecluster ic;
 	char *vmsg = NULL;
@@ -612,7 +679,8 @@ int inferencecluster_controller_setup(struct manager *m, const struct operator_o
 	mgr_add_cleanup(m, icc_cleanup, &x);
 	x.ics = mgr_informer(m, &KUBE_RES_INFERENCECLUSTERS, NULL, NULL);
 	x.secrets = mgr_informer(m, &KUBE_RES_SECRETS, NULL, NULL);
-	if (!x.ics || !x.secrets)
+	x.mcs = mgr_informer(m, &KUBE_RES_MODELCACHES, NULL, NULL);
+	if (!x.ics || !x.secrets || !x.mcs)
 		return -ENOMEM;
 	struct informer_handler h;
 	ctrl_handler_for_self(x.c, &h);

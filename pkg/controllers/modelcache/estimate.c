@@ -57,6 +57,7 @@ static void est_key(json_object *mc, const char *token, struct buf *k)
 	jcanon_json(jpath_get(mc, "spec.huggingFace.include"), k);
 	buf_puts(k, "|exc=");
 	jcanon_json(jpath_get(mc, "spec.huggingFace.exclude"), k);
+	buf_printf(k, "|files=%s", jpath_str_or(mc, "spec.huggingFace.files", "Auto"));
 	if (token) {
 		char h[SHA256_HEX_LEN + 1];
 		sha256_hex_str(token, h);

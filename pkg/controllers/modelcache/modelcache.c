@@ -149,7 +149,8 @@ static void step_match_clusters(struct rec *x)
 	x->matched = xcalloc(n + 1, sizeof(*x->matched));
 	for (size_t i = 0; i < n; i++) {
 		json_object *ic = json_object_array_get_idx(x->ics, i);
-		if (jpath_condition_true(ic, "Connected") &&
+		/* a terminating InferenceCluster takes the caches' objects with it */
+		if (!jpath_get(ic, "metadata.deletionTimestamp") && jpath_condition_true(ic, "Connected") &&
 		    (!sel || kube_selector_matches(sel, jpath_get(ic, "metadata.labels"))))
 			x->matched[x->nmatched++] = ic;
 	}

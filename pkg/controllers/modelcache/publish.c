@@ -10,6 +10,7 @@
 
 #include "api/api.h"
 #include "compose/compose.h"
+#include "controller/apply.h"
 #include "controller/events.h"
 #include "controllers/modelcache/internal.h"
 #include "kube/client.h"
@@ -117,37 +118,16 @@ void metric_bypass(const char *reason)
 
 bool has_finalizer(json_object *mc)
 {
-	json_object *f = jpath_get(mc, "metadata.finalizers");
-	for (size_t i = 0; f && json_object_is_type(f, json_type_array) && i < json_object_array_length(f); i++)
-		if (mc_streq(json_object_get_string(json_object_array_get_idx(f, i)), COMPOSE_FINALIZER))
-			return true;
-	return false;
+	return ctrl_has_finalizer(mc, API_FINALIZER);
 }
 
 int patch_finalizers(struct mcr *r, json_object *mc, bool add)
 {
-	json_object *list = json_object_new_array();
-	json_object *f = jpath_get(mc, "metadata.finalizers");
-	for (size_t i = 0; f && json_object_is_type(f, json_type_array) && i < json_object_array_length(f); i++) {
-		const char *s = json_object_get_string(json_object_array_get_idx(f, i));
-		if (!mc_streq(s, COMPOSE_FINALIZER))
-			json_object_array_add(list, json_object_new_string(s));
-	}
-	if (add)
-		json_object_array_add(list, json_object_new_string(COMPOSE_FINALIZER));
-	json_object *body = json_object_new_object(), *meta = json_object_new_object();
-	json_object_object_add(meta, "finalizers", list);
-	json_object_object_add(meta, "resourceVersion",
-			       json_object_new_string(jpath_str_or(mc, "metadata.resourceVersion", "")));
-	json_object_object_add(body, "metadata", meta);
-	struct kube_patch_opts po = {.type = KUBE_PATCH_MERGE};
 	struct kube_error err = {0};
-	int rc = kube_patch_obj(mgr_client(r->m), &KUBE_RES_MODELCACHES, jpath_str(mc, "metadata.namespace"),
-				jpath_str(mc, "metadata.name"), body, &po, NULL, &err);
+	int rc = ctrl_patch_finalizer(mgr_client(r->m), &KUBE_RES_MODELCACHES, mc, API_FINALIZER, add, &err);
 	if (rc)
 		LOG_WARN("finalizer patch failed", "add=%d err=%s", add, err.message ? err.message : "");
 	kube_error_clear(&err);
-	json_object_put(body);
 	return rc;
 }
 
