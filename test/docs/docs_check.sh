@@ -4,7 +4,8 @@
 #   2. docs/operations.md names every flag of `modelcache-operator run` and
 #      `hydrate` (from their --help) and every metric the code registers;
 #   3. README.md links the four guides, and nothing in the repository points
-#      outside it (no DESIGN.md, no ../shared).
+#      outside it (no design file or shared folder beside the repository; the
+#      pattern is assembled below so that this file does not match itself).
 set -euo pipefail
 SRC=${MC_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 BIN=${MC_BIN:-$SRC/build/bin}
@@ -40,14 +41,15 @@ for d in concepts api operations architecture; do
 	[ -s "$SRC/docs/$d.md" ] || fail "docs/$d.md is missing"
 done
 if git -C "$SRC" rev-parse --git-dir >/dev/null 2>&1; then
-	files() { git -C "$SRC" grep -lE "$1" -- . ':!test/docs/docs_check.sh' || true; }
+	files() { git -C "$SRC" grep -lE "$1" -- . || true; }
 else
-	files() { grep -rlE "$1" "$SRC" --exclude-dir=build --exclude-dir='build-*' --exclude-dir=.git \
-		--exclude=docs_check.sh | sed "s|^$SRC/||" || true; }
+	files() { grep -rlE "$1" "$SRC" --exclude-dir=build --exclude-dir='build-*' --exclude-dir=.git |
+		sed "s|^$SRC/||" || true; }
 fi
 # The two reconciler headers are being restructured by their owner (issue
 # 12); they are the only exceptions, by exact path.
-out=$(files 'DESIGN\.md|\.\./shared' |
+outside='DESIGN'; outside+='\.md|\.\./'; outside+='shared'
+out=$(files "$outside" |
 	grep -vxE 'pkg/controllers/inferencecluster/inferencecluster\.h|pkg/controllers/modelcache/modelcache\.h' || true)
-[ -z "$out" ] || fail "these files point outside the repository (DESIGN.md or ../shared): $(echo $out)"
+[ -z "$out" ] || fail "these files point outside the repository: $(echo $out)"
 echo "PASS docs_check"
