@@ -544,9 +544,13 @@ int placement_decide(const struct placement_model *md, const struct placement_cl
 	if (!md || !out || (ncl && !clusters) || (nprev && !prev) || replicas < 0 || replicas > PLACEMENT_MAX_REPLICAS ||
 	    ncl > PLACEMENT_MAX_CLUSTERS)
 		return -EINVAL;
-	for (size_t c = 0; c < ncl; c++)
+	for (size_t c = 0; c < ncl; c++) {
 		if (clusters[c].nnodes > PLACEMENT_MAX_NODES || (clusters[c].nnodes && !clusters[c].nodes))
 			return -EINVAL;
+		for (size_t i = 0; i < clusters[c].nnodes; i++)
+			if (clusters[c].nodes[i].gpus > PLACEMENT_MAX_GPUS_PER_NODE)
+				return -EINVAL;
+	}
 	memset(out, 0, sizeof(*out));
 	out->weight_bytes = md->weight_bytes;
 	out->kv_cache_bytes = md->kv_cache_bytes;
@@ -559,8 +563,21 @@ int placement_decide(const struct placement_model *md, const struct placement_cl
 	header(md, &hdr);
 
 	struct cl *cls = xcalloc(ncl + 1, sizeof(*cls));
-	for (size_t c = 0; c < ncl; c++)
+	size_t shapes = 0;
+	for (size_t c = 0; c < ncl; c++) {
 		cl_init(&cls[c], &clusters[c]);
+		for (size_t p = 0; p < cls[c].npools; p++)
+			shapes += (size_t)cls[c].pools[p].rep->gpus + cls[c].pools[p].n;
+	}
+	if (shapes > PLACEMENT_MAX_SHAPES) {
+		for (size_t c = 0; c < ncl; c++)
+			cl_cleanup(&cls[c]);
+		free(cls);
+		buf_cleanup(&hdr);
+		buf_cleanup(&b);
+		memset(out, 0, sizeof(*out));
+		return -E2BIG;
+	}
 	struct option *opts = NULL;
 	size_t nopts = gen_options(md, cls, ncl, &opts);
 	size_t maxm = 1;

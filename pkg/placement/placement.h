@@ -36,6 +36,8 @@
 #define PLACEMENT_MAX_REPLICAS 10000
 #define PLACEMENT_MAX_NODES 4096      /* per cluster */
 #define PLACEMENT_MAX_CLUSTERS 256
+#define PLACEMENT_MAX_GPUS_PER_NODE 256
+#define PLACEMENT_MAX_SHAPES 65536    /* (cluster, pool, nodes x GPUs) combinations tried */
 
 /* One GPU node as observed (all strings borrowed). */
 struct placement_node {
@@ -97,8 +99,10 @@ struct placement_result {
 const char *placement_reason_str(enum placement_reason r);
 
 /* Decide. prev may be NULL (nprev 0). Returns 0 and fills *out (free with
- * placement_result_cleanup), or -EINVAL for NULL arguments, replicas outside
- * [0, PLACEMENT_MAX_REPLICAS] or more clusters/nodes than the limits. */
+ * placement_result_cleanup); -EINVAL for NULL arguments, replicas outside
+ * [0, PLACEMENT_MAX_REPLICAS], more clusters/nodes than the limits or a node
+ * with more than PLACEMENT_MAX_GPUS_PER_NODE GPUs; -E2BIG when the clusters
+ * give more than PLACEMENT_MAX_SHAPES shapes to try. */
 int placement_decide(const struct placement_model *m, const struct placement_cluster *clusters,
 		     size_t nclusters, const struct placement_slot *prev, size_t nprev, int replicas,
 		     struct placement_result *out);

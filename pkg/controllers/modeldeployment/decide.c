@@ -155,7 +155,7 @@ int md_inventory_build(json_object *ic, json_object *nodes, json_object *pods, c
 		struct placement_node *p = &out->nodes[out->n++];
 		p->name = keep_str(out, jpath_str(node, "metadata.name"), &cap_strs);
 		p->product = product ? keep_str(out, product, &cap_strs) : NULL;
-		p->gpus = count > 1 << 20 ? 1 << 20 : (int)count;
+		p->gpus = count > PLACEMENT_MAX_GPUS_PER_NODE ? PLACEMENT_MAX_GPUS_PER_NODE : (int)count;
 		p->memory_bytes = label_int(node, "nvidia.com/gpu.memory", 0) * MIB;
 		p->free = node_usable(node) ? p->gpus : 0;
 		/* a declared pool describes the nodes of its product (or all, when it is the only one) */
@@ -193,7 +193,7 @@ int md_inventory_build(json_object *ic, json_object *nodes, json_object *pods, c
 				struct placement_node *p = &out->nodes[out->n++];
 				p->name = keep_str(out, name, &cap_strs);
 				p->product = keep_str(out, jpath_str_or(g, "product", ""), &cap_strs);
-				p->gpus = per > 1 << 20 ? 1 << 20 : (int)(per < 1 ? 1 : per);
+				p->gpus = per > PLACEMENT_MAX_GPUS_PER_NODE ? PLACEMENT_MAX_GPUS_PER_NODE : (int)(per < 1 ? 1 : per);
 				p->free = p->gpus;
 				p->memory_bytes = mem;
 				p->unified = u && json_object_get_boolean(u);

@@ -485,7 +485,14 @@ static void step_place(struct rx *x)
 	size_t nprev = 0;
 	struct placement_slot *prev = md_slots_from_status(jpath_child(x->prev, "placements"), &nprev);
 	int replicas = (int)jpath_int_or(x->md, "spec.replicas", 1);
-	if (placement_decide(&x->model, pc, x->ncand, prev, nprev, replicas, &x->pr) == 0) {
+	int rc = placement_decide(&x->model, pc, x->ncand, prev, nprev, replicas, &x->pr);
+	if (rc != 0) {
+		/* placements stay; nothing is composed from a decision that was not made */
+		set_cond(&x->sched_status, &x->sched_reason, &x->sched_msg, "False", "TooManyNodes",
+			 xasprintf("the candidate clusters offer more node shapes than placement tries (%d; "
+				   "at most %d nodes per cluster): narrow spec.clusterSelector", PLACEMENT_MAX_SHAPES,
+				   PLACEMENT_MAX_NODES));
+	} else {
 		x->placed = true;
 		x->placements = md_placements_json(&x->pr);
 		bool ok = x->pr.reason == PLACEMENT_PLACED;
@@ -502,7 +509,8 @@ static void step_place(struct rx *x)
 	json_object_object_add(x->estimate, "weightBytes", json_object_new_int64(x->model.weight_bytes));
 	json_object_object_add(x->estimate, "kvCacheBytes", json_object_new_int64(x->model.kv_cache_bytes));
 	json_object_object_add(x->estimate, "overheadBytes", json_object_new_int64(x->model.overhead_per_gpu));
-	json_object_object_add(x->estimate, "totalBytes", json_object_new_int64(x->pr.total_bytes));
+	json_object_object_add(x->estimate, "totalBytes",
+			       json_object_new_int64(x->model.weight_bytes + x->model.kv_cache_bytes + x->model.overhead_per_gpu));
 	json_object_object_add(x->estimate, "contextLength", json_object_new_int64(x->sz.context));
 }
 

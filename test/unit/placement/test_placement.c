@@ -215,6 +215,19 @@ static void test_per_gpu(void **state)
 	struct placement_result r;
 	assert_int_equal(placement_decide(&m, NULL, 0, NULL, 0, -1, &r), -EINVAL);
 	assert_int_equal(placement_decide(NULL, NULL, 0, NULL, 0, 1, &r), -EINVAL);
+	/* hostile inventories are refused, never priced shape by shape */
+	struct placement_node huge = {.name = "h", .memory_bytes = GIB, .gpus = PLACEMENT_MAX_GPUS_PER_NODE + 1, .free = 1};
+	struct placement_cluster hc = {.name = "x", .nodes = &huge, .nnodes = 1};
+	assert_int_equal(placement_decide(&m, &hc, 1, NULL, 0, 1, &r), -EINVAL);
+	static struct placement_node many[PLACEMENT_MAX_NODES];
+	static char names[PLACEMENT_MAX_NODES][16];
+	for (int i = 0; i < PLACEMENT_MAX_NODES; i++) {
+		snprintf(names[i], sizeof names[i], "n%d", i);
+		many[i] = (struct placement_node){.name = names[i], .product = names[i], .memory_bytes = GIB,
+						  .gpus = PLACEMENT_MAX_GPUS_PER_NODE, .free = 1};
+	}
+	struct placement_cluster mc = {.name = "x", .nodes = many, .nnodes = PLACEMENT_MAX_NODES};
+	assert_int_equal(placement_decide(&m, &mc, 1, NULL, 0, 1, &r), -E2BIG);
 }
 
 int main(void)
