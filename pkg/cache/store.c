@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,9 +17,19 @@ struct index {
 	struct hmap vals;   /* value -> struct hmap * (key set; values unused) */
 };
 
+/* A stored object: its compact JSON text, not a json-c tree. A tree costs
+ * ten to twenty times its text (a hash table per JSON object); readers get
+ * their own copy anyway, so parsing the text on read costs about what a
+ * deep copy did, and an informer of thousands of objects stays small. */
+struct sobj {
+	char *json;
+	size_t len;
+	char *rv;           /* metadata.resourceVersion, for relists */
+};
+
 struct store {
 	pthread_rwlock_t lk;
-	struct hmap objs;   /* key -> json_object * */
+	struct hmap objs;   /* key -> struct sobj * */
 	struct index idx[MAX_INDEXES];
 	int nidx;
 };
@@ -80,7 +91,41 @@ static void idx_owner(json_object *obj, store_index_emit emit, void *ectx)
 
 static void free_obj(void *p)
 {
-	json_object_put(p);
+	struct sobj *o = p;
+	if (!o)
+		return;
+	free(o->json);
+	free(o->rv);
+	free(o);
+}
+
+/* The stored form of obj (not modified beyond json-c's string cache). */
+static struct sobj *sobj_of(json_object *obj)
+{
+	struct sobj *o = xcalloc(1, sizeof(*o));
+	size_t len = 0;
+	const char *j = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+							  &len);
+	o->json = xmalloc(len + 1);
+	memcpy(o->json, j, len);
+	o->json[len] = '\0';
+	o->len = len;
+	const char *rv = meta_str(obj, "resourceVersion");
+	o->rv = rv ? xstrdup(rv) : NULL;
+	return o;
+}
+
+/* A tree of a stored object, the caller's. */
+static json_object *parse(const struct sobj *o)
+{
+	struct json_tokener *t = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
+	if (!t)
+		abort();   /* only fails on allocation */
+	json_object *v = json_tokener_parse_ex(t, o->json, (int)o->len);
+	json_tokener_free(t);
+	if (!v)
+		abort();   /* we wrote it: a failure is an allocation failure */
+	return v;
 }
 
 static void free_set(void *p)
@@ -161,7 +206,7 @@ static void emit_cb(void *p, const char *value)
 	}
 }
 
-/* Locked (write). */
+/* Locked (write). Trees, borrowed. */
 static void index_update(struct store *s, const char *key, json_object *old_obj, json_object *new_obj)
 {
 	for (int i = 0; i < s->nidx; i++) {
@@ -181,13 +226,17 @@ int store_upsert_take(struct store *s, json_object *obj, store_delta_cb cb, void
 		json_object_put(obj);
 		return -EINVAL;
 	}
+	struct sobj *n = sobj_of(obj);
 	pthread_rwlock_wrlock(&s->lk);
-	json_object *old = hmap_put(&s->objs, key, obj);
-	index_update(s, key, old, obj);
+	struct sobj *old = hmap_put(&s->objs, key, n);
+	json_object *old_tree = old ? parse(old) : NULL;
+	index_update(s, key, old_tree, obj);
 	pthread_rwlock_unlock(&s->lk);
 	if (cb)
-		cb(ctx, old ? STORE_UPDATED : STORE_ADDED, old, obj);
-	json_object_put(old);
+		cb(ctx, old ? STORE_UPDATED : STORE_ADDED, old_tree, obj);
+	json_object_put(old_tree);
+	json_object_put(obj);
+	free_obj(old);
 	free(key);
 	return 0;
 }
@@ -199,103 +248,95 @@ int store_delete_take(struct store *s, json_object *obj, store_delta_cb cb, void
 	if (!key)
 		return -EINVAL;
 	pthread_rwlock_wrlock(&s->lk);
-	json_object *old = hmap_del(&s->objs, key);
-	if (old)
-		index_update(s, key, old, NULL);
+	struct sobj *old = hmap_del(&s->objs, key);
+	json_object *old_tree = old ? parse(old) : NULL;
+	if (old_tree)
+		index_update(s, key, old_tree, NULL);
 	pthread_rwlock_unlock(&s->lk);
-	if (old && cb)
-		cb(ctx, STORE_DELETED, old, NULL);
-	json_object_put(old);
+	if (old_tree && cb)
+		cb(ctx, STORE_DELETED, old_tree, NULL);
+	json_object_put(old_tree);
+	free_obj(old);
 	free(key);
 	return 0;
 }
 
 struct delta {
 	enum store_delta_type t;
-	json_object *old_obj, *new_obj;
+	json_object *old_obj, *new_obj;   /* owned trees */
 };
+
+static void push_delta(struct delta **d, size_t *nd, size_t *capd, enum store_delta_type t, json_object *o,
+		       json_object *n)
+{
+	if (*nd == *capd) {
+		*capd = *capd ? *capd * 2 : 16;
+		*d = xrealloc(*d, *capd * sizeof(**d));
+	}
+	(*d)[*nd] = (struct delta){t, o, n};
+	(*nd)++;
+}
+
+static bool same_rv(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
 
 int store_replace(struct store *s, json_object *items, store_delta_cb cb, void *ctx)
 {
 	size_t n = items ? json_object_array_length(items) : 0;
-	struct hmap fresh;
+	struct hmap fresh;   /* key -> the list item (borrowed tree) */
 	hmap_init(&fresh);
 	for (size_t i = 0; i < n; i++) {
 		json_object *o = json_object_array_get_idx(items, i);
 		char *key = store_key_of(o);
 		if (!key)
 			continue;
-		json_object *prev = hmap_put(&fresh, key, json_object_get(o));
-		json_object_put(prev);
+		hmap_put(&fresh, key, o);
 		free(key);
 	}
 	struct delta *d = NULL;
 	size_t nd = 0, capd = 0;
+	struct hmap next;    /* the new content: key -> struct sobj * */
+	hmap_init(&next);
 	pthread_rwlock_wrlock(&s->lk);
-	/* additions and updates */
+	/* additions and updates; objects unchanged keep their stored form */
 	size_t b = 0;
 	for (struct hmap_ent *e = NULL; (e = hmap_next(&fresh, e, &b));) {
-		json_object *old = hmap_get(&s->objs, e->key);
-		const char *orv = old ? meta_str(old, "resourceVersion") : NULL;
-		const char *nrv = meta_str(e->val, "resourceVersion");
-		bool changed = !old || !orv || !nrv || strcmp(orv, nrv) != 0;
-		if (old && !changed)
+		json_object *item = e->val;
+		struct sobj *old = hmap_del(&s->objs, e->key);
+		if (old && same_rv(old->rv, meta_str(item, "resourceVersion"))) {
+			hmap_put(&next, e->key, old);
 			continue;
-		if (nd == capd) {
-			capd = capd ? capd * 2 : 16;
-			d = xrealloc(d, capd * sizeof(*d));
 		}
-		d[nd].t = old ? STORE_UPDATED : STORE_ADDED;
-		d[nd].old_obj = old;   /* reference moves to the delta below */
-		d[nd].new_obj = e->val;
-		nd++;
+		json_object *old_tree = old ? parse(old) : NULL;
+		free_obj(old);
+		hmap_put(&next, e->key, sobj_of(item));
+		push_delta(&d, &nd, &capd, old_tree ? STORE_UPDATED : STORE_ADDED, old_tree, json_object_get(item));
 	}
-	/* deletions */
+	/* what is left is gone */
 	b = 0;
-	for (struct hmap_ent *e = NULL; (e = hmap_next(&s->objs, e, &b));) {
-		if (hmap_get(&fresh, e->key))
-			continue;
-		if (nd == capd) {
-			capd = capd ? capd * 2 : 16;
-			d = xrealloc(d, capd * sizeof(*d));
-		}
-		d[nd].t = STORE_DELETED;
-		d[nd].old_obj = e->val;
-		d[nd].new_obj = NULL;
-		nd++;
-	}
-	/* swap in the fresh content: objects unchanged keep the old instance so
-	 * that readers see no churn */
-	b = 0;
-	for (struct hmap_ent *e = NULL; (e = hmap_next(&fresh, e, &b));) {
-		json_object *old = hmap_get(&s->objs, e->key);
-		const char *orv = old ? meta_str(old, "resourceVersion") : NULL;
-		const char *nrv = meta_str(e->val, "resourceVersion");
-		if (old && orv && nrv && strcmp(orv, nrv) == 0) {
-			json_object_put(e->val);
-			e->val = json_object_get(old);
-		}
-	}
+	for (struct hmap_ent *e = NULL; (e = hmap_next(&s->objs, e, &b));)
+		push_delta(&d, &nd, &capd, STORE_DELETED, parse(e->val), NULL);
+	hmap_cleanup(&s->objs, free_obj);
+	s->objs = next;
 	/* rebuild indexes */
 	for (int i = 0; i < s->nidx; i++) {
 		hmap_cleanup(&s->idx[i].vals, free_set);
 		hmap_init(&s->idx[i].vals);
 	}
-	struct hmap oldmap = s->objs;
-	s->objs = fresh;
 	b = 0;
-	for (struct hmap_ent *e = NULL; (e = hmap_next(&s->objs, e, &b));)
-		index_update(s, e->key, NULL, e->val);
+	for (struct hmap_ent *e = NULL; (e = hmap_next(&s->objs, e, &b));) {
+		json_object *item = hmap_get(&fresh, e->key);
+		index_update(s, e->key, NULL, item);
+	}
 	pthread_rwlock_unlock(&s->lk);
-	/* keep the old objects referenced by deltas alive until the callbacks ran */
-	for (size_t i = 0; i < nd; i++)
-		if (d[i].old_obj)
-			json_object_get(d[i].old_obj);
-	hmap_cleanup(&oldmap, free_obj);
+	hmap_cleanup(&fresh, NULL);
 	for (size_t i = 0; i < nd; i++) {
 		if (cb)
 			cb(ctx, d[i].t, d[i].old_obj, d[i].new_obj);
 		json_object_put(d[i].old_obj);
+		json_object_put(d[i].new_obj);
 	}
 	free(d);
 	return (int)nd;
@@ -303,32 +344,24 @@ int store_replace(struct store *s, json_object *items, store_delta_cb cb, void *
 
 void store_resync(struct store *s, store_delta_cb cb, void *ctx)
 {
-	/* Take references under the lock, call back outside it. Only the
-	 * writer thread calls this, so the references are safe. */
-	pthread_rwlock_rdlock(&s->lk);
-	size_t n = s->objs.n, i = 0, b = 0;
-	json_object **v = xcalloc(n ? n : 1, sizeof(*v));
-	for (struct hmap_ent *e = NULL; (e = hmap_next(&s->objs, e, &b)) && i < n;)
-		v[i++] = e->val;
-	pthread_rwlock_unlock(&s->lk);
-	for (size_t j = 0; j < i; j++)
-		cb(ctx, STORE_UPDATED, v[j], v[j]);
-	free(v);
-}
-
-static json_object *copy(json_object *o)
-{
-	json_object *dst = NULL;
-	if (json_object_deep_copy(o, &dst, NULL) != 0)
-		abort();   /* only fails on allocation */
-	return dst;
+	/* One tree at a time (a list of them all would be the whole store as
+	 * trees), called back outside the lock. */
+	size_t n = 0;
+	char **keys = store_keys(s, &n);
+	for (size_t j = 0; j < n; j++) {
+		json_object *o = NULL;
+		if (store_get(s, keys[j], &o) == 0)
+			cb(ctx, STORE_UPDATED, o, o);
+		json_object_put(o);
+	}
+	store_keys_free(keys, n);
 }
 
 int store_get(struct store *s, const char *key, json_object **out)
 {
 	pthread_rwlock_rdlock(&s->lk);
-	json_object *o = hmap_get(&s->objs, key);
-	*out = o ? copy(o) : NULL;
+	struct sobj *o = hmap_get(&s->objs, key);
+	*out = o ? parse(o) : NULL;
 	pthread_rwlock_unlock(&s->lk);
 	return o ? 0 : -ENOENT;
 }
@@ -346,15 +379,15 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Copies of the objects under keys (in that order; gone ones skipped); frees keys. */
+/* Trees of the objects under keys (in that order; gone ones skipped); frees keys. */
 static json_object *copies_of(struct store *s, char **keys, size_t n)
 {
-	json_object *arr = json_object_new_array();
+	json_object *arr = json_object_new_array_ext((int)(n ? n : 1));
 	pthread_rwlock_rdlock(&s->lk);
 	for (size_t i = 0; i < n; i++) {
-		json_object *o = hmap_get(&s->objs, keys[i]);
+		struct sobj *o = hmap_get(&s->objs, keys[i]);
 		if (o)
-			json_object_array_add(arr, copy(o));
+			json_object_array_add(arr, parse(o));
 	}
 	pthread_rwlock_unlock(&s->lk);
 	store_keys_free(keys, n);

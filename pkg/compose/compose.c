@@ -224,6 +224,8 @@ int compose_pvc(const struct compose_input *in, json_object **out)
 	compose_artifact_id(in->mc, art);
 	json_object *ann = json_object_new_object();
 	put_str(ann, COMPOSE_ANN_ARTIFACT, art);
+	if (in->size_default)
+		put_str(ann, COMPOSE_ANN_SIZE_SOURCE, "default");
 	json_object_object_add(meta, "annotations", ann);
 	json_object *spec = json_object_new_object();
 	json_object *modes = json_object_new_array();

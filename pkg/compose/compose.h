@@ -26,6 +26,7 @@
 #define COMPOSE_ANN_HASH "modelcache.dev/desired-hash"
 #define COMPOSE_ANN_ATTEMPT "modelcache.dev/attempt"
 #define COMPOSE_ANN_BACKOFF_FROM "modelcache.dev/backoff-from"
+#define COMPOSE_ANN_SIZE_SOURCE "modelcache.dev/size-source"   /* "default": --default-cache-size */
 #define COMPOSE_ANN_RETRY "modelcache.dev/retry"
 #define COMPOSE_ANN_ARTIFACT "modelcache.dev/artifact"
 #define COMPOSE_ANN_SHARDED "modelcache.dev/multi-node-sharded"
@@ -46,6 +47,8 @@ struct compose_input {
 	const char *hf_endpoint;    /* NULL/"" = no HF_ENDPOINT env */
 	bool with_auth;             /* the token Secret copy exists: Job env HF_TOKEN from it */
 	unsigned attempt;           /* annotation modelcache.dev/attempt on the Job; 0 => 1 */
+	bool size_default;          /* size_bytes is --default-cache-size (the estimate failed): the
+	                             * PVC says so (modelcache.dev/size-source: default) */
 	unsigned backoff_from;      /* modelcache.dev/backoff-from (the attempt the retry backoff
 	                             * counts from), written when below attempt; 0 => attempt */
 	const char *retry;          /* the ModelCache's modelcache.dev/retry value, copied onto the

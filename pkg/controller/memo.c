@@ -1,35 +1,39 @@
-/* Status memo (see memo.h). */
+/* Status memo (see memo.h). Statuses are kept as compact JSON text (a
+ * json-c tree costs ten times more) in a hash map by key. */
 #include "controller/memo.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/hmap.h"
 #include "util/mem.h"
 
 struct entry {
-	char *key, *uid;
-	json_object *status;
-	struct entry *next;
+	char *uid;
+	char *json;
 };
 
 struct ctrl_memo {
 	pthread_mutex_t mu;
-	struct entry *head;
+	struct hmap by_key;   /* key -> struct entry * */
 };
 
 struct ctrl_memo *ctrl_memo_new(void)
 {
 	struct ctrl_memo *m = xcalloc(1, sizeof(*m));
 	pthread_mutex_init(&m->mu, NULL);
+	hmap_init(&m->by_key);
 	return m;
 }
 
-static void entry_free(struct entry *e)
+static void entry_free(void *p)
 {
-	free(e->key);
+	struct entry *e = p;
+	if (!e)
+		return;
 	free(e->uid);
-	json_object_put(e->status);
+	free(e->json);
 	free(e);
 }
 
@@ -37,51 +41,39 @@ void ctrl_memo_free(struct ctrl_memo *m)
 {
 	if (!m)
 		return;
-	while (m->head) {
-		struct entry *e = m->head;
-		m->head = e->next;
-		entry_free(e);
-	}
+	hmap_cleanup(&m->by_key, entry_free);
 	pthread_mutex_destroy(&m->mu);
 	free(m);
 }
 
 json_object *ctrl_memo_get(struct ctrl_memo *m, const char *key, const char *uid)
 {
-	json_object *out = NULL;
+	char *json = NULL;
 	pthread_mutex_lock(&m->mu);
-	for (struct entry *e = m->head; e && !out; e = e->next)
-		if (strcmp(e->key, key) == 0 && uid && e->uid && strcmp(e->uid, uid) == 0)
-			json_object_deep_copy(e->status, &out, NULL);
+	const struct entry *e = hmap_get(&m->by_key, key);
+	if (e && uid && e->uid && strcmp(e->uid, uid) == 0)
+		json = xstrdup(e->json);
 	pthread_mutex_unlock(&m->mu);
+	json_object *out = json ? json_tokener_parse(json) : NULL;
+	free(json);
 	return out;
 }
 
 void ctrl_memo_put(struct ctrl_memo *m, const char *key, const char *uid, json_object *status)
 {
-	json_object *copy = NULL;
-	if (status)
-		json_object_deep_copy(status, &copy, NULL);
-	pthread_mutex_lock(&m->mu);
-	struct entry **pp = &m->head;
-	while (*pp && strcmp((*pp)->key, key) != 0)
-		pp = &(*pp)->next;
-	struct entry *e = *pp;
-	if (e && !copy) {
-		*pp = e->next;
-		entry_free(e);
-	} else if (e) {
-		free(e->uid);
-		e->uid = xstrdup(uid);
-		json_object_put(e->status);
-		e->status = copy;
-	} else if (copy) {
+	struct entry *e = NULL;
+	if (status) {
 		e = xcalloc(1, sizeof(*e));
-		e->key = xstrdup(key);
 		e->uid = xstrdup(uid);
-		e->status = copy;
-		e->next = m->head;
-		m->head = e;
+		/* a private copy is serialised: json-c caches the text in the object */
+		json_object *copy = NULL;
+		json_object_deep_copy(status, &copy, NULL);
+		e->json = xstrdup(json_object_to_json_string_ext(copy, JSON_C_TO_STRING_PLAIN |
+								      JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(copy);
 	}
+	pthread_mutex_lock(&m->mu);
+	struct entry *old = e ? hmap_put(&m->by_key, key, e) : hmap_del(&m->by_key, key);
 	pthread_mutex_unlock(&m->mu);
+	entry_free(old);
 }

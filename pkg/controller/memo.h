@@ -4,7 +4,7 @@
  * informer may not show its own write yet), so a repeated reconcile does
  * not write again, and lastTransitionTimes come from what was written.
  * A memo is only valid for the same uid (an object deleted and created
- * again starts afresh). Thread-safe; the memo keeps deep copies. */
+ * again starts afresh). Thread-safe; the memo keeps its own copies. */
 #ifndef MC_CONTROLLER_MEMO_H
 #define MC_CONTROLLER_MEMO_H
 

@@ -1,4 +1,4 @@
-/* InferenceCluster reconciler (DESIGN.md section 1): connection check
+/* InferenceCluster reconciler (docs/concepts.md, "InferenceCluster"): connection check
  * (GET /version => Connected with reasons Connected / Unreachable /
  * Unauthorized / KubeconfigInvalid, re-checked every 30 s and when a watch on
  * that cluster fails), GPU pools (spec.gpus, else NVIDIA GPU Feature

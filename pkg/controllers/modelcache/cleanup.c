@@ -10,6 +10,7 @@
 
 #include "api/api.h"
 #include "controller/events.h"
+#include "controller/memo.h"
 #include "cache/store.h"
 #include "controllers/modelcache/internal.h"
 #include "kube/resource.h"
@@ -112,7 +113,7 @@ int step_delete(struct rec *x, struct ctrl_result *res)
 	} else if (patch_finalizers(r, x->mc, false) == 0) {
 		LOG_INFO("finalizer removed", "policy=%s", retain ? "Retain" : "Delete");
 		events_forget(mgr_events(r->m), x->uid);
-		memo_put(r, x->key, x->uid, NULL);
+		ctrl_memo_put(r->memo, x->key, x->uid, NULL);
 	} else {
 		rc = -EIO;
 	}

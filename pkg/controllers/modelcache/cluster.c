@@ -321,6 +321,31 @@ static void apply_one(struct cl *k, const struct kube_resource *res, const char 
 	kube_error_clear(&err);
 }
 
+/* A volume sized at --default-cache-size because the estimate failed, now
+ * that the estimate says much less: recreated at the right size while
+ * nothing was hydrated into it (never Ready, no Job running or done: none,
+ * or a failed one). True when it was deleted (the rest waits for the next
+ * reconcile, which composes it again once the deletion is seen). */
+static bool resize_default_volume(struct cl *k, enum status_phase phase)
+{
+	struct rec *x = k->x;
+	int64_t observed = 0;
+	const char *req = jpath_str(k->pvc, "spec.resources.requests.storage");
+	if (!k->pvc || k->want.size_default || !mc_streq(jpath_annotation(k->pvc, COMPOSE_ANN_SIZE_SOURCE), "default") ||
+	    !req || quantity_parse_bytes(req, &observed) != 0 || observed <= k->want.size_bytes)
+		return false;
+	if (phase == STATUS_READY || (k->prev_entry && status_entry_phase(k->prev_entry) == STATUS_READY) ||
+	    (k->job && !plan_job_failed(k->job)) || jpath_get(k->pvc, "metadata.deletionTimestamp"))
+		return false;
+	LOG_INFO("recreating a volume sized before the estimate", "cluster=%s pvc=%s/%s was=%s want_bytes=%" PRId64,
+		 k->name, k->tns, x->pvc_name, req, k->want.size_bytes);
+	if (k->job)
+		delete_or_note(k, &KUBE_RES_JOBS, x->job_name, "delete Job");
+	delete_or_note(k, &KUBE_RES_PVCS, x->pvc_name, "delete PVC sized at the default");
+	rec_want_requeue(x, REQUEUE_NOT_SYNCED_MS);
+	return true;
+}
+
 static void apply_volume(struct cl *k, enum status_phase phase)
 {
 	struct rec *x = k->x;
@@ -336,6 +361,8 @@ static void apply_volume(struct cl *k, enum status_phase phase)
 	const char *req = jpath_str(k->pvc, "spec.resources.requests.storage");
 	if (req && quantity_parse_bytes(req, &observed) == 0 && observed > pin.size_bytes)
 		pin.size_bytes = observed;
+	if (pin.size_bytes > x->volume_bytes)
+		x->volume_bytes = pin.size_bytes;   /* status.size: what the volumes request */
 	if (compose_pvc(&pin, &d) == 0)
 		apply_one(k, &KUBE_RES_PVCS, k->tns, d, k->pvc, "apply PVC", "PersistentVolumeClaim");
 	json_object_put(d);
@@ -440,6 +467,7 @@ void step_cluster(struct rec *x, json_object *ic, json_object **entry)
 					  .prev = k.prev_entry, .auth_missing = x->auth_message != NULL,
 					  .auth_message = x->auth_message};
 	k.want = (struct compose_input){.mc = x->mc, .ic = ic, .size_bytes = x->size_bytes,
+					.size_default = x->size_state == STATUS_SIZE_FAILED,
 					.hydrator_image = x->r->image, .hf_endpoint = x->r->hf_endpoint,
 					.with_auth = x->auth, .retry = jpath_annotation(x->mc, COMPOSE_ANN_RETRY)};
 	*entry = NULL;
@@ -451,6 +479,8 @@ void step_cluster(struct rec *x, json_object *ic, json_object **entry)
 	judge_job(&k);
 	enum status_phase phase;
 	cl_entry(&k, entry, &phase);
+	if (resize_default_volume(&k, phase))
+		goto out;
 	apply_volume(&k, phase);
 	hydrate(&k, phase, entry);
 out:

@@ -6,9 +6,10 @@
  * own: a slow or silent Hub stalls only the caches of that source, never the
  * others. estimate_for never blocks on the network:
  *   - a cached result is returned at once (a success for the process's life:
- *     the revision was resolved to a commit; a failure for
- *     ESTIMATE_FAILURE_TTL_MS, so a source that does not exist is asked
- *     again with that period);
+ *     the revision was resolved to a commit; a definitive failure, such as a
+ *     source that does not exist, for ESTIMATE_FAILURE_TTL_MS; a transient
+ *     one, such as a Hub outage, for ESTIMATE_RETRY_BASE_MS doubled per
+ *     consecutive failure up to ESTIMATE_FAILURE_TTL_MS);
  *   - otherwise the source is queued once (single flight: every cache that
  *     asks for it while it runs waits for the same run) and the caller is
  *     told it is pending; when the run completes, every waiting cache is
@@ -19,9 +20,11 @@
  * The Hub client's own limits (connect timeout, low-speed abort, retries)
  * bound a run. */
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/api.h"
 #include "compose/compose.h"
@@ -63,6 +66,24 @@ static void est_key(json_object *mc, const char *token, struct buf *k)
 		sha256_hex_str(token, h);
 		buf_printf(k, "|tok=%.16s", h);   /* a gated repo answers once the token is there */
 	}
+}
+
+static bool definitive(int rc)
+{
+	return rc == ESTIMATE_ERR_AUTH || rc == ESTIMATE_ERR_NOT_FOUND;
+}
+
+/* How long a cached result answers. */
+static uint64_t entry_ttl_ms(const struct est_entry *e)
+{
+	if (e->rc == 0)
+		return UINT64_MAX;
+	if (definitive(e->rc))
+		return ESTIMATE_FAILURE_TTL_MS;
+	uint64_t t = ESTIMATE_RETRY_BASE_MS;
+	for (unsigned i = 1; i < e->failures && t < ESTIMATE_FAILURE_TTL_MS; i++)
+		t *= 2;
+	return t < ESTIMATE_FAILURE_TTL_MS ? t : ESTIMATE_FAILURE_TTL_MS;
 }
 
 static struct est_entry *entry_copy(const struct est_entry *e)
@@ -182,6 +203,9 @@ static void *estimator_main(void *arg)
 			break;
 		}
 		e->at_ms = mclock_mono_ms(r->clock);
+		const struct est_entry *was = hmap_get(&r->ests, e->key);
+		if (e->rc != 0 && !definitive(e->rc))
+			e->failures = was && was->rc != 0 && !definitive(was->rc) ? was->failures + 1 : 1;
 		est_free(hmap_put(&r->ests, e->key, e));
 		/* out of the queue; its waiters are enqueued again */
 		struct est_job **pp = &r->est_queue;
@@ -193,6 +217,8 @@ static void *estimator_main(void *arg)
 			ctrl_enqueue(r->c, w->key);
 		job_free(j);
 	}
+	r->est_alive--;
+	pthread_cond_broadcast(&r->est_cv);
 	pthread_mutex_unlock(&r->mu);
 	return NULL;
 }
@@ -203,8 +229,15 @@ int estimators_start(struct mcr *r)
 	pthread_cond_init(&r->est_cv, NULL);
 	for (int i = 0; i < ESTIMATORS; i++) {
 		pthread_t t;
-		if (pthread_create(&t, NULL, estimator_main, r) != 0)
+		pthread_mutex_lock(&r->mu);
+		r->est_alive++;
+		pthread_mutex_unlock(&r->mu);
+		if (pthread_create(&t, NULL, estimator_main, r) != 0) {
+			pthread_mutex_lock(&r->mu);
+			r->est_alive--;
+			pthread_mutex_unlock(&r->mu);
 			return -1;
+		}
 		pthread_detach(t);
 	}
 	return 0;
@@ -223,6 +256,34 @@ void estimators_stop(void *ctx)
 	pthread_mutex_unlock(&r->mu);
 }
 
+static void est_free_void(void *p)
+{
+	est_free(p);
+}
+
+bool estimators_free(struct mcr *r)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 3;
+	pthread_mutex_lock(&r->mu);
+	while (r->est_alive > 0)
+		if (pthread_cond_timedwait(&r->est_cv, &r->mu, &until) != 0)
+			break;
+	bool idle = r->est_alive == 0;
+	pthread_mutex_unlock(&r->mu);
+	if (!idle)
+		return false;   /* one is still waiting for the Hub: left to the process exit */
+	while (r->est_queue) {
+		struct est_job *j = r->est_queue;
+		r->est_queue = j->next;
+		job_free(j);
+	}
+	hmap_cleanup(&r->ests, est_free_void);
+	pthread_cond_destroy(&r->est_cv);
+	return true;
+}
+
 struct est_entry *estimate_for(struct mcr *r, json_object *mc, const char *token, const char *cache_key,
 			       bool *pending)
 {
@@ -237,7 +298,7 @@ struct est_entry *estimate_for(struct mcr *r, json_object *mc, const char *token
 	struct est_job *j = r->est_queue;
 	while (j && strcmp(j->key, buf_str(&k)) != 0)
 		j = j->next;
-	if (e && (e->rc == 0 || now - e->at_ms < ESTIMATE_FAILURE_TTL_MS)) {
+	if (e && now - e->at_ms < entry_ttl_ms(e)) {
 		out = entry_copy(e);
 	} else if (j && now - j->queued_ms >= ESTIMATE_TIMEOUT_MS) {
 		/* still running: a transient failure until it answers */

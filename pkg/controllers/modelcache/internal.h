@@ -32,7 +32,8 @@
 #include "util/hmap.h"
 #include "util/names.h"
 
-#define ESTIMATE_FAILURE_TTL_MS (5 * 60 * 1000)
+#define ESTIMATE_FAILURE_TTL_MS (5 * 60 * 1000)   /* a definitive source error is asked again after this */
+#define ESTIMATE_RETRY_BASE_MS (10 * 1000)        /* a transient one after 10 s, 20 s, ... up to the above */
 #define REQUEUE_NOT_SYNCED_MS 500
 #define REQUEUE_BLOCKED_MS 5000
 #define ESTIMATORS 4                     /* estimates running at once (estimate.c) */
@@ -40,7 +41,7 @@
 
 struct est_entry;
 struct est_job;
-struct memo;
+struct ctrl_memo;
 struct counted;
 
 /* The reconciler: lives as long as the process (informer handlers and the
@@ -58,7 +59,8 @@ struct mcr {
 	struct est_job *est_queue;                    /* queued and running estimates */
 	pthread_cond_t est_cv;
 	bool est_stop;
-	struct memo *memos;
+	int est_alive;                                /* estimator threads running */
+	struct ctrl_memo *memo;                       /* the status last written per cache */
 	struct counted *counted;
 	struct informer_handler ic_h, sec_h, md_h;
 };
@@ -74,6 +76,7 @@ struct est_entry {
 	bool used_fallback;
 	char *commit;
 	uint64_t at_ms;
+	unsigned failures;      /* consecutive transient failures of this source */
 	struct est_entry *next;
 };
 
@@ -101,6 +104,7 @@ struct rec {
 	enum status_size size_state;
 	char *size_msg;
 	int64_t size_bytes, weight_bytes;
+	int64_t volume_bytes;        /* the largest volume request composed (status.size) */
 	const char *source_reason;   /* a definitive source error, see source.c */
 	bool estimating;             /* the estimate is running: nothing is decided yet */
 
@@ -134,6 +138,10 @@ struct est_entry *estimate_for(struct mcr *r, json_object *mc, const char *token
 void est_free(struct est_entry *e);
 int estimators_start(struct mcr *r);
 void estimators_stop(void *mcr);   /* a manager stopper */
+/* After the stop: frees the estimate state once every estimator has
+ * returned (waits up to 3 s); false when one still waits for the Hub. */
+bool estimators_free(struct mcr *r);
+void publish_state_free(struct mcr *r);
 
 /* source.c */
 void step_resolve_auth(struct rec *x);
@@ -158,8 +166,6 @@ int step_delete(struct rec *x, struct ctrl_result *res);
 void step_cleanup_unmatched(struct rec *x);
 
 /* publish.c */
-json_object *memo_get(struct mcr *r, const char *key, const char *uid);
-void memo_put(struct mcr *r, const char *key, const char *uid, json_object *status);
 bool count_once(struct mcr *r, const char *uid, const char *cluster, const char *reason);
 void metric_bypass(const char *reason);
 bool has_finalizer(json_object *mc);

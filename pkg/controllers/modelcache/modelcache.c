@@ -11,6 +11,7 @@
 #include "api/api.h"
 #include "cache/informer.h"
 #include "compose/compose.h"
+#include "controller/memo.h"
 #include "controllers/modelcache/internal.h"
 #include "status/plan.h"
 #include "kube/resource.h"
@@ -50,7 +51,7 @@ static bool rec_begin(struct mcr *r, const char *key, struct rec *x)
 	name_cache_pvc(x->pvc_name, x->ns, x->name);
 	name_cache_job(x->job_name, x->ns, x->name);
 	name_cache_auth(x->auth_name, x->ns, x->name);
-	x->memo = memo_get(r, key, x->uid);
+	x->memo = ctrl_memo_get(r->memo, key, x->uid);
 	x->prev = x->memo ? x->memo : jpath_child(x->mc, "status");
 	x->now_ms = mclock_wall_ns(r->clock) / 1000000;
 	x->now_s = x->now_ms / 1000;
@@ -185,7 +186,8 @@ static void step_per_cluster(struct rec *x)
 static int step_publish(struct rec *x, struct ctrl_result *res)
 {
 	char volume_size[QUANTITY_STR_MAX];
-	if (quantity_format_bytes(x->size_bytes, volume_size, sizeof(volume_size)) != 0)
+	if (quantity_format_bytes(x->volume_bytes > 0 ? x->volume_bytes : x->size_bytes, volume_size,
+				  sizeof(volume_size)) != 0)
 		volume_size[0] = '\0';
 	struct status_in si = {.mc = x->mc, .now_s = x->now_s, .clusters = x->clusters, .size = x->size_state,
 			       .size_message = x->size_msg, .estimate = x->estimate,
@@ -208,7 +210,7 @@ static int reconcile(void *ctx, const char *key, struct ctrl_result *res)
 	struct rec x;
 	int rc = 0;
 	if (!rec_begin(r, key, &x)) {
-		memo_put(r, key, "", NULL);
+		ctrl_memo_put(r->memo, key, NULL, NULL);
 		goto out;
 	}
 	if (jpath_get(x.mc, "metadata.deletionTimestamp")) {
@@ -243,12 +245,27 @@ out:
 /* A cluster's PVC or Job -> the key of its cache, from the cache labels. */
 static struct ctrl_label_keys cache_labels = {API_LABEL_CACHE_NAMESPACE, API_LABEL_CACHE};
 
+/* A manager cleanup: everything the controller and its handlers used is
+ * stopped by now. */
+static void mcr_free(void *ctx)
+{
+	struct mcr *r = ctx;
+	if (!estimators_free(r))
+		return;
+	publish_state_free(r);
+	free(r->image);
+	free(r->hf_endpoint);
+	pthread_mutex_destroy(&r->mu);
+	free(r);
+}
+
 int modelcache_controller_setup(struct manager *m, const struct operator_options *o)
 {
 	struct mcr *r = xcalloc(1, sizeof(*r));
 	r->m = m;
 	r->clock = o->clock ? o->clock : mclock_system();
 	pthread_mutex_init(&r->mu, NULL);
+	r->memo = ctrl_memo_new();
 	r->image = xstrdup(o->hydrator_image && *o->hydrator_image ? o->hydrator_image : "modelcache-operator:" MC_VERSION);
 	r->hf_endpoint = xstrdup(o->hf_endpoint && *o->hf_endpoint ? o->hf_endpoint : NULL);
 	r->retry_base_ms = o->hydration_retry_base_seconds > 0 ? (int64_t)o->hydration_retry_base_seconds * 1000
@@ -280,7 +297,8 @@ int modelcache_controller_setup(struct manager *m, const struct operator_options
 	kube_error_clear(&err);
 	if (mc_watches_setup(r) != 0)
 		return -EINVAL;
-	if (estimators_start(r) != 0 || mgr_add_stopper(m, estimators_stop, r) != 0)
+	if (estimators_start(r) != 0 || mgr_add_stopper(m, estimators_stop, r) != 0 ||
+	    mgr_add_cleanup(m, mcr_free, r) != 0)
 		return -ENOMEM;
 	rc = mgr_watch_clusters(m, &KUBE_RES_PVCS, API_SELECTOR_MANAGED, ctrl_map_by_label_keys, &cache_labels, r->c);
 	if (rc == 0)

@@ -1,4 +1,4 @@
-/* ModelCache reconciler (DESIGN.md 4.1-4.5, 4.7).
+/* ModelCache reconciler (docs/concepts.md, "ModelCache": Matching to Deletion).
  *
  * Level-triggered: a key "ns/name" is reconciled from the informer caches:
  * validate -> finalizer / deletion -> match connected InferenceClusters ->

@@ -12,6 +12,7 @@
 #include "compose/compose.h"
 #include "controller/apply.h"
 #include "controller/events.h"
+#include "controller/memo.h"
 #include "controllers/modelcache/internal.h"
 #include "kube/client.h"
 #include "kube/resource.h"
@@ -20,64 +21,11 @@
 #include "util/log.h"
 #include "util/mem.h"
 
-/* The status last written per ModelCache (the informer may lag behind it). */
-struct memo {
-	char *key;
-	char *uid;
-	json_object *status;
-	struct memo *next;
-};
-
 /* Metric increments already made: (uid, cluster, reason). */
 struct counted {
 	char *id;
 	struct counted *next;
 };
-
-json_object *memo_get(struct mcr *r, const char *key, const char *uid)
-{
-	json_object *out = NULL;
-	pthread_mutex_lock(&r->mu);
-	for (struct memo *m = r->memos; m; m = m->next)
-		if (strcmp(m->key, key) == 0 && mc_streq(m->uid, uid))
-			json_object_deep_copy(m->status, &out, NULL);
-	pthread_mutex_unlock(&r->mu);
-	return out;
-}
-
-void memo_put(struct mcr *r, const char *key, const char *uid, json_object *status)
-{
-	json_object *copy = NULL;
-	if (status)
-		json_object_deep_copy(status, &copy, NULL);
-	pthread_mutex_lock(&r->mu);
-	struct memo **pp = &r->memos;
-	while (*pp && strcmp((*pp)->key, key) != 0)
-		pp = &(*pp)->next;
-	if (*pp) {
-		struct memo *m = *pp;
-		if (!copy) {
-			*pp = m->next;
-			free(m->key);
-			free(m->uid);
-			json_object_put(m->status);
-			free(m);
-		} else {
-			free(m->uid);
-			m->uid = xstrdup(uid);
-			json_object_put(m->status);
-			m->status = copy;
-		}
-	} else if (copy) {
-		struct memo *m = xcalloc(1, sizeof(*m));
-		m->key = xstrdup(key);
-		m->uid = xstrdup(uid);
-		m->status = copy;
-		m->next = r->memos;
-		r->memos = m;
-	}
-	pthread_mutex_unlock(&r->mu);
-}
 
 /* true the first time (uid, cluster, reason) is seen. */
 bool count_once(struct mcr *r, const char *uid, const char *cluster, const char *reason)
@@ -209,7 +157,7 @@ int publish(struct rec *x, json_object *st)
 	int rc = write_status(x->r, x->mc, st);
 	if (rc == 0) {
 		emit_events(x->r, x->mc, x->prev, st);
-		memo_put(x->r, x->key, x->uid, st);
+		ctrl_memo_put(x->r->memo, x->key, x->uid, st);
 	}
 	return rc;
 }
@@ -246,4 +194,15 @@ int publish_status(struct rec *x, const struct status_in *si)
 	int rc = status_compute(si, &st) == 0 && publish(x, st) == 0 ? 0 : -EIO;
 	json_object_put(st);
 	return rc;
+}
+
+void publish_state_free(struct mcr *r)
+{
+	ctrl_memo_free(r->memo);
+	while (r->counted) {
+		struct counted *c = r->counted;
+		r->counted = c->next;
+		free(c->id);
+		free(c);
+	}
 }

@@ -124,4 +124,6 @@ void step_resolve_size(struct rec *x)
 		events_emit(mgr_events(r->m), x->mc, EVENT_WARNING, x->source_reason, "Estimate", e->msg);
 	else if (x->size_state == STATUS_SIZE_FAILED)
 		events_emit(mgr_events(r->m), x->mc, EVENT_WARNING, "EstimateFailed", "Estimate", x->size_msg);
+	if (x->size_state == STATUS_SIZE_FAILED && !x->source_reason)
+		rec_want_requeue(x, ESTIMATE_RETRY_BASE_MS);   /* asked again as its backoff allows */
 }
