@@ -668,7 +668,10 @@ static int perform(struct hub_client *c, const char *url0, const char *what, str
 			ret = 0;
 			goto out;
 		}
-		if (!retry || attempt >= c->opts.max_retries) {
+		/* a host name that does not resolve twice is no network or a wrong
+		 * endpoint, not a blip: fail in a second rather than after every retry */
+		bool unresolved = rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY;
+		if (!retry || attempt >= c->opts.max_retries || (unresolved && attempt >= 1)) {
 			enum hub_err_kind k = rc != CURLE_OK ? HUB_ERR_OTHER
 							     : hub_error_kind_for_status(r->status);
 			if (k == HUB_OK)
@@ -683,8 +686,13 @@ static int perform(struct hub_client *c, const char *url0, const char *what, str
 			uint64_t ra = (uint64_t)r->retry_after_s * 1000u;
 			delay = ra > c->opts.retry_max_ms ? c->opts.retry_max_ms : ra;
 		}
-		LOG_WARN("hub request failed, retrying", "what=%s detail=\"%s\" attempt=%u delay_ms=%llu",
-			 what, detail, attempt + 1, (unsigned long long)delay);
+		/* one line per request that needs retries; the later attempts at debug level */
+		if (attempt == 0)
+			LOG_WARN("hub request failed, retrying", "what=%s detail=\"%s\" attempt=%u delay_ms=%llu",
+				 what, detail, attempt + 1, (unsigned long long)delay);
+		else
+			LOG_DEBUG("hub request failed, retrying", "what=%s detail=\"%s\" attempt=%u delay_ms=%llu",
+				  what, detail, attempt + 1, (unsigned long long)delay);
 		sleep_ms(delay);
 	}
 out:

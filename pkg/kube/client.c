@@ -563,8 +563,12 @@ int kube_list(struct kube_client *c, const struct kube_resource *r, const char *
 			}
 		}
 		size_t n = pi ? json_object_array_length(pi) : 0;
-		for (size_t i = 0; i < n; i++)
-			json_object_array_add(items, json_object_get(json_object_array_get_idx(pi, i)));
+		for (size_t i = 0; i < n; i++) {
+			json_object *it = json_object_array_get_idx(pi, i);
+			if (it && o && o->each_item)
+				o->each_item(o->each_ctx, it);
+			json_object_array_add(items, json_object_get(it));
+		}
 		free(cont);
 		cont = NULL;
 		if (json_object_object_get_ex(page, "metadata", &meta) && json_object_object_get_ex(meta, "continue", &cv) &&

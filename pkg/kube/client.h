@@ -68,6 +68,11 @@ struct kube_list_opts {
 	const char *field_selector;
 	int64_t limit;                /* page size; 0 => 500 */
 	const char *resource_version;
+	/* called on every item as its page arrives, before the next page is
+	 * read (e.g. an informer's transform: the whole list is never held
+	 * untransformed); NULL: none */
+	void (*each_item)(void *ctx, json_object *item);
+	void *each_ctx;
 };
 /* Lists every page (limit/continue) and returns one List object whose
  * "items" holds all of them and whose metadata.resourceVersion is the one to

@@ -4,6 +4,9 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <string.h>
 #include <time.h>
 
@@ -226,6 +229,9 @@ static int do_list(struct reflector *r)
 	r->st.lists++;
 	pthread_mutex_unlock(&r->mu);
 	json_object_put(list);
+#ifdef __GLIBC__
+	malloc_trim(0);   /* the list's trees are gone: give their pages back */
+#endif
 	return 0;
 }
 

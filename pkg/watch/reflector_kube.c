@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "util/mem.h"
+#include "watch/transform.h"
 
 /* ---- the real transport ---- */
 struct kube_tx {
@@ -12,12 +13,24 @@ struct kube_tx {
 	const struct kube_resource *res;
 	char *ns, *label, *field;
 	int timeout_s;
+	reflector_transform_fn transform;
 };
+
+/* The resource's transform (watch/transform.h), applied page by page, so a
+ * list of thousands is never held whole and untransformed (reflector.c
+ * applies its own transform again: transforms are idempotent). */
+static void each_item(void *ctx, json_object *item)
+{
+	struct kube_tx *k = ctx;
+	if (k->transform)
+		k->transform(item);
+}
 
 static int ktx_list(void *tctx, json_object **out, struct kube_error *err)
 {
 	struct kube_tx *k = tctx;
-	struct kube_list_opts lo = {.label_selector = k->label, .field_selector = k->field, .limit = 500};
+	struct kube_list_opts lo = {.label_selector = k->label, .field_selector = k->field, .limit = 500,
+				    .each_item = each_item, .each_ctx = k};
 	return kube_list(k->c, k->res, k->ns, &lo, out, err);
 }
 
@@ -67,6 +80,7 @@ int reflector_kube_transport(struct kube_client *c, struct kube_watch_mux *mux,
 	k->label = xstrdup(o->label_selector);
 	k->field = xstrdup(o->field_selector);
 	k->timeout_s = o->watch_timeout_s > 0 ? o->watch_timeout_s : 300;
+	k->transform = reflector_transform_for(o->resource);
 	out->list = ktx_list;
 	out->watch_start = ktx_watch_start;
 	out->watch_stop = ktx_watch_stop;
