@@ -230,7 +230,7 @@ static int render_one(json_object *mc, json_object *ic, const struct render_opts
 		if (sec) {
 			buf_printf(out, "# copy of Secret %s/%s key %s (value not shown)\n", jpath_str(mc, "metadata.namespace"),
 				   jpath_str(mc, "spec.huggingFace.authSecret.name"),
-				   jpath_str_or(mc, "spec.huggingFace.authSecret.key", COMPOSE_TOKEN_KEY));
+				   jpath_str_or(mc, "spec.huggingFace.authSecret.key", API_DEFAULT_AUTH_KEY));
 			print_doc(sec, out);
 		}
 		print_doc(job, out);

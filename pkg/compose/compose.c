@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api.h"
 #include "util/digest.h"
 #include "util/jcanon.h"
 #include "util/jpath.h"
@@ -33,12 +34,12 @@ const char *compose_target_namespace(json_object *mc, json_object *ic)
 {
 	if (compose_cluster_is_local(ic))
 		return jpath_str_or(mc, "metadata.namespace", "default");
-	return jpath_str_or(ic, "spec.namespace", COMPOSE_DEFAULT_REMOTE_NS);
+	return jpath_str_or(ic, "spec.namespace", API_DEFAULT_REMOTE_NAMESPACE);
 }
 
 const char *compose_storage_class(json_object *ic)
 {
-	return jpath_str_or(ic, "spec.cache.storageClassName", COMPOSE_DEFAULT_STORAGE_CLASS);
+	return jpath_str_or(ic, "spec.cache.storageClassName", API_DEFAULT_STORAGE_CLASS);
 }
 
 int compose_size_from_download(int64_t download_bytes, int64_t *out)
@@ -99,9 +100,9 @@ void compose_hf_filters(json_object *mc, const char **inc, size_t *ninc, const c
 static json_object *labels_for(json_object *mc)
 {
 	json_object *l = json_object_new_object();
-	put_str(l, COMPOSE_LABEL_MANAGED_BY, COMPOSE_MANAGED_BY);
-	put_str(l, COMPOSE_LABEL_CACHE, jpath_str(mc, "metadata.name"));
-	put_str(l, COMPOSE_LABEL_CACHE_NS, jpath_str(mc, "metadata.namespace"));
+	put_str(l, API_LABEL_MANAGED_BY, API_MANAGED_BY);
+	put_str(l, API_LABEL_CACHE, jpath_str(mc, "metadata.name"));
+	put_str(l, API_LABEL_CACHE_NAMESPACE, jpath_str(mc, "metadata.namespace"));
 	return l;
 }
 
@@ -139,7 +140,7 @@ int compose_set_hash(json_object *obj, char *hex_out)
 	if (!meta)
 		return -EINVAL;
 	char hex[SHA256_HEX_LEN + 1];
-	int rc = jcanon_hash(obj, COMPOSE_ANN_HASH, hex);
+	int rc = jcanon_hash(obj, API_ANN_DESIRED_HASH, hex);
 	if (rc)
 		return rc;
 	json_object *ann = jpath_child(meta, "annotations");
@@ -147,7 +148,7 @@ int compose_set_hash(json_object *obj, char *hex_out)
 		ann = json_object_new_object();
 		json_object_object_add(meta, "annotations", ann);
 	}
-	put_str(ann, COMPOSE_ANN_HASH, hex);
+	put_str(ann, API_ANN_DESIRED_HASH, hex);
 	if (hex_out)
 		memcpy(hex_out, hex, sizeof(hex));
 	return 0;
@@ -167,8 +168,8 @@ static int hashed(json_object *o, json_object **out)
 
 bool compose_hash_matches(json_object *desired, json_object *observed)
 {
-	const char *a = jpath_annotation(desired, COMPOSE_ANN_HASH);
-	const char *b = jpath_annotation(observed, COMPOSE_ANN_HASH);
+	const char *a = jpath_annotation(desired, API_ANN_DESIRED_HASH);
+	const char *b = jpath_annotation(observed, API_ANN_DESIRED_HASH);
 	return a && b && strcmp(a, b) == 0;
 }
 
@@ -182,7 +183,7 @@ int compose_namespace(const struct compose_input *in, json_object **out)
 		return 0;
 	/* shared by every cache on the cluster: only the managed-by label */
 	json_object *l = json_object_new_object();
-	put_str(l, COMPOSE_LABEL_MANAGED_BY, COMPOSE_MANAGED_BY);
+	put_str(l, API_LABEL_MANAGED_BY, API_MANAGED_BY);
 	json_object *o = new_object("v1", "Namespace", compose_target_namespace(in->mc, in->ic), NULL, l, NULL);
 	return hashed(o, out);
 }
@@ -256,7 +257,7 @@ int compose_auth_secret(const struct compose_input *in, const char *token_b64, j
 				    labels_for(in->mc), NULL);
 	put_str(o, "type", "Opaque");
 	json_object *data = json_object_new_object();
-	put_str(data, COMPOSE_TOKEN_KEY, token_b64);
+	put_str(data, API_DEFAULT_AUTH_KEY, token_b64);
 	json_object_object_add(o, "data", data);
 	return hashed(o, out);
 }
@@ -336,7 +337,7 @@ int compose_job(const struct compose_input *in, json_object **out)
 		put_str(ann, COMPOSE_ANN_BACKOFF_FROM, from);
 	}
 	if (in->retry && *in->retry)
-		put_str(ann, COMPOSE_ANN_RETRY, in->retry);
+		put_str(ann, API_ANN_RETRY, in->retry);
 	json_object_object_add(meta, "annotations", ann);
 
 	json_object *args = json_object_new_array();
@@ -363,7 +364,7 @@ int compose_job(const struct compose_input *in, json_object **out)
 
 	json_object *env = json_object_new_array();
 	if (in->with_auth)
-		json_object_array_add(env, env_secret("HF_TOKEN", auth, COMPOSE_TOKEN_KEY));
+		json_object_array_add(env, env_secret("HF_TOKEN", auth, API_DEFAULT_AUTH_KEY));
 	if (in->hf_endpoint && *in->hf_endpoint)
 		json_object_array_add(env, env_value("HF_ENDPOINT", in->hf_endpoint));
 

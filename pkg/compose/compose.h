@@ -18,23 +18,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define COMPOSE_FIELD_MANAGER "modelcache-operator"
-#define COMPOSE_LABEL_MANAGED_BY "app.kubernetes.io/managed-by"
-#define COMPOSE_MANAGED_BY "modelcache-operator"
-#define COMPOSE_LABEL_CACHE "modelcache.dev/cache"
-#define COMPOSE_LABEL_CACHE_NS "modelcache.dev/cache-namespace"
-#define COMPOSE_ANN_HASH "modelcache.dev/desired-hash"
 #define COMPOSE_ANN_ATTEMPT "modelcache.dev/attempt"
 #define COMPOSE_ANN_BACKOFF_FROM "modelcache.dev/backoff-from"
 #define COMPOSE_ANN_SIZE_SOURCE "modelcache.dev/size-source"   /* "default": --default-cache-size */
-#define COMPOSE_ANN_RETRY "modelcache.dev/retry"
 #define COMPOSE_ANN_ARTIFACT "modelcache.dev/artifact"
-#define COMPOSE_ANN_SHARDED "modelcache.dev/multi-node-sharded"
-#define COMPOSE_FINALIZER "modelcache.dev/cleanup"
-#define COMPOSE_TOKEN_KEY "HF_TOKEN"
 #define COMPOSE_MOUNT "/mnt/artifact"
-#define COMPOSE_DEFAULT_STORAGE_CLASS "modelcache-rwx"
-#define COMPOSE_DEFAULT_REMOTE_NS "modelcache"
 #define COMPOSE_JOB_BACKOFF_LIMIT 3
 #define COMPOSE_JOB_TTL_S 180
 #define COMPOSE_UID 65532

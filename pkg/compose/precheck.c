@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api.h"
 #include "compose/compose.h"
 #include "util/jpath.h"
 #include "util/quantity.h"
@@ -57,7 +58,7 @@ int compose_precheck(json_object *mc, json_object *ic, int64_t weight_bytes, str
 {
 	memset(out, 0, sizeof(*out));
 	const char *vram = jpath_str_or(mc, "spec.precheck.vram", "Enabled");
-	const char *sharded = jpath_annotation(mc, COMPOSE_ANN_SHARDED);
+	const char *sharded = jpath_annotation(mc, API_ANN_MULTI_NODE_SHARDED);
 	if (strcmp(vram, "Disabled") == 0) {
 		out->verdict = PRECHECK_BYPASS;
 		out->bypass_reason = "disabled";

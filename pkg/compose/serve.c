@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api.h"
 #include "compose/compose.h"
 #include "estimate/engine.h"
 #include "util/jpath.h"
@@ -32,7 +33,7 @@ const char *compose_serve_namespace(json_object *md, json_object *ic)
 {
 	if (compose_cluster_is_local(ic))
 		return jpath_str_or(md, "metadata.namespace", "default");
-	return jpath_str_or(ic, "spec.namespace", COMPOSE_DEFAULT_REMOTE_NS);
+	return jpath_str_or(ic, "spec.namespace", API_DEFAULT_REMOTE_NAMESPACE);
 }
 
 static bool byo_engine(json_object *md)
@@ -114,10 +115,10 @@ static json_object *labels(const struct compose_serve_input *in, bool selector_o
 {
 	json_object *l = json_object_new_object();
 	if (!selector_only) {
-		put(l, COMPOSE_LABEL_MANAGED_BY, jstr(COMPOSE_MANAGED_BY));
+		put(l, API_LABEL_MANAGED_BY, jstr(API_MANAGED_BY));
 		if (in->mc) {
-			put(l, COMPOSE_LABEL_CACHE, jstr(jpath_str(in->mc, "metadata.name")));
-			put(l, COMPOSE_LABEL_CACHE_NS, jstr(jpath_str(in->mc, "metadata.namespace")));
+			put(l, API_LABEL_CACHE, jstr(jpath_str(in->mc, "metadata.name")));
+			put(l, API_LABEL_CACHE_NAMESPACE, jstr(jpath_str(in->mc, "metadata.namespace")));
 		}
 	}
 	put(l, COMPOSE_LABEL_DEPLOYMENT, jstr(jpath_str(in->md, "metadata.name")));

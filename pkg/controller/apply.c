@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api.h"
 #include "util/buf.h"
 #include "util/jcanon.h"
 #include "util/jpath.h"
@@ -17,7 +18,7 @@ char *ctrl_canonical_json(json_object *obj)
 
 void ctrl_desired_hash(json_object *desired, char out[65])
 {
-	if (jcanon_hash(desired, CTRL_ANN_DESIRED_HASH, out) != 0)
+	if (jcanon_hash(desired, API_ANN_DESIRED_HASH, out) != 0)
 		out[0] = '\0';   /* over 16 MiB: matches no observed hash */
 }
 
@@ -36,13 +37,13 @@ int ctrl_apply_if_changed(struct kube_client *c, const struct kube_resource *r, 
 		ann = json_object_new_object();
 		json_object_object_add(md, "annotations", ann);
 	}
-	json_object_object_add(ann, CTRL_ANN_DESIRED_HASH, json_object_new_string(h));
+	json_object_object_add(ann, API_ANN_DESIRED_HASH, json_object_new_string(h));
 	if (applied)
 		*applied = false;
-	const char *cur = jpath_annotation(observed, CTRL_ANN_DESIRED_HASH);
+	const char *cur = jpath_annotation(observed, API_ANN_DESIRED_HASH);
 	if (cur && strcmp(cur, h) == 0)
 		return 0;
-	int rc = kube_apply(c, r, ns, desired, CTRL_FIELD_MANAGER, true, NULL, out, err);
+	int rc = kube_apply(c, r, ns, desired, API_FIELD_MANAGER, true, NULL, out, err);
 	if (rc == 0 && applied)
 		*applied = true;
 	return rc;

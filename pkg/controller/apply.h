@@ -13,14 +13,13 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 
+#include "api/api.h"
 #include "kube/client.h"
 
-#define CTRL_FIELD_MANAGER "modelcache-operator"
-#define CTRL_ANN_DESIRED_HASH "modelcache.dev/desired-hash"
 
 /* Canonical JSON (util/jcanon.h), malloc'd. */
 char *ctrl_canonical_json(json_object *obj);
-/* out: 65 bytes; jcanon_hash skipping CTRL_ANN_DESIRED_HASH, the same bytes
+/* out: 65 bytes; jcanon_hash skipping API_ANN_DESIRED_HASH, the same bytes
  * as compose_set_hash. An object over 16 MiB gets "" (never matches). */
 void ctrl_desired_hash(json_object *desired, char out[65]);
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api.h"
 #include "compose/compose.h"
 #include "util/jpath.h"
 #include "util/timeutil.h"
@@ -75,12 +76,12 @@ void status_plan_job(const struct plan_in *in, struct plan *out)
 		return;
 	}
 	unsigned attempt = plan_job_attempt(in->job), from = plan_job_backoff_from(in->job);
-	if (!same(jpath_annotation(in->job, COMPOSE_ANN_HASH), in->desired_hash)) {
+	if (!same(jpath_annotation(in->job, API_ANN_DESIRED_HASH), in->desired_hash)) {
 		/* a new spec or an explicit retry: at once, backoff from its base */
 		out->step = PLAN_REPLACE;
 		out->attempt = attempt + 1;
 		out->backoff_from = out->attempt;
-		out->why = same(jpath_annotation(in->job, COMPOSE_ANN_RETRY), in->retry) ? "spec changed"
+		out->why = same(jpath_annotation(in->job, API_ANN_RETRY), in->retry) ? "spec changed"
 											: "retry requested";
 		return;
 	}

@@ -21,7 +21,6 @@
 #include "util/mem.h"
 #include "util/quantity.h"
 
-#define MANAGED_BY "app.kubernetes.io/managed-by=modelcache-operator"
 #define KUBECONFIG_MAX (1u << 20)
 
 struct icc {
@@ -574,7 +573,7 @@ static int reconcile(void *ctx, const char *key, struct ctrl_result *res)
 		}
 		if (pools)
 			json_object_object_add(status, "gpuPools", pools);
-		struct informer *pvcs = cluster_informer(cl, &KUBE_RES_PVCS, NULL, MANAGED_BY);
+		struct informer *pvcs = cluster_informer(cl, &KUBE_RES_PVCS, NULL, API_SELECTOR_MANAGED);
 		if (pvcs && informer_has_synced(pvcs))
 			json_object_object_add(status, "cache", cache_summary(&ic, pvcs));
 		else if (!json_object_object_get_ex(status, "cache", NULL))
@@ -690,6 +689,6 @@ int inferencecluster_controller_setup(struct manager *m, const struct operator_o
 	struct registry *reg = mgr_clusters(m);
 	registry_set_failure_hook(reg, on_cluster_failure, &x);
 	registry_add_cluster_self_watch(reg, &KUBE_RES_NODES, NULL, x.c);
-	registry_add_cluster_self_watch(reg, &KUBE_RES_PVCS, MANAGED_BY, x.c);
+	registry_add_cluster_self_watch(reg, &KUBE_RES_PVCS, API_SELECTOR_MANAGED, x.c);
 	return 0;
 }

@@ -288,7 +288,7 @@ static void judge_job(struct cl *k)
 	if (!plan_job_failed(k->job)) {
 		/* a Job composed for another source (or before a retry request) does not count */
 		char h[65];
-		if (desired_hash_for(k, k->job, h) && !mc_streq(jpath_annotation(k->job, COMPOSE_ANN_HASH), h))
+		if (desired_hash_for(k, k->job, h) && !mc_streq(jpath_annotation(k->job, API_ANN_DESIRED_HASH), h))
 			k->in.job = NULL;
 		return;
 	}
@@ -469,7 +469,7 @@ void step_cluster(struct rec *x, json_object *ic, json_object **entry)
 	k.want = (struct compose_input){.mc = x->mc, .ic = ic, .size_bytes = x->size_bytes,
 					.size_default = x->size_state == STATUS_SIZE_FAILED,
 					.hydrator_image = x->r->image, .hf_endpoint = x->r->hf_endpoint,
-					.with_auth = x->auth, .retry = jpath_annotation(x->mc, COMPOSE_ANN_RETRY)};
+					.with_auth = x->auth, .retry = jpath_annotation(x->mc, API_ANN_RETRY)};
 	*entry = NULL;
 	if (precheck(&k, entry) || !open_cluster(&k, entry))
 		goto out;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api.h"
 #include "compose/compose.h"
 #include "compose/emit.h"
 #include "compose/precheck.h"
@@ -104,7 +105,7 @@ static void test_remote_full(void **state)
 	assert_string_equal(jpath_str(json_object_array_get_idx(env, 1), "value"), "http://127.0.0.1:8081");
 	assert_string_equal(jpath_str(sec, "data.HF_TOKEN"), "aGZfc2VjcmV0");
 	assert_string_equal(jpath_annotation(job, COMPOSE_ANN_ATTEMPT), "2");
-	assert_string_equal(jpath_annotation(job, COMPOSE_ANN_RETRY), "after-fix-1");
+	assert_string_equal(jpath_annotation(job, API_ANN_RETRY), "after-fix-1");
 	json_object *objs[] = {ns, pvc, sec, job};
 	check_golden("remote-full", objs, 4);
 	json_object_put(ns);
@@ -227,7 +228,7 @@ static void test_hash(void **state)
 	assert_int_equal(compose_pvc(&in, &b), 0);
 	in.size_bytes = 2 * GIB;
 	assert_int_equal(compose_pvc(&in, &c), 0);
-	const char *ha = jpath_annotation(a, COMPOSE_ANN_HASH);
+	const char *ha = jpath_annotation(a, API_ANN_DESIRED_HASH);
 	assert_non_null(ha);
 	assert_int_equal(strlen(ha), 64);
 	assert_true(compose_hash_matches(a, b));

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "api/api.h"
 #include "controller/apply.h"
 #include "controller/controller.h"
 #include "metrics/metrics.h"
@@ -273,7 +274,7 @@ static void test_apply_skipped_when_hash_equal(void **st)
 	json_object *md, *ann, *v;
 	json_object_object_get_ex(desired, "metadata", &md);
 	json_object_object_get_ex(md, "annotations", &ann);
-	assert_true(json_object_object_get_ex(ann, CTRL_ANN_DESIRED_HASH, &v));
+	assert_true(json_object_object_get_ex(ann, API_ANN_DESIRED_HASH, &v));
 	assert_string_equal(json_object_get_string(v), h);
 	/* same for status */
 	json_object *obs = json_tokener_parse("{\"metadata\":{\"name\":\"x\"},\"status\":{\"a\":1,\"b\":[\"x\"]}}");
