@@ -60,7 +60,7 @@ static void idx_namespace(json_object *obj, store_index_emit emit, void *ectx)
 	emit(ectx, ns ? ns : "");
 }
 
-static void idx_label(json_object *obj, store_index_emit emit, void *ectx)
+void store_index_labels(json_object *obj, store_index_emit emit, void *ectx)
 {
 	json_object *md, *labels;
 	if (!json_object_object_get_ex(obj, "metadata", &md) ||
@@ -75,7 +75,7 @@ static void idx_label(json_object *obj, store_index_emit emit, void *ectx)
 	}
 }
 
-static void idx_owner(json_object *obj, store_index_emit emit, void *ectx)
+void store_index_owners(json_object *obj, store_index_emit emit, void *ectx)
 {
 	json_object *md, *refs;
 	if (!json_object_object_get_ex(obj, "metadata", &md) ||
@@ -141,8 +141,6 @@ int store_new(struct store **out)
 	pthread_rwlock_init(&s->lk, NULL);
 	hmap_init(&s->objs);
 	store_add_index(s, STORE_INDEX_NAMESPACE, idx_namespace);
-	store_add_index(s, STORE_INDEX_LABEL, idx_label);
-	store_add_index(s, STORE_INDEX_OWNER, idx_owner);
 	*out = s;
 	return 0;
 }

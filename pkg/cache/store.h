@@ -1,10 +1,12 @@
 /* Thread-safe object store: key ("ns/name", or "name" when cluster-scoped)
  * -> json_object, with indexes.
  *
- * Built-in indexes: STORE_INDEX_NAMESPACE (value: the namespace),
- * STORE_INDEX_LABEL (values: "key=value" for every label) and
- * STORE_INDEX_OWNER (values: the uid of every ownerReference). Custom index
- * functions may be added before the first object goes in.
+ * Built-in index: STORE_INDEX_NAMESPACE (value: the namespace). Others are
+ * added before the first object goes in, only where a reader uses them (an
+ * index costs ~100 bytes per value per object): store_index_labels under
+ * STORE_INDEX_LABEL (values: "key=value" for every label),
+ * store_index_owners under STORE_INDEX_OWNER (the uid of every
+ * ownerReference), or a custom function.
  *
  * Ownership: objects put in are taken (store_*_take); objects read out are
  * DEEP COPIES owned by the caller (json-c refcounts are not atomic and
@@ -35,6 +37,8 @@ typedef void (*store_delta_cb)(void *ctx, enum store_delta_type t, json_object *
 			       json_object *new_obj);
 
 int store_new(struct store **out);
+void store_index_labels(json_object *obj, store_index_emit emit, void *ectx);
+void store_index_owners(json_object *obj, store_index_emit emit, void *ectx);
 void store_free(struct store *s);
 int store_add_index(struct store *s, const char *name, store_index_fn fn);
 

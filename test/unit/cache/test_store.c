@@ -108,6 +108,8 @@ static void test_indexes(void **st)
 	(void)st;
 	struct store *s;
 	assert_int_equal(store_new(&s), 0);
+	assert_int_equal(store_add_index(s, STORE_INDEX_LABEL, store_index_labels), 0);
+	assert_int_equal(store_add_index(s, STORE_INDEX_OWNER, store_index_owners), 0);
 	store_upsert_take(s, obj("ns1", "a", "1", "{\"app\":\"x\",\"tier\":\"db\"}", "u1"), NULL, NULL);
 	store_upsert_take(s, obj("ns1", "b", "1", "{\"app\":\"y\"}", "u1"), NULL, NULL);
 	store_upsert_take(s, obj("ns2", "c", "1", "{\"app\":\"x\"}", "u2"), NULL, NULL);
@@ -166,6 +168,7 @@ static void test_replace_diff(void **st)
 	struct store *s;
 	struct rec r = {{0}};
 	assert_int_equal(store_new(&s), 0);
+	assert_int_equal(store_add_index(s, STORE_INDEX_LABEL, store_index_labels), 0);
 	store_upsert_take(s, obj("ns", "same", "1", NULL, NULL), NULL, NULL);
 	store_upsert_take(s, obj("ns", "changed", "1", "{\"v\":\"old\"}", NULL), NULL, NULL);
 	store_upsert_take(s, obj("ns", "gone", "1", NULL, NULL), NULL, NULL);
