@@ -121,7 +121,12 @@ int status_cluster(const struct status_cluster_in *in, int64_t now_s, json_objec
 	} else if (in->evicted) {
 		phase = STATUS_EVICTED;
 		reason = "Evicted";
-		message = "removed to free cache capacity";
+		message = in->evicted_message && *in->evicted_message ? in->evicted_message
+								      : "removed to free cache capacity";
+	} else if (in->capacity_message) {
+		phase = STATUS_PENDING;
+		reason = "InsufficientCapacity";
+		message = in->capacity_message;
 	} else if (in->job && obj_cond_true(in->job, "Failed")) {
 		phase = STATUS_FAILED;
 		reason = in->failure_reason && *in->failure_reason ? in->failure_reason : "HydrationFailed";
@@ -270,6 +275,7 @@ static void artifact_ready(json_object *conds, json_object *prev_conds, json_obj
 	size_t ready = count_where(clusters, STATUS_READY, -1);
 	size_t failed = count_where(clusters, STATUS_FAILED, -1);
 	size_t skipped = count_where(clusters, STATUS_SKIPPED, -1);
+	size_t evicted = count_where(clusters, STATUS_EVICTED, -1);
 	char *msg = NULL;
 	const char *st = "False", *reason;
 	if (in->source_reason) {
@@ -301,6 +307,12 @@ static void artifact_ready(json_object *conds, json_object *prev_conds, json_obj
 		st = "True";
 		reason = "Staged";
 		msg = xasprintf("Artifact staged on all %zu clusters", matched);
+	} else if (evicted > 0 && evicted + skipped == matched - ready) {
+		reason = "Evicted";
+		char *names = names_where(clusters, STATUS_EVICTED, -1);
+		msg = xasprintf("evicted for capacity on %s (ready on %zu of %zu clusters); a ModelDeployment "
+				"placed there brings it back", names, ready, matched);
+		free(names);
 	} else if (ready > 0) {
 		reason = "Partial";
 		char *names = names_where(clusters, STATUS_READY, -1);
@@ -492,6 +504,11 @@ int status_events(json_object *prev, json_object *next, const char *repo, json_o
 			free(msg);
 		} else if (p == STATUS_SKIPPED && changed) {
 			add_event(ev, "Warning", "InsufficientVRAM", jpath_str_or(e, "message", ""));
+		} else if (p == STATUS_EVICTED && changed) {
+			add_event(ev, "Normal", "Evicted", jpath_str_or(e, "message", ""));
+		} else if (p == STATUS_PENDING && strcmp(jpath_str_or(e, "reason", ""), "InsufficientCapacity") == 0 &&
+			   (changed || strcmp(jpath_str_or(pe, "reason", ""), "InsufficientCapacity") != 0)) {
+			add_event(ev, "Warning", "InsufficientCapacity", jpath_str_or(e, "message", ""));
 		}
 	}
 	json_object *pa = jpath_find_type(jpath_child(prev, "conditions"), "ArtifactReady");

@@ -5,7 +5,9 @@
  *
  * Per cluster (status_cluster), first rule that holds:
  *   Skipped   VRAM precheck failed (reason InsufficientVRAM, byte counts)
- *   Evicted   removed for capacity
+ *   Evicted   removed for capacity (message: why, with the numbers)
+ *   Pending   reason InsufficientCapacity: the cache does not fit the
+ *             cluster's budget and nothing is composed there
  *   Failed    Job condition Failed=True (message = hydrator's termination message)
  *   Ready     PVC Bound and (Job Complete=True or previously Ready: a latch)
  *   Hydrating PVC Bound
@@ -16,7 +18,8 @@
  *
  * Whole status (status_compute): observedGeneration, resolvedRevision,
  * size (the volume size, shown in the SIZE column), estimate, summary.ready "<Ready>/<matched>", clusters and the conditions
- * Valid, ClustersMatched, SizeEstimated, ArtifactReady (+ CleanupBlocked while
+ * Valid, ClustersMatched, SizeEstimated, ArtifactReady (reason Evicted when
+ * every cluster that is not Ready is Evicted or Skipped, at least one Evicted) (+ CleanupBlocked while
  * a deletion waits for a cluster), and Ready (= ArtifactReady) and Stalled
  * (True when only a user action can change anything: invalid spec, every
  * matched cluster Skipped, a definitive source error) for GitOps tools
@@ -50,7 +53,9 @@ struct status_cluster_in {
 	int64_t estimated_bytes;     /* with skipped */
 	int64_t available_bytes;
 	const char *skip_message;
-	bool evicted;
+	bool evicted;                /* removed for capacity and not demanded since */
+	const char *evicted_message; /* why, with the numbers; NULL: a generic message */
+	const char *capacity_message;/* non-NULL: not admitted (Pending/InsufficientCapacity), nothing composed */
 	json_object *pvc;            /* observed PVC or NULL */
 	json_object *job;            /* observed Job or NULL */
 	const char *failure_message; /* termination message; NULL: the Job's Failed condition message */

@@ -48,6 +48,7 @@ struct cl {
 	char *term;                            /* the failed attempt's message */
 	struct status_cluster_in in;
 	struct compose_input want;
+	struct admit_hold hold;                /* capacity.c */
 	unsigned errors_before;
 };
 
@@ -474,6 +475,12 @@ void step_cluster(struct rec *x, json_object *ic, json_object **entry)
 	if (precheck(&k, entry) || !open_cluster(&k, entry))
 		goto out;
 	observe_all(&k);
+	struct admit_in admit = {.ic = ic, .kc = k.kc, .local = !k.remote, .tns = k.tns, .pvc = k.pvc,
+				 .prev_entry = k.prev_entry, .st = &k.in, .size_bytes = &k.want.size_bytes};
+	if (!step_admit(x, &admit, &k.hold)) {
+		cl_entry(&k, entry, NULL);
+		goto out;
+	}
 	drop_lost(&k);
 	unlatch(&k);
 	judge_job(&k);
@@ -482,8 +489,10 @@ void step_cluster(struct rec *x, json_object *ic, json_object **entry)
 	if (resize_default_volume(&k, phase))
 		goto out;
 	apply_volume(&k, phase);
+	admit_release(&k.hold);   /* the next admission there sees this volume */
 	hydrate(&k, phase, entry);
 out:
+	admit_hold_cleanup(&k.hold);
 	free(k.term);
 	json_object_put(k.unlatched);
 	json_object_put(k.pvc);

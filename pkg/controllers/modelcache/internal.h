@@ -9,6 +9,8 @@
  *                 the volume size, definitive source errors)
  *   cluster.c     step "per cluster": precheck, observe, compose, apply,
  *                 the hydration Job (its decisions: status_plan_job)
+ *   capacity.c    step "admit" within it: a cluster's capacity budget, LRU
+ *                 eviction, bring-back (its decision: capacity_admit)
  *   cleanup.c     steps "delete" and "clean up unmatched"
  *   publish.c     status writes, events, metrics, the finalizer
  *
@@ -43,6 +45,7 @@ struct est_entry;
 struct est_job;
 struct ctrl_memo;
 struct counted;
+struct mc_capacity;
 
 /* The reconciler: lives as long as the process (informer handlers and the
  * controller keep pointers to it until the manager has stopped them). */
@@ -62,6 +65,7 @@ struct mcr {
 	int est_alive;                                /* estimator threads running */
 	struct ctrl_memo *memo;                       /* the status last written per cache */
 	struct counted *counted;
+	struct mc_capacity *cap;                      /* admission locks and evictions (capacity.c) */
 	struct informer_handler ic_h, sec_h, md_h;
 };
 
@@ -130,6 +134,9 @@ void rec_set_error(struct rec *x, const char *what, const char *cluster, const s
 int mc_watches_setup(struct mcr *r);   /* indexes and handlers; 0 or -1 */
 char *md_users(struct mcr *r, const char *ns, const char *name);
 bool md_serves_on(struct mcr *r, const char *ns, const char *name, const char *cluster);
+/* A live ModelDeployment referencing ns/name has a placement on cluster;
+ * *demanded_s (optional) = the newest creation time of those. */
+bool md_placed_on(struct mcr *r, const char *ns, const char *name, const char *cluster, int64_t *demanded_s);
 
 /* estimate.c: a copy of the cached entry for the spec; NULL with *pending
  * while it is being estimated (cache_key is enqueued when it is done). */
@@ -158,6 +165,32 @@ json_object *observe(struct informer *inf, const char *ns, const char *name);   
 /* DELETE with background propagation; a 404 is success. */
 int delete_obj(struct kube_client *kc, const struct kube_resource *res, const char *ns, const char *name,
 	       struct kube_error *err);
+
+/* capacity.c: step "admit", run before anything is composed on a cluster.
+ * False: compose nothing there; the entry is then computed from *st, which
+ * says Evicted (evicted, evicted_message) or InsufficientCapacity
+ * (capacity_message), or neither after a write error (x->error). True:
+ * compose; when the decision was taken under the cluster's admission lock,
+ * hold->mu is held and admit_release must follow the PVC apply. */
+struct admit_in {
+	json_object *ic;
+	struct kube_client *kc;
+	bool local;                 /* the operator's own cluster (volumes in every namespace) */
+	const char *tns;            /* the target namespace there */
+	json_object *pvc;           /* the cache's observed volume there, or NULL */
+	json_object *prev_entry;    /* its previous status.clusters[] entry, or NULL */
+	struct status_cluster_in *st;
+	int64_t *size_bytes;        /* the volume size to compose (kept when it cannot grow) */
+};
+struct admit_hold {
+	pthread_mutex_t *mu;        /* the cluster's admission lock, while held */
+	char *message;              /* what st points at (owned) */
+};
+struct mc_capacity *mc_capacity_new(void);
+void mc_capacity_free(struct mc_capacity *c);
+bool step_admit(struct rec *x, const struct admit_in *in, struct admit_hold *hold);
+void admit_release(struct admit_hold *hold);          /* unlock (idempotent) */
+void admit_hold_cleanup(struct admit_hold *hold);     /* unlock and free */
 
 /* cleanup.c: 0 = nothing of the cache left on the cluster, 1 = cannot be
  * reached (blocked), <0 a write error */

@@ -266,6 +266,7 @@ int modelcache_controller_setup(struct manager *m, const struct operator_options
 	r->clock = o->clock ? o->clock : mclock_system();
 	pthread_mutex_init(&r->mu, NULL);
 	r->memo = ctrl_memo_new();
+	r->cap = mc_capacity_new();
 	r->image = xstrdup(o->hydrator_image && *o->hydrator_image ? o->hydrator_image : "modelcache-operator:" MC_VERSION);
 	r->hf_endpoint = xstrdup(o->hf_endpoint && *o->hf_endpoint ? o->hf_endpoint : NULL);
 	r->retry_base_ms = o->hydration_retry_base_seconds > 0 ? (int64_t)o->hydration_retry_base_seconds * 1000

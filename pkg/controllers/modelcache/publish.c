@@ -126,6 +126,10 @@ static void emit_events(struct mcr *r, json_object *mc, json_object *prev, json_
 		events_forget_reason(rec, mc, "HydrationFailed");
 	if (!any_cluster_in(next, STATUS_SKIPPED))
 		events_forget_reason(rec, mc, "InsufficientVRAM");
+	if (!any_cluster_in(next, STATUS_EVICTED))
+		events_forget_reason(rec, mc, "Evicted");
+	if (!any_cluster_in(next, STATUS_PENDING))
+		events_forget_reason(rec, mc, "InsufficientCapacity");
 	json_object *ev = NULL;
 	if (status_events(prev, next, jpath_str_or(mc, "spec.huggingFace.repo", ""), &ev) != 0)
 		return;

@@ -12,6 +12,7 @@
 
 #include "cache/informer.h"
 #include "cache/store.h"
+#include "capacity/admit.h"
 #include "controllers/modelcache/internal.h"
 #include "util/buf.h"
 #include "util/jpath.h"
@@ -164,6 +165,14 @@ bool md_serves_on(struct mcr *r, const char *ns, const char *name, const char *c
 			if (mc_streq(jpath_str(json_object_array_get_idx(pl, j), "cluster"), cluster))
 				yes = true;
 	}
+	json_object_put(list);
+	return yes;
+}
+
+bool md_placed_on(struct mcr *r, const char *ns, const char *name, const char *cluster, int64_t *demanded_s)
+{
+	json_object *list = md_referencing(r, ns, name);
+	bool yes = capacity_md_placed(list, ns, name, cluster, demanded_s);
 	json_object_put(list);
 	return yes;
 }

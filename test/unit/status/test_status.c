@@ -233,7 +233,11 @@ static const struct cond_row cond_rows[] = {
 	{"Skipped", false, "False", "Skipped", "0/1", "True"},
 	{"Pending,Skipped", false, "False", "Hydrating", "0/2", "False"},
 	{"Hydrating,Pending", false, "False", "Hydrating", "0/2", "False"},
-	{"Evicted", false, "False", "Hydrating", "0/1", "False"},
+	{"Evicted", false, "False", "Evicted", "0/1", "False"},             /* Evicted counts in the denominator */
+	{"Ready,Evicted", false, "False", "Evicted", "1/2", "False"},
+	{"Evicted,Skipped", false, "False", "Evicted", "0/2", "False"},
+	{"Evicted,Hydrating", false, "False", "Hydrating", "0/2", "False"},
+	{"Ready,Evicted,Pending", false, "False", "Partial", "1/3", "False"},
 };
 
 static const char *cond_field(json_object *st, const char *type, const char *field)
@@ -516,6 +520,51 @@ static void test_events(void **state)
 	json_object_put(auth);
 }
 
+/* Capacity: InsufficientCapacity (nothing composed) and Evicted carry their
+ * messages; each emits one event when it begins. */
+static void test_capacity(void **state)
+{
+	(void)state;
+	const char *need = "needs 10 GiB; w has 5 GiB free of 25 GiB (reserve 0 GiB) and nothing evictable: 1 cache pinned";
+	struct status_cluster_in in = {.name = "w", .pvc_name = "p", .job_name = "j", .capacity_message = need};
+	json_object *e = NULL, *ev = NULL;
+	enum status_phase ph;
+	assert_int_equal(status_cluster(&in, T0, &e, &ph), 0);
+	assert_int_equal(ph, STATUS_PENDING);
+	assert_string_equal(jpath_str(e, "reason"), "InsufficientCapacity");
+	assert_string_equal(jpath_str(e, "message"), need);
+	in.capacity_message = NULL;
+	in.evicted = true;
+	json_object *e2 = NULL;
+	assert_int_equal(status_cluster(&in, T0, &e2, &ph), 0);
+	assert_string_equal(jpath_str(e2, "message"), "removed to free cache capacity");
+	json_object_put(e2);
+	in.evicted_message = "evicted from w (least recently used) to make room: ns/c needs 10 GiB";
+	assert_int_equal(status_cluster(&in, T0, &e2, &ph), 0);
+	assert_int_equal(ph, STATUS_EVICTED);
+	assert_string_equal(jpath_str(e2, "reason"), "Evicted");
+	assert_string_equal(jpath_str(e2, "message"), in.evicted_message);
+
+	json_object *a = parse("{\"clusters\":[]}"), *b = parse("{\"clusters\":[]}"), *c = parse("{\"clusters\":[]}");
+	json_object_array_add(json_object_object_get(b, "clusters"), e);
+	json_object_array_add(json_object_object_get(c, "clusters"), e2);
+	assert_int_equal(status_events(a, b, "r", &ev), 0);
+	assert_int_equal(count_reason(ev, "InsufficientCapacity", "Warning"), 1);
+	json_object_put(ev);
+	assert_int_equal(status_events(b, b, "r", &ev), 0);
+	assert_int_equal(count_reason(ev, "InsufficientCapacity", "Warning"), 0);
+	json_object_put(ev);
+	assert_int_equal(status_events(b, c, "r", &ev), 0);
+	assert_int_equal(count_reason(ev, "Evicted", "Normal"), 1);
+	json_object_put(ev);
+	assert_int_equal(status_events(c, c, "r", &ev), 0);
+	assert_int_equal(count_reason(ev, "Evicted", "Normal"), 0);
+	json_object_put(ev);
+	json_object_put(a);
+	json_object_put(b);
+	json_object_put(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -529,6 +578,7 @@ int main(void)
 		cmocka_unit_test(test_waiting_for_volume),
 		cmocka_unit_test(test_transition_times),
 		cmocka_unit_test(test_events),
+		cmocka_unit_test(test_capacity),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
