@@ -52,7 +52,15 @@ static bool rec_begin(struct mcr *r, const char *key, struct rec *x)
 	name_cache_job(x->job_name, x->ns, x->name);
 	name_cache_auth(x->auth_name, x->ns, x->name);
 	x->memo = ctrl_memo_get(r->memo, key, x->uid);
-	x->prev = x->memo ? x->memo : jpath_child(x->mc, "status");
+	json_object *observed = jpath_child(x->mc, "status");
+	if (x->memo && status_equal(x->memo, observed)) {
+		/* the informer has caught up with our write: the memo is not
+		 * needed any more (a cache's status is kept once, in the store) */
+		ctrl_memo_put(r->memo, key, NULL, NULL);
+		json_object_put(x->memo);
+		x->memo = NULL;
+	}
+	x->prev = x->memo ? x->memo : observed;
 	x->now_ms = mclock_wall_ns(r->clock) / 1000000;
 	x->now_s = x->now_ms / 1000;
 	return true;
