@@ -14,6 +14,8 @@
 #include "controller/apply.h"
 #include "controller/controller.h"
 #include "metrics/metrics.h"
+#include "util/clock.h"
+#include "workqueue/workqueue.h"
 
 static struct ctrl_label_keys cache_keys = {"modelcache.dev/cache-namespace", "modelcache.dev/cache"};
 
@@ -22,6 +24,9 @@ struct rctx {
 	int calls_a, calls_err, calls_term, calls_req, calls_slow;
 	int concurrent, max_concurrent;
 	int err_left;
+	bool gate_open;           /* "a" waits for it */
+	pthread_cond_t gate;
+	struct ctrl *c;           /* "slow" watches its queue */
 	bool slow_finished;
 	unsigned long rids[64];
 	int nrids;
@@ -39,8 +44,10 @@ static int reconcile(void *ctx, const char *key, struct ctrl_result *res)
 	pthread_mutex_unlock(&r->mu);
 	int rc = 0;
 	if (strcmp(key, "a") == 0) {
-		usleep(150000);   /* long enough for the test to re-add it meanwhile */
+		/* held until the test has re-added it meanwhile */
 		pthread_mutex_lock(&r->mu);
+		while (!r->gate_open)
+			pthread_cond_wait(&r->gate, &r->mu);
 		r->calls_a++;
 		pthread_mutex_unlock(&r->mu);
 	} else if (strcmp(key, "err") == 0) {
@@ -70,7 +77,18 @@ static int reconcile(void *ctx, const char *key, struct ctrl_result *res)
 		pthread_mutex_lock(&r->mu);
 		r->calls_slow++;
 		pthread_mutex_unlock(&r->mu);
-		usleep(200000);
+		/* still running when ctrl_stop shuts the queue down (bounded: 60 s) */
+		for (int i = 0; i < 60000; i++) {
+			char *k = NULL;
+			int qrc = wq_try_get(ctrl_queue(r->c), &k);
+			if (qrc == -ESHUTDOWN)
+				break;
+			if (qrc == 0) {   /* nothing else is queued in that test */
+				wq_done(ctrl_queue(r->c), k);
+				free(k);
+			}
+			usleep(1000);
+		}
 		pthread_mutex_lock(&r->mu);
 		r->slow_finished = true;
 		pthread_mutex_unlock(&r->mu);
@@ -89,35 +107,73 @@ static int val(struct rctx *r, int *p)
 	return v;
 }
 
+/* Polls for a condition another thread brings about (bounded: 60 s, the
+ * machine may be loaded); time in the controller comes from a fake clock. */
 static void wait_val(struct rctx *r, int *p, int want)
 {
-	for (int i = 0; i < 3000 && val(r, p) < want; i++)
+	for (int i = 0; i < 60000 && val(r, p) < want; i++)
 		usleep(1000);
 	assert_true(val(r, p) >= want);
 }
 
-static struct ctrl *mk(struct rctx *r, int workers)
+static void wait_delayed(struct ctrl *c, size_t want)
 {
-	struct ctrl_opts o = {.name = "test", .workers = workers, .reconcile = reconcile, .ctx = r};
+	for (int i = 0; i < 60000 && wq_delayed_len(ctrl_queue(c)) != want; i++)
+		usleep(1000);
+	assert_int_equal(wq_delayed_len(ctrl_queue(c)), want);
+}
+
+static struct ctrl *mk_clock(struct rctx *r, int workers, const struct mclock *clock)
+{
+	struct ctrl_opts o = {.name = "test", .workers = workers, .reconcile = reconcile, .ctx = r, .clock = clock};
 	struct ctrl *c;
 	assert_int_equal(ctrl_new(&o, &c), 0);
+	r->c = c;
 	return c;
+}
+
+static struct ctrl *mk(struct rctx *r, int workers)
+{
+	return mk_clock(r, workers, NULL);
 }
 
 static void test_results(void **st)
 {
 	(void)st;
+	struct mclock_fake clk;
+	mclock_fake_init(&clk, 1700000000LL * 1000000000LL);
 	struct rctx r = {.mu = PTHREAD_MUTEX_INITIALIZER, .err_left = 3};
-	struct ctrl *c = mk(&r, 4);
+	struct ctrl *c = mk_clock(&r, 4, &clk.base);
 	ctrl_enqueue(c, "err");
 	ctrl_enqueue(c, "term");
 	ctrl_enqueue(c, "req");
 	assert_int_equal(ctrl_start(c), 0);
+	/* first pass: "err" waits 5 ms (backoff), "req" 10 ms (requeue-after) */
+	wait_val(&r, &r.calls_term, 1);
+	wait_delayed(c, 2);
+	assert_int_equal(val(&r, &r.calls_err), 1);
+	assert_int_equal(val(&r, &r.calls_req), 1);
 	/* error: retried with backoff (5, 10, 20 ms) until it succeeds */
-	wait_val(&r, &r.calls_err, 4);
+	mclock_fake_advance(&clk, 5000000ull);    /* t=5: err */
+	wait_val(&r, &r.calls_err, 2);
+	wait_delayed(c, 2);
+	assert_int_equal(val(&r, &r.calls_req), 1);
+	mclock_fake_advance(&clk, 5000000ull);    /* t=10: req (again after 10 ms) */
+	wait_val(&r, &r.calls_req, 2);
+	wait_delayed(c, 2);
+	assert_int_equal(val(&r, &r.calls_err), 2);   /* due at 15 */
+	mclock_fake_advance(&clk, 5000000ull);    /* t=15: err, next due at 35 */
+	wait_val(&r, &r.calls_err, 3);
+	wait_delayed(c, 2);
 	/* requeue-after: called again after the delay, then done */
+	mclock_fake_advance(&clk, 5000000ull);    /* t=20: req, done */
 	wait_val(&r, &r.calls_req, 3);
-	usleep(50000);
+	wait_delayed(c, 1);
+	assert_int_equal(val(&r, &r.calls_err), 3);
+	mclock_fake_advance(&clk, 15000000ull);   /* t=35: err succeeds */
+	wait_val(&r, &r.calls_err, 4);
+	wait_delayed(c, 0);
+	assert_int_equal(ctrl_stop(c, 60000), 0);   /* joins the workers: the figures are final */
 	assert_int_equal(val(&r, &r.calls_err), 4);
 	assert_int_equal(val(&r, &r.calls_req), 3);
 	/* terminal: not retried */
@@ -145,14 +201,14 @@ static void test_results(void **st)
 		for (int j = 0; j < i; j++)
 			assert_true(r.rids[i] != r.rids[j]);
 	}
-	assert_int_equal(ctrl_stop(c, 1000), 0);
 	ctrl_free(c);
+	mclock_fake_cleanup(&clk);
 }
 
 static void test_one_worker_per_key(void **st)
 {
 	(void)st;
-	struct rctx r = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	struct rctx r = {.mu = PTHREAD_MUTEX_INITIALIZER, .gate = PTHREAD_COND_INITIALIZER};
 	struct ctrl *c = mk(&r, 4);
 	assert_int_equal(ctrl_start(c), 0);
 	ctrl_enqueue(c, "a");
@@ -160,11 +216,16 @@ static void test_one_worker_per_key(void **st)
 	/* added many times while processing: never concurrently, once more after */
 	for (int i = 0; i < 20; i++)
 		ctrl_enqueue(c, "a");
+	assert_int_equal(wq_len(ctrl_queue(c)), 0);   /* dirty, not ready, while in flight */
+	pthread_mutex_lock(&r.mu);
+	r.gate_open = true;
+	pthread_cond_broadcast(&r.gate);
+	pthread_mutex_unlock(&r.mu);
 	wait_val(&r, &r.calls_a, 2);
-	usleep(200000);
+	assert_int_equal(wq_len(ctrl_queue(c)), 0);   /* nothing left for a third run */
+	assert_int_equal(ctrl_stop(c, 60000), 0);
 	assert_int_equal(val(&r, &r.calls_a), 2);
 	assert_int_equal(r.max_concurrent, 1);
-	ctrl_stop(c, 1000);
 	ctrl_free(c);
 }
 
@@ -176,7 +237,7 @@ static void test_stop_drains_in_flight(void **st)
 	assert_int_equal(ctrl_start(c), 0);
 	ctrl_enqueue(c, "slow");
 	wait_val(&r, &r.calls_slow, 1);
-	assert_int_equal(ctrl_stop(c, 5000), 0);
+	assert_int_equal(ctrl_stop(c, 60000), 0);
 	pthread_mutex_lock(&r.mu);
 	assert_true(r.slow_finished);   /* the in-flight reconcile completed before stop returned */
 	pthread_mutex_unlock(&r.mu);
