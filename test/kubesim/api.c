@@ -1,5 +1,6 @@
 #include "api.h"
 #include "admission.h"
+#include "validate.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -162,7 +163,9 @@ static void respond_err(struct api *a, struct http_req *r, struct sim_err *e, co
 	e->causes = NULL;
 	/* like the apiserver: details.kind is the Kind for Invalid, the resource otherwise */
 	char *kind = NULL;
-	if (e->code == 422 && plural) {
+	size_t pl = plural ? strlen(plural) : 0;
+	int names_resource = plural && strncmp(e->message, plural, pl) == 0 && e->message[pl] == '.';
+	if (e->code == 422 && plural && !names_resource) {
 		json_object *all = sim_resources(a->sim);
 		for (size_t i = 0; i < json_object_array_length(all); i++) {
 			json_object *d = json_object_array_get_idx(all, i);
@@ -175,6 +178,12 @@ static void respond_err(struct api *a, struct http_req *r, struct sim_err *e, co
 		json_object_put(all);
 		if (kind)
 			plural = kind;
+	}
+	/* an apply conflict's details are its causes only (NewApplyConflict) */
+	if (e->code == 409 && causes) {
+		name = NULL;
+		group = NULL;
+		plural = NULL;
 	}
 	/* a webhook's denial may carry no reason (kept empty, as the apiserver does) */
 	respond_status(a, r, e->code ? e->code : 500, e->reason[0] || e->code ? e->reason : "InternalError", e->message, name,
@@ -664,6 +673,18 @@ static void target_free(struct target *t)
 		json_object_put(t->desc);
 }
 
+/* The apiserver refuses field selectors the kind does not support (400,
+ * validate.c); kubesim's store could match any dotted path. 0 or answered. */
+static int fieldsel_refused(struct api *a, struct http_req *r, struct target *t, const char *fs)
+{
+	struct sim_err e = {0};
+	int crd = t->desc && sj_bool(t->desc, "crd");
+	if (validate_field_selector(t->group, t->resource, crd, fs, &e) == 0)
+		return 0;
+	respond_status(a, r, 400, "BadRequest", e.message, NULL, NULL, NULL, NULL, NULL);
+	return 1;
+}
+
 static int wants_table(struct http_req *r)
 {
 	return strstr(r->accept, "as=Table") != NULL;
@@ -746,6 +767,8 @@ static void do_list(struct api *a, struct http_req *r, struct target *t)
 	json_object *list = NULL;
 	struct sim_err e = {0};
 	char *start = NULL;
+	if (fieldsel_refused(a, r, t, fs))
+		goto out;
 	if (cont && *cont) {
 		/* token: hex("rv;ns/name") */
 		start = hex_decode(cont);
@@ -893,6 +916,8 @@ static void do_watch(struct api *a, struct http_req *r, struct target *t)
 	json_object *initial = NULL;
 	char *perr = NULL;
 	int first = 1;
+	if (fieldsel_refused(a, r, t, fs))
+		goto out;
 	if (labelsel_parse(ls, &lsel, &perr) < 0 || fieldsel_parse(fs, &fsel, &perr) < 0) {
 		respond_status(a, r, 400, "BadRequest", perr, NULL, NULL, NULL, NULL, NULL);
 		goto out;
@@ -1306,6 +1331,8 @@ static void do_delete_collection(struct api *a, struct http_req *r, struct targe
 	char *prop = qparam(r->query, "propagationPolicy");
 	json_object *list = NULL;
 	struct sim_err e = {0};
+	if (fieldsel_refused(a, r, t, fs))
+		goto out;
 	if (sim_list(a->sim, t->group, t->version, t->resource, t->ns, ls, fs, &list, &e) < 0) {
 		respond_err(a, r, &e, NULL, t->group, t->resource);
 		goto out;
@@ -1597,11 +1624,33 @@ static void do_resource(struct api *a, struct http_req *r, struct target *t, int
 		}
 		int rc = sim_delete(a->sim, t->group, t->version, t->resource, t->ns, t->name, prop, &out, &e);
 		free(prop);
-		/* like the apiserver: 202 when finalizers keep the object, 200 when it is gone */
-		if (rc < 0)
+		if (rc < 0) {
 			respond_err(a, r, &e, t->name, t->group, t->resource);
-		else
-			respond_object(a, r, t, sj_str(out, "metadata", "deletionTimestamp", NULL) ? 202 : 200, out);
+			goto out;
+		}
+		/* like the apiserver (handlers/delete.go): 202 only for an object
+		 * kept (finalizers) under an explicit orphanDependents=false */
+		int kept = sj_str(out, "metadata", "deletionTimestamp", NULL) != NULL;
+		json_object *od = sj_get(body, "orphanDependents");
+		int code = kept && od && !json_object_get_boolean(od) ? 202 : 200;
+		/* an object removed at once is answered with a Status, except the
+		 * kinds whose registry returns the deleted object */
+		static const char *const returns_object[] = {"pods", "serviceaccounts", "services", "storageclasses",
+							     "namespaces", "customresourcedefinitions"};
+		int ret_obj = kept;
+		for (size_t i = 0; i < sizeof(returns_object) / sizeof(returns_object[0]); i++)
+			ret_obj |= strcmp(t->resource, returns_object[i]) == 0;
+		if (ret_obj) {
+			respond_object(a, r, t, code, out);
+			goto out;
+		}
+		json_object *st = status_obj(200, NULL, NULL, t->name, t->group, t->resource, NULL);
+		json_object_object_del(st, "code");
+		const char *uid = sj_str(out, "metadata", "uid", NULL);
+		if (uid)
+			json_object_object_add(sj_get(st, "details"), "uid", json_object_new_string(uid));
+		respond_json(a, r, 200, st, NULL);
+		json_object_put(st);
 		goto out;
 	}
 	respond_status(a, r, 405, "MethodNotAllowed", "the server does not allow this method on the requested resource",

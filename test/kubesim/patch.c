@@ -1075,23 +1075,78 @@ static json_object *new_entry(const char *manager, const char *op, const char *a
 struct conflict_group {
 	const char *manager;      /* borrowed from the managedFields copy */
 	const char *api_version;
+	const char *operation;    /* Apply | Update */
+	const char *subresource;  /* "" for the main resource */
 	json_object *paths;       /* array of paths */
 };
 
+/* The conflicts' StatusCauses of the last failed apply on this thread. */
+static _Thread_local json_object *tl_conflict_causes;
+
+json_object *patch_take_conflict_causes(void)
+{
+	json_object *c = tl_conflict_causes;
+	tl_conflict_causes = NULL;
+	return c;
+}
+
+/* The apiserver's printManager: "name" for an Apply manager, "name" using
+ * V for an Update one, with subresource "S" when it has one. */
+static void manager_str(struct buf *b, const struct conflict_group *g)
+{
+	buf_printf(b, "\"%s\"", g->manager);
+	if (g->subresource && *g->subresource)
+		buf_printf(b, " with subresource \"%s\"", g->subresource);
+	if (g->operation && strcmp(g->operation, "Update") == 0)
+		buf_printf(b, " using %s", g->api_version);
+}
+
+static int group_cmp(const void *a, const void *b)
+{
+	const struct conflict_group *x = a, *y = b;
+	return strcmp(x->manager, y->manager);
+}
+
+/* The message and causes of the apiserver's apply conflict error
+ * (fieldmanager NewConflictError): one cause FieldManagerConflict per path. */
 static char *conflict_message(struct conflict_group *g, size_t ng, size_t total)
 {
 	struct buf b;
+	if (tl_conflict_causes)
+		json_object_put(tl_conflict_causes);
+	tl_conflict_causes = json_object_new_array();
+	for (size_t i = 0; i < ng; i++) {
+		for (size_t j = 0; j < json_object_array_length(g[i].paths); j++) {
+			struct buf m, f;
+			buf_init(&m, MSG_MAX);
+			buf_init(&f, MSG_MAX);
+			buf_puts(&m, "conflict with ");
+			manager_str(&m, &g[i]);
+			path_str(&f, json_object_array_get_idx(g[i].paths, j));
+			json_object *c = json_object_new_object();
+			json_object_object_add(c, "reason", json_object_new_string("FieldManagerConflict"));
+			char *ms = buf_take(&m, NULL), *fs = buf_take(&f, NULL);
+			json_object_object_add(c, "message", json_object_new_string(ms));
+			json_object_object_add(c, "field", json_object_new_string(fs));
+			free(ms);
+			free(fs);
+			json_object_array_add(tl_conflict_causes, c);
+		}
+	}
 	buf_init(&b, MSG_MAX);
-	buf_printf(&b, "Apply failed with %zu conflict%s: ", total, total == 1 ? "" : "s");
 	if (total == 1) {
-		buf_printf(&b, "conflict with \"%s\" using %s: ", g[0].manager, g[0].api_version);
+		buf_puts(&b, "Apply failed with 1 conflict: conflict with ");
+		manager_str(&b, &g[0]);
+		buf_puts(&b, ": ");
 		path_str(&b, json_object_array_get_idx(g[0].paths, 0));
 		return buf_take(&b, NULL);
 	}
-	buf_puts(&b, "conflicts with");
+	qsort(g, ng, sizeof(*g), group_cmp);
+	buf_printf(&b, "Apply failed with %zu conflicts: ", total);
 	for (size_t i = 0; i < ng; i++) {
 		size_t np = json_object_array_length(g[i].paths);
-		buf_printf(&b, "%s\"%s\" using %s:", ng == 1 ? " " : "\n", g[i].manager, g[i].api_version);
+		buf_puts(&b, i ? "\nconflicts with " : "conflicts with ");
+		manager_str(&b, &g[i]);
 		for (size_t j = 0; j < np; j++) {
 			buf_puts(&b, "\n- ");
 			path_str(&b, json_object_array_get_idx(g[i].paths, j));
@@ -1204,6 +1259,8 @@ int patch_apply(json_object **live, json_object *applied, const char *manager, i
 			if (!groups[ngroups].paths) {
 				groups[ngroups].manager = m ? m : "";
 				groups[ngroups].api_version = get_str(ent, "apiVersion") ? get_str(ent, "apiVersion") : "";
+				groups[ngroups].operation = get_str(ent, "operation");
+				groups[ngroups].subresource = get_str(ent, "subresource");
 				groups[ngroups].paths = json_object_new_array();
 			}
 			json_object_array_add(groups[ngroups].paths, json_object_get(p));

@@ -57,6 +57,10 @@ int patch_strategic(json_object **target, json_object *patch, const char *kind, 
  * Returns 0, -1 invalid (422), -2 conflict (409). */
 int patch_apply(json_object **live, json_object *applied, const char *manager, int force,
 		const char *now_rfc3339, char **errmsg);
+/* The StatusCauses ({"reason":"FieldManagerConflict","message","field"}) of
+ * the last patch_apply on this thread that failed with conflicts (-2), or
+ * NULL; the caller owns them. */
+json_object *patch_take_conflict_causes(void);
 
 /* Record a non-apply write (create, update, merge/json/strategic patch) the
  * way the apiserver's field manager does: fields whose value changed between

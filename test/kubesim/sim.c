@@ -19,6 +19,8 @@
 #include "util/names.h"
 #include "util/timeutil.h"
 
+#include "defaults.h"
+#include "validate.h"
 #ifdef KUBESIM_HAVE_SCHEMA
 #include "schema.h"
 #endif
@@ -974,7 +976,10 @@ static int do_create(struct sim *s, const struct rtype *rt, const char *ns, json
 	now_str(s, now);
 	json_object_object_add(meta, "uid", json_object_new_string(uid));
 	json_object_object_add(meta, "creationTimestamp", json_object_new_string(now));
-	json_object_object_add(meta, "generation", json_object_new_int64(1));
+	if (defaults_has_generation(rt->group, rt->plural, rt->crd))
+		json_object_object_add(meta, "generation", json_object_new_int64(1));
+	else
+		json_object_object_del(meta, "generation");
 	json_object_object_del(meta, "deletionTimestamp");
 	json_object_object_del(meta, "deletionGracePeriodSeconds");
 	json_object_object_del(meta, "resourceVersion");
@@ -1007,6 +1012,10 @@ static int do_create(struct sim *s, const struct rtype *rt, const char *ns, json
 		if ((rc = cr_validate(rt, obj, NULL, err)) < 0)
 			goto fail;
 	}
+	/* built-in kinds: defaulting and validation (defaults.c, validate.c) */
+	defaults_apply(rt->group, rt->plural, rt->crd, obj, NULL);
+	if ((rc = validate_write(rt->group, rt->plural, rt->kind, rt->crd, 0, obj, NULL, err)) < 0)
+		goto fail;
 	track_update(s, NULL, obj, NULL);
 	if (strcmp(rt->plural, "customresourcedefinitions") == 0 && !tl_dry_run)
 		crd_register(s, obj);
@@ -1089,13 +1098,20 @@ static int do_update(struct sim *s, const struct rtype *rt, const char *ns, json
 			}
 			crd_set_status(s, obj);
 		}
-		if (!spec_equal(obj, cur)) {
+		if (!spec_equal(obj, cur) && defaults_has_generation(rt->group, rt->plural, rt->crd)) {
 			int64_t g = json_object_get_int64(sj_get(cmeta, "generation"));
 			json_object_object_add(meta, "generation", json_object_new_int64(g + 1));
 		}
 	}
 	set_api_version(obj, rt);
 	if (rt->crd && (rc = cr_validate(rt, obj, cur, err)) < 0) {
+		json_object_put(obj);
+		return rc;
+	}
+	/* built-in kinds: defaulting and validation (defaults.c, validate.c) */
+	if (mode == UPD_MAIN)
+		defaults_apply(rt->group, rt->plural, rt->crd, obj, cur);
+	if ((rc = validate_write(rt->group, rt->plural, rt->kind, rt->crd, mode == UPD_STATUS, obj, cur, err)) < 0) {
 		json_object_put(obj);
 		return rc;
 	}
@@ -1354,8 +1370,10 @@ static int do_delete(struct sim *s, const struct rtype *rt, const char *ns, cons
 		now_str(s, now);
 		json_object_object_add(meta, "deletionTimestamp", json_object_new_string(now));
 		json_object_object_add(meta, "deletionGracePeriodSeconds", json_object_new_int64(0));
-		int64_t g = json_object_get_int64(sj_get(meta, "generation"));
-		json_object_object_add(meta, "generation", json_object_new_int64(g + 1));
+		if (defaults_has_generation(rt->group, rt->plural, rt->crd)) {
+			int64_t g = json_object_get_int64(sj_get(meta, "generation"));
+			json_object_object_add(meta, "generation", json_object_new_int64(g + 1));
+		}
 		if (pfin && !has_finalizer(obj, pfin)) {
 			json_object *f = sj_get(meta, "finalizers");
 			if (!f) {
@@ -1573,8 +1591,8 @@ static int csa_only_conflicts(const char *msg)
 	int n = 0;
 	if (!msg)
 		return 0;
-	while ((p = strstr(p, "conflict with \"")) != NULL) {
-		p += strlen("conflict with \"");
+	while ((p = strstr(p, "with \"")) != NULL) {
+		p += strlen("with \"");
 		if (strncmp(p, "kubectl-client-side-apply\"", 26) != 0)
 			return 0;
 		n++;
@@ -1695,7 +1713,9 @@ static int patch_locked(struct sim *s, const char *group, const char *version, c
 		break;
 	case SIM_PATCH_APPLY: {
 		if (!field_manager || !*field_manager) {
-			rc = seterr(err, 400, "BadRequest", "PATCH, application/apply-patch+yaml requires fieldManager to be set");
+			add_cause(err, "FieldValueRequired", "fieldManager", "Required value: is required for apply patch");
+			rc = seterr(err, 422, "Invalid",
+				    "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch");
 			goto out;
 		}
 		char now[32];
@@ -1706,6 +1726,7 @@ static int patch_locked(struct sim *s, const char *group, const char *version, c
 		    sj_str(cur, "metadata", "annotations", "kubectl.kubernetes.io/last-applied-configuration", NULL)) {
 			/* the apiserver's last-applied manager: fields managed by client-side
 			 * kubectl apply move to server-side apply without conflicts */
+			json_object_put(patch_take_conflict_causes());
 			free(emsg);
 			emsg = NULL;
 			json_object_put(work);
@@ -1721,6 +1742,16 @@ static int patch_locked(struct sim *s, const char *group, const char *version, c
 	}
 	if (prc == -2) {
 		rc = seterr(err, 409, "Conflict", "%s", emsg ? emsg : "Apply failed with conflicts");
+#ifdef KUBESIM_HAVE_PATCH
+		json_object *causes = patch_take_conflict_causes();
+		if (err && causes) {
+			if (err->causes)
+				json_object_put(err->causes);
+			err->causes = causes;
+		} else if (causes) {
+			json_object_put(causes);
+		}
+#endif
 		goto out;
 	}
 	if (prc < 0 || !work || !json_object_is_type(work, json_type_object)) {

@@ -188,7 +188,7 @@ static int env_teardown(void **state)
 static int create_pod(struct env *e, const char *ns, const char *name, const char *labels, json_object **out,
 		      struct sim_err *err)
 {
-	char *pod = xasprintf("{\"metadata\":{\"name\":\"%s\",\"labels\":%s},\"spec\":{\"containers\":[{\"name\":\"c\"}]}}",
+	char *pod = xasprintf("{\"metadata\":{\"name\":\"%s\",\"labels\":%s},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]}}",
 			      name, labels);
 	json_object *o = J(pod);
 	int rc = sim_create(e->s, "", "v1", "pods", ns, o, out, err);

@@ -127,11 +127,16 @@ static void test_generate_name(void **state)
 	sim_free(s);
 }
 
+/* A valid Deployment spec (the store validates built-in kinds, validate.c). */
+#define DSPEC(r)                                                                                                \
+	"\"spec\":{\"replicas\":" #r ",\"selector\":{\"matchLabels\":{\"app\":\"d\"}},\"template\":{\"metadata\":" \
+	"{\"labels\":{\"app\":\"d\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]}}}"
+
 static void test_update_conflict_and_generation(void **state)
 {
 	(void)state;
 	struct sim *s = new_sim();
-	json_object *in = J("{\"metadata\":{\"name\":\"d\"},\"spec\":{\"replicas\":1}}"), *v1 = NULL, *v2 = NULL,
+	json_object *in = J("{\"metadata\":{\"name\":\"d\"}," DSPEC(1) "}"), *v1 = NULL, *v2 = NULL,
 		    *v3 = NULL;
 	assert_int_equal(sim_create(s, "apps", "v1", "deployments", "default", in, &v1, NULL), 0);
 	assert_int_equal(gen_of(v1), 1);
@@ -143,7 +148,7 @@ static void test_update_conflict_and_generation(void **state)
 	assert_true(rv_of(v2) > rv_of(v1));
 	assert_int_equal(gen_of(v2), 1);
 	/* stale resourceVersion (v1's) => 409 Conflict */
-	json_object *stale = J("{\"metadata\":{\"name\":\"d\",\"resourceVersion\":\"1\"},\"spec\":{\"replicas\":5}}");
+	json_object *stale = J("{\"metadata\":{\"name\":\"d\",\"resourceVersion\":\"1\"}," DSPEC(5) "}");
 	char rvs[32];
 	snprintf(rvs, sizeof(rvs), "%llu", (unsigned long long)rv_of(v1));
 	json_object_object_add(sj_meta(stale), "resourceVersion", json_object_new_string(rvs));
@@ -180,19 +185,19 @@ static void test_status_subresource(void **state)
 {
 	(void)state;
 	struct sim *s = new_sim();
-	json_object *in = J("{\"metadata\":{\"name\":\"j\"},\"spec\":{\"parallelism\":1},\"status\":{\"active\":3}}");
+	json_object *in = J("{\"metadata\":{\"name\":\"j\"}," DSPEC(1) ",\"status\":{\"replicas\":3}}");
 	json_object *v1 = NULL, *v2 = NULL, *v3 = NULL;
-	assert_int_equal(sim_create(s, "batch", "v1", "jobs", "default", in, &v1, NULL), 0);
+	assert_int_equal(sim_create(s, "apps", "v1", "deployments", "default", in, &v1, NULL), 0);
 	/* status written through the status subresource; spec in the same body ignored */
-	json_object *st = J("{\"metadata\":{\"name\":\"j\"},\"spec\":{\"parallelism\":9},\"status\":{\"succeeded\":1}}");
-	assert_int_equal(sim_update_status(s, "batch", "v1", "jobs", "default", st, &v2, NULL), 0);
-	assert_int_equal(json_object_get_int(sj_get(sj_get(v2, "status"), "succeeded")), 1);
-	assert_int_equal(json_object_get_int(sj_get(sj_get(v2, "spec"), "parallelism")), 1);
+	json_object *st = J("{\"metadata\":{\"name\":\"j\"}," DSPEC(9) ",\"status\":{\"readyReplicas\":1}}");
+	assert_int_equal(sim_update_status(s, "apps", "v1", "deployments", "default", st, &v2, NULL), 0);
+	assert_int_equal(json_object_get_int(sj_get(sj_get(v2, "status"), "readyReplicas")), 1);
+	assert_int_equal(json_object_get_int(sj_get(sj_get(v2, "spec"), "replicas")), 1);
 	assert_int_equal(gen_of(v2), 1);
 	/* main resource: status changes ignored, spec changes taken */
-	assert_int_equal(sim_update(s, "batch", "v1", "jobs", "default", st, &v3, NULL), 0);
-	assert_int_equal(json_object_get_int(sj_get(sj_get(v3, "spec"), "parallelism")), 9);
-	assert_int_equal(json_object_get_int(sj_get(sj_get(v3, "status"), "succeeded")), 1);
+	assert_int_equal(sim_update(s, "apps", "v1", "deployments", "default", st, &v3, NULL), 0);
+	assert_int_equal(json_object_get_int(sj_get(sj_get(v3, "spec"), "replicas")), 9);
+	assert_int_equal(json_object_get_int(sj_get(sj_get(v3, "status"), "readyReplicas")), 1);
 	assert_int_equal(gen_of(v3), 2);
 	json_object_put(in);
 	json_object_put(st);
@@ -549,7 +554,7 @@ static void test_patch_merge_and_apply(void **state)
 	json_object_put(out);
 	/* apply requires a field manager */
 	assert_int_equal(sim_patch(s, "", "v1", "configmaps", "default", "new", NULL, SIM_PATCH_APPLY, ap, NULL, 0, NULL,
-				   NULL), -400);
+				   NULL), -422);
 	json_object_put(patch);
 	json_object_put(stale);
 	json_object_put(ap);
