@@ -26,6 +26,9 @@ struct model_arch {
 	/* sliding window attention */
 	int64_t sliding_window;     /* tokens, 0 = none */
 	int64_t swa_layers;         /* how many layers use the window */
+	/* chunked local attention (Llama 4): a layer attends within its chunk */
+	int64_t chunk_size;         /* attention_chunk_size tokens, 0 = none */
+	int64_t chunked_layers;     /* how many layers are chunked */
 	/* multi-head latent attention (DeepSeek-V2/V3) */
 	int64_t kv_lora_rank;
 	int64_t qk_rope_head_dim;

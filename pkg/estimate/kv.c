@@ -1,6 +1,7 @@
 /* KV cache sizing. Rules (docs/estimation.md, "KV cache"), checked against the engines:
  * vLLM FullAttentionSpec page size = 2 x block x kv_heads x head_size x dtype;
- * SlidingWindowSpec keeps window + batch tokens; MLAAttentionSpec one latent
+ * SlidingWindowSpec keeps window + batch tokens, ChunkedLocalAttentionSpec
+ * chunk + batch tokens; MLAAttentionSpec one latent
  * (kv_lora_rank + qk_rope_head_dim) per token; llama.cpp llama_kv_cache
  * likewise, with the SWA cache sized n_swa + n_ubatch. */
 #include <errno.h>
@@ -71,14 +72,22 @@ static int64_t attention_layers(const struct model_arch *a)
 	return n > 0 ? n : 0;
 }
 
+/* Layers holding a bounded cache: sliding window, then chunked, capped at attn. */
+static void bounded_layers(const struct model_arch *a, int64_t attn, int64_t *swa, int64_t *chunked)
+{
+	*swa = a->sliding_window > 0 && a->swa_layers > 0 ? a->swa_layers : 0;
+	if (*swa > attn)
+		*swa = attn;
+	*chunked = a->chunk_size > 0 && a->chunked_layers > 0 ? a->chunked_layers : 0;
+	if (*chunked > attn - *swa)
+		*chunked = attn - *swa;
+}
+
 int64_t kv_bytes_per_token(const struct model_arch *a, const struct kv_dtype *dt)
 {
-	int64_t attn = attention_layers(a);
-	int64_t swa = a->sliding_window > 0 && a->swa_layers > 0 ? a->swa_layers : 0;
-	int64_t full = attn - (swa < attn ? swa : attn);
-	if (full < 0)
-		full = 0;
-	return bytes_of(sat_mul(full, layer_elements(a, attn)), dt);
+	int64_t attn = attention_layers(a), swa, chunked;
+	bounded_layers(a, attn, &swa, &chunked);
+	return bytes_of(sat_mul(attn - swa - chunked, layer_elements(a, attn)), dt);
 }
 
 int64_t kv_cache_bytes(const struct model_arch *a, const struct kv_dtype *dt, int64_t context,
@@ -90,16 +99,19 @@ int64_t kv_cache_bytes(const struct model_arch *a, const struct kv_dtype *dt, in
 		sequences = 1;
 	if (batch <= 0)
 		batch = 512;
-	int64_t attn = attention_layers(a);
-	int64_t swa = a->sliding_window > 0 && a->swa_layers > 0 ? a->swa_layers : 0;
-	if (swa > attn)
-		swa = attn;
+	int64_t attn = attention_layers(a), swa, chunked;
+	bounded_layers(a, attn, &swa, &chunked);
 	int64_t per_layer = layer_elements(a, attn);
 	int64_t swa_tokens = sat_add(a->sliding_window, batch);
 	if (swa_tokens > context)
 		swa_tokens = context;
-	int64_t elements = sat_add(sat_mul3(attn - swa, per_layer, context),
-				   sat_mul3(swa, per_layer, swa_tokens));
+	/* vLLM ChunkedLocalAttentionSpec: min(chunk + batched tokens, max_model_len) */
+	int64_t chunk_tokens = sat_add(a->chunk_size, batch);
+	if (chunk_tokens > context)
+		chunk_tokens = context;
+	int64_t elements = sat_add(sat_add(sat_mul3(attn - swa - chunked, per_layer, context),
+					   sat_mul3(swa, per_layer, swa_tokens)),
+				   sat_mul3(chunked, per_layer, chunk_tokens));
 	int64_t bytes = bytes_of(elements, dt);
 	bytes = sat_add(bytes, sat_mul(a->recurrent_layers, a->recurrent_state_bytes));
 	return sat_mul(bytes, sequences);

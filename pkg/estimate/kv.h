@@ -2,7 +2,8 @@
  *
  * Per layer type: full attention 2 x kv_heads x head_dim x bytes per token
  * (head_dim from head_dim / key_length, never hidden/heads when given);
- * sliding-window layers hold min(context, window + batch) tokens; MLA holds
+ * sliding-window layers hold min(context, window + batch) tokens, chunked
+ * local attention layers (Llama 4) min(context, chunk + batch); MLA holds
  * one latent (kv_lora_rank + qk_rope_head_dim) x bytes per token; recurrent /
  * linear-attention layers a fixed state per sequence. */
 #ifndef MC_ESTIMATE_KV_H

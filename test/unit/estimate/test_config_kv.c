@@ -86,6 +86,47 @@ static const char QWEN3_NEXT[] =
 	"\"linear_num_value_heads\":32,\"linear_num_key_heads\":16,\"linear_key_head_dim\":128,"
 	"\"linear_value_head_dim\":128,\"linear_conv_kernel_dim\":4,\"torch_dtype\":\"bfloat16\"}";
 
+/* Gemma-3 27B IT as published: text_config has neither layer_types nor
+ * sliding_window_pattern nor max_position_embeddings nor vocab_size (the
+ * Gemma3TextConfig defaults apply: pattern 6, 131072, 262208). */
+static const char GEMMA3_27B[] =
+	"{\"architectures\":[\"Gemma3ForConditionalGeneration\"],\"boi_token_index\":255999,"
+	"\"eoi_token_index\":256000,\"eos_token_id\":[1,106],\"image_token_index\":262144,"
+	"\"initializer_range\":0.02,\"mm_tokens_per_image\":256,\"model_type\":\"gemma3\","
+	"\"text_config\":{\"head_dim\":128,\"hidden_size\":5376,\"intermediate_size\":21504,"
+	"\"model_type\":\"gemma3_text\",\"num_attention_heads\":32,\"num_hidden_layers\":62,"
+	"\"num_key_value_heads\":16,\"query_pre_attn_scalar\":168,"
+	"\"rope_scaling\":{\"factor\":8.0,\"rope_type\":\"linear\"},\"sliding_window\":1024},"
+	"\"torch_dtype\":\"bfloat16\",\"transformers_version\":\"4.50.0.dev0\","
+	"\"vision_config\":{\"hidden_size\":1152,\"image_size\":896,\"intermediate_size\":4304,"
+	"\"model_type\":\"siglip_vision_model\",\"num_attention_heads\":16,\"num_hidden_layers\":27,"
+	"\"patch_size\":14,\"vision_use_head\":false}}";
+
+/* Llama-4 Scout 17B-16E Instruct as published: chunked attention declared by
+ * attention_chunk_size with an empty no_rope_layers (transformers then uses
+ * no_rope_layer_interval, default 4: every fourth layer global, NoPE). */
+static const char LLAMA4_SCOUT[] =
+	"{\"architectures\":[\"Llama4ForConditionalGeneration\"],\"boi_token_index\":200080,"
+	"\"eoi_token_index\":200081,\"image_token_index\":200092,\"model_type\":\"llama4\","
+	"\"text_config\":{\"attention_bias\":false,\"attention_chunk_size\":8192,"
+	"\"attention_dropout\":0.0,\"attn_scale\":0.1,\"attn_temperature_tuning\":4,"
+	"\"bos_token_id\":200000,\"cache_implementation\":\"hybrid\","
+	"\"eos_token_id\":[200001,200007,200008],\"floor_scale\":8192,\"for_llm_compressor\":false,"
+	"\"head_dim\":128,\"hidden_act\":\"silu\",\"hidden_size\":5120,\"initializer_range\":0.02,"
+	"\"interleave_moe_layer_step\":1,\"intermediate_size\":8192,\"intermediate_size_mlp\":16384,"
+	"\"max_position_embeddings\":10485760,\"model_type\":\"llama4_text\","
+	"\"no_rope_layers\":[],\"num_attention_heads\":40,\"num_experts_per_tok\":1,"
+	"\"num_hidden_layers\":48,\"num_key_value_heads\":8,\"num_local_experts\":16,"
+	"\"pad_token_id\":200018,\"rms_norm_eps\":1e-05,\"rope_scaling\":{\"factor\":16.0,"
+	"\"high_freq_factor\":1.0,\"low_freq_factor\":1.0,\"original_max_position_embeddings\":8192,"
+	"\"rope_type\":\"llama3\"},\"rope_theta\":500000.0,\"router_aux_loss_coef\":0.001,"
+	"\"router_jitter_noise\":0.0,\"torch_dtype\":\"bfloat16\",\"use_cache\":true,"
+	"\"use_qk_norm\":true,\"vocab_size\":202048},\"tie_word_embeddings\":false,"
+	"\"torch_dtype\":\"bfloat16\",\"transformers_version\":\"4.51.0.dev0\","
+	"\"vision_config\":{\"hidden_size\":1408,\"image_size\":336,\"intermediate_size\":5632,"
+	"\"model_type\":\"llama4_vision_model\",\"num_attention_heads\":16,\"num_hidden_layers\":34,"
+	"\"patch_size\":14,\"vision_output_dim\":4096}}";
+
 static void parse(const char *json, struct model_arch *a)
 {
 	assert_int_equal(model_config_parse(json, strlen(json), a), 0);
@@ -163,6 +204,103 @@ static void test_gemma3_text_config_and_sliding_window(void **state)
 			 5 * layer * 32768 + 29 * layer * (1024 + 512));
 	/* shorter context than the window: everything is full */
 	assert_int_equal(kv_cache_bytes(&a, &dt, 1000, 2, 512), 34 * layer * 1000 * 2);
+}
+
+static void test_gemma3_27b_absent_keys_take_defaults(void **state)
+{
+	struct model_arch a;
+	parse(GEMMA3_27B, &a);
+	assert_int_equal(a.layers, 62);
+	assert_int_equal(a.kv_heads, 16);
+	assert_int_equal(a.head_dim, 128);
+	assert_int_equal(a.max_context, 131072);   /* absent: Gemma3TextConfig default */
+	assert_int_equal(a.vocab, 262208);
+	assert_int_equal(a.sliding_window, 1024);
+	/* absent pattern => 6: layers 5, 11, ..., 59 full (10), 52 windowed */
+	assert_int_equal(a.swa_layers, 52);
+	const int64_t layer = 2 * 16 * 128 * 2;   /* 8192 B per token per layer */
+	assert_int_equal(per_token(&a, "bf16"), 81920);
+	assert_int_equal(per_token(&a, "bf16"), 10 * layer);
+	struct kv_dtype dt;
+	kv_dtype_parse("bf16", &a, &dt);
+	/* 131072 tokens: 10 full layers x 131072 + 52 x (1024 + 512) */
+	assert_int_equal(kv_cache_bytes(&a, &dt, 131072, 1, 512), 11391729664LL);
+	assert_int_equal(kv_cache_bytes(&a, &dt, 131072, 1, 512),
+			 10 * layer * 131072 + 52 * layer * (1024 + 512));
+
+	/* a bare gemma3_text config: every value from Gemma3TextConfig */
+	parse("{\"model_type\":\"gemma3_text\"}", &a);
+	assert_int_equal(a.layers, 26);
+	assert_int_equal(a.heads, 8);
+	assert_int_equal(a.kv_heads, 4);
+	assert_int_equal(a.head_dim, 256);
+	assert_int_equal(a.hidden, 2304);
+	assert_int_equal(a.max_context, 131072);
+	assert_int_equal(a.sliding_window, 4096);
+	assert_int_equal(a.swa_layers, 22);   /* 26 - 26/6 */
+	assert_int_equal(per_token(&a, "bf16"), 4 * 2 * 4 * 256 * 2);
+	/* explicit values win; a null window means none */
+	parse("{\"model_type\":\"gemma3_text\",\"num_hidden_layers\":12,\"sliding_window\":null,"
+	      "\"max_position_embeddings\":32768}", &a);
+	assert_int_equal(a.max_context, 32768);
+	assert_int_equal(a.sliding_window, 0);
+	assert_int_equal(per_token(&a, "bf16"), 12 * 2 * 4 * 256 * 2);
+	/* an explicit pattern still wins over the default */
+	parse("{\"model_type\":\"gemma3_text\",\"num_hidden_layers\":12,"
+	      "\"sliding_window_pattern\":2}", &a);
+	assert_int_equal(a.swa_layers, 6);
+}
+
+static void test_llama4_chunked_attention(void **state)
+{
+	struct model_arch a;
+	parse(LLAMA4_SCOUT, &a);
+	assert_int_equal(a.layers, 48);
+	assert_int_equal(a.kv_heads, 8);
+	assert_int_equal(a.head_dim, 128);
+	assert_int_equal(a.experts, 16);
+	assert_int_equal(a.max_context, 10485760);
+	assert_int_equal(a.chunk_size, 8192);
+	assert_int_equal(a.chunked_layers, 36);   /* layers 3, 7, ..., 47 global */
+	assert_int_equal(a.sliding_window, 0);
+	const int64_t layer = 2 * 8 * 128 * 2;    /* 4096 B per token per layer */
+	assert_int_equal(per_token(&a, "bf16"), 49152);
+	assert_int_equal(per_token(&a, "bf16"), 12 * layer);
+	struct kv_dtype dt;
+	kv_dtype_parse("bf16", &a, &dt);
+	/* chunked layers hold min(chunk + batch, context) tokens (vLLM) */
+	assert_int_equal(kv_cache_bytes(&a, &dt, 131072, 1, 512), 7725907968LL);
+	assert_int_equal(kv_cache_bytes(&a, &dt, 131072, 1, 512),
+			 12 * layer * 131072 + 36 * layer * (8192 + 512));
+	assert_int_equal(kv_cache_bytes(&a, &dt, 4096, 2, 512), 48 * layer * 4096 * 2);
+
+	/* the same model declared by an explicit no_rope_layers (0 = global) */
+	char buf[4096];
+	int n = snprintf(buf, sizeof(buf), "{\"model_type\":\"llama4_text\",\"num_hidden_layers\":8,"
+			 "\"attention_chunk_size\":1024,\"no_rope_layers\":[1,0,1,1,1,0,1,1]}");
+	assert_true(n > 0 && (size_t)n < sizeof(buf));
+	parse(buf, &a);
+	assert_int_equal(a.chunked_layers, 6);
+	assert_int_equal(per_token(&a, "bf16"), 2 * layer);
+	/* by layer_types */
+	parse("{\"model_type\":\"llama4_text\",\"num_hidden_layers\":4,\"attention_chunk_size\":1024,"
+	      "\"layer_types\":[\"chunked_attention\",\"full_attention\",\"full_attention\","
+	      "\"full_attention\"]}", &a);
+	assert_int_equal(a.chunked_layers, 1);
+	assert_int_equal(per_token(&a, "bf16"), 3 * layer);
+	/* by Meta's nope_layer_interval (every second layer global) */
+	parse("{\"model_type\":\"llama4_text\",\"num_hidden_layers\":8,\"nope_layer_interval\":2}", &a);
+	assert_int_equal(a.chunk_size, 8192);   /* absent: Llama4TextConfig default */
+	assert_int_equal(a.chunked_layers, 4);
+	/* a null chunk size: no chunking, every layer full */
+	parse("{\"model_type\":\"llama4_text\",\"num_hidden_layers\":8,\"attention_chunk_size\":null}", &a);
+	assert_int_equal(a.chunk_size, 0);
+	assert_int_equal(per_token(&a, "bf16"), 8 * layer);
+	/* another architecture with a chunk size but no pattern: priced full */
+	parse("{\"model_type\":\"llama\",\"num_hidden_layers\":8,\"num_attention_heads\":8,"
+	      "\"num_key_value_heads\":8,\"head_dim\":128,\"attention_chunk_size\":1024}", &a);
+	assert_int_equal(a.chunked_layers, 0);
+	assert_int_equal(per_token(&a, "bf16"), 8 * layer);
 }
 
 static void test_deepseek_v3_mla(void **state)
@@ -300,6 +438,8 @@ int main(void)
 		cmocka_unit_test(test_qwen3_head_dim_not_hidden_over_heads),
 		cmocka_unit_test(test_tinyllama),
 		cmocka_unit_test(test_gemma3_text_config_and_sliding_window),
+		cmocka_unit_test(test_gemma3_27b_absent_keys_take_defaults),
+		cmocka_unit_test(test_llama4_chunked_attention),
 		cmocka_unit_test(test_deepseek_v3_mla),
 		cmocka_unit_test(test_moe_and_hybrid),
 		cmocka_unit_test(test_config_hostile),
