@@ -255,6 +255,13 @@ static int price_safetensors(struct est_repo *repo, const struct est_file_entry 
 		r->weight_bytes += (int64_t)sum->data_bytes;
 		int bits = arch && arch->quant_bits > 0 ? arch->quant_bits : 4;
 		params += (int64_t)sum->elements + (int64_t)sum->packed_i32_elements * (32 / bits);
+		/* MXFP4 (gpt-oss): a U8 *_blocks byte packs two fp4 parameters; the
+		 * *_scales are block metadata, not parameters. Elsewhere U8 tensors
+		 * count as stored. */
+		if (arch && strcmp(arch->quant_method, "mxfp4") == 0)
+			params += (int64_t)sum->u8_block_bytes * 2;
+		else
+			params += (int64_t)(sum->u8_block_bytes + sum->u8_scale_elements);
 		for (size_t d = 0; d < sum->ndtypes; d++) {
 			size_t x;
 			for (x = 0; x < ndts; x++)

@@ -168,6 +168,10 @@ static int parse_header(const char *json, size_t n, uint64_t data_len,
 		out->data_bytes += bytes;
 		if (is_packed(key, dts))
 			out->packed_i32_elements += el;
+		else if (strcmp(dts, "U8") == 0 && ends_with(key, "_blocks"))
+			out->u8_block_bytes += el;
+		else if (strcmp(dts, "U8") == 0 && ends_with(key, "_scales"))
+			out->u8_scale_elements += el;
 		else if (is_aux(key))
 			out->aux_elements += el;
 		else

@@ -25,6 +25,8 @@ struct safetensors_summary {
 	uint64_t elements;        /* sum of element counts (as stored) */
 	uint64_t packed_i32_elements;   /* elements of I32 "*.qweight"/"*weight_packed" tensors */
 	uint64_t aux_elements;    /* scales, zeros, g_idx of packed formats */
+	uint64_t u8_block_bytes;  /* U8 "*_blocks" tensors (MXFP4: two 4-bit values a byte) */
+	uint64_t u8_scale_elements;   /* U8 "*_scales" beside them (MXFP4 e8m0 scales) */
 	struct { char name[12]; uint64_t elements; uint64_t bytes; } dtypes[SAFETENSORS_MAX_DTYPES];
 	size_t ndtypes;
 };

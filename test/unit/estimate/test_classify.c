@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <json-c/json.h>
@@ -14,8 +15,10 @@
 #include "estimate/classify.h"
 #include "estimate/estimate.h"
 #include "estimate/ggml_types.h"
+#include "estimate/kv.h"
 #include "estimate/source.h"
 #include "fixture.h"
+#include "util/buf.h"
 #include "util/mem.h"
 
 static const char QWEN3_CFG[] =
@@ -204,6 +207,144 @@ static void test_awq_gptq(void **state)
 		free(cfg);
 		free(dir);
 	}
+}
+
+/* gpt-oss-20b as published (config.json, one shard's worth of its tensors in
+ * one sparse file: header written, data a hole). */
+static const char GPT_OSS_20B_CFG[] =
+	"{\"architectures\":[\"GptOssForCausalLM\"],\"attention_bias\":true,\"attention_dropout\":0.0,"
+	"\"eos_token_id\":200002,\"experts_per_token\":4,\"head_dim\":64,\"hidden_act\":\"silu\","
+	"\"hidden_size\":2880,\"initial_context_length\":4096,\"initializer_range\":0.02,"
+	"\"intermediate_size\":2880,\"layer_types\":[\"sliding_attention\",\"full_attention\","
+	"\"sliding_attention\",\"full_attention\",\"sliding_attention\",\"full_attention\","
+	"\"sliding_attention\",\"full_attention\",\"sliding_attention\",\"full_attention\","
+	"\"sliding_attention\",\"full_attention\",\"sliding_attention\",\"full_attention\","
+	"\"sliding_attention\",\"full_attention\",\"sliding_attention\",\"full_attention\","
+	"\"sliding_attention\",\"full_attention\",\"sliding_attention\",\"full_attention\","
+	"\"sliding_attention\",\"full_attention\"],\"max_position_embeddings\":131072,"
+	"\"model_type\":\"gpt_oss\",\"num_attention_heads\":64,\"num_experts_per_tok\":4,"
+	"\"num_hidden_layers\":24,\"num_key_value_heads\":8,\"num_local_experts\":32,"
+	"\"output_router_logits\":false,\"pad_token_id\":199999,\"quantization_config\":"
+	"{\"modules_to_not_convert\":[\"model.layers.*.self_attn\",\"model.layers.*.mlp.router\","
+	"\"model.embed_tokens\",\"lm_head\"],\"quant_method\":\"mxfp4\"},\"rms_norm_eps\":1e-05,"
+	"\"rope_scaling\":{\"beta_fast\":32.0,\"beta_slow\":1.0,\"factor\":32.0,"
+	"\"original_max_position_embeddings\":4096,\"rope_type\":\"yarn\",\"truncate\":false},"
+	"\"rope_theta\":150000,\"router_aux_loss_coef\":0.9,\"sliding_window\":128,"
+	"\"swiglu_limit\":7.0,\"tie_word_embeddings\":false,\"transformers_version\":\"4.55.0.dev0\","
+	"\"use_cache\":true,\"vocab_size\":201088}";
+
+struct st_writer {
+	struct buf h;
+	uint64_t off;
+};
+
+static void stw_add(struct st_writer *w, const char *name, const char *dtype, int nd, const uint64_t *shape)
+{
+	uint64_t el = 1;
+	buf_printf(&w->h, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[", name, dtype);
+	for (int d = 0; d < nd; d++) {
+		buf_printf(&w->h, "%s%llu", d ? "," : "", (unsigned long long)shape[d]);
+		el *= shape[d];
+	}
+	uint64_t bytes = el * (strcmp(dtype, "U8") == 0 ? 1 : 2);
+	buf_printf(&w->h, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)w->off,
+		   (unsigned long long)(w->off + bytes));
+	w->off += bytes;
+}
+
+#define STW(w, name, dtype, ...) \
+	stw_add(w, name, dtype, (int)(sizeof((uint64_t[]){__VA_ARGS__}) / sizeof(uint64_t)), \
+		(uint64_t[]){__VA_ARGS__})
+
+/* The gpt-oss-20b tensors (names, dtypes, shapes of the real checkpoint);
+ * returns the tensor bytes. The data is a hole (truncate). */
+static uint64_t write_gpt_oss_20b(const char *dir)
+{
+	struct st_writer w = {.off = 0};
+	buf_init(&w.h, 1 << 20);
+	buf_puts(&w.h, "{\"__metadata__\":{\"format\":\"pt\"}");
+	STW(&w, "model.embed_tokens.weight", "BF16", 201088, 2880);
+	for (int l = 0; l < 24; l++) {
+		char n[128];
+#define T(suffix, dtype, ...) \
+	do { snprintf(n, sizeof(n), "model.layers.%d.%s", l, suffix); STW(&w, n, dtype, __VA_ARGS__); } while (0)
+		T("input_layernorm.weight", "BF16", 2880);
+		T("post_attention_layernorm.weight", "BF16", 2880);
+		T("self_attn.q_proj.weight", "BF16", 4096, 2880);
+		T("self_attn.q_proj.bias", "BF16", 4096);
+		T("self_attn.k_proj.weight", "BF16", 512, 2880);
+		T("self_attn.k_proj.bias", "BF16", 512);
+		T("self_attn.v_proj.weight", "BF16", 512, 2880);
+		T("self_attn.v_proj.bias", "BF16", 512);
+		T("self_attn.o_proj.weight", "BF16", 2880, 4096);
+		T("self_attn.o_proj.bias", "BF16", 2880);
+		T("self_attn.sinks", "BF16", 64);
+		T("mlp.router.weight", "BF16", 32, 2880);
+		T("mlp.router.bias", "BF16", 32);
+		T("mlp.experts.gate_up_proj_blocks", "U8", 32, 5760, 90, 16);
+		T("mlp.experts.gate_up_proj_scales", "U8", 32, 5760, 90);
+		T("mlp.experts.gate_up_proj_bias", "BF16", 32, 5760);
+		T("mlp.experts.down_proj_blocks", "U8", 32, 2880, 90, 16);
+		T("mlp.experts.down_proj_scales", "U8", 32, 2880, 90);
+		T("mlp.experts.down_proj_bias", "BF16", 32, 2880);
+#undef T
+	}
+	STW(&w, "model.norm.weight", "BF16", 2880);
+	STW(&w, "lm_head.weight", "BF16", 201088, 2880);
+	buf_puts(&w.h, "}");
+	while (w.h.len % 8)
+		buf_putc(&w.h, ' ');
+	size_t len = 8 + w.h.len;
+	unsigned char *p = xcalloc(1, len);
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)((uint64_t)w.h.len >> (8 * i));
+	memcpy(p + 8, w.h.data, w.h.len);
+	assert_int_equal(fx_write(dir, "model.safetensors", p, len), 0);
+	char *path = xasprintf("%s/model.safetensors", dir);
+	assert_int_equal(truncate(path, (off_t)(len + w.off)), 0);
+	free(path);
+	free(p);
+	buf_cleanup(&w.h);
+	return w.off;
+}
+
+/* MXFP4 (gpt-oss): a U8 *_blocks byte is two fp4 parameters, the *_scales
+ * are not parameters; weight bytes are what is stored. */
+static void test_mxfp4_gpt_oss(void **state)
+{
+	struct ctx *c = *state;
+	char *dir = xasprintf("%s/gpt-oss-20b", c->dir);
+	fx_write_str(dir, "config.json", GPT_OSS_20B_CFG);
+	uint64_t b = write_gpt_oss_20b(dir);
+	struct estimate_result r;
+	assert_int_equal(run(dir, NULL, 0, NULL, 0, &r), 0);
+	assert_string_equal(r.method, "mxfp4");
+	assert_int_equal(r.weight_bytes, (int64_t)b);
+	assert_int_equal(r.weight_bytes, 13761264768LL);
+	/* 20.91 B (OpenAI's model card: 20.9 B); stored bytes would say 11.96 B */
+	assert_int_equal(r.parameters, 20914757184LL);
+	/* 12 full-attention layers x 2 x 8 x 64 x 2 B; 12 windowed (128) */
+	struct kv_dtype dt;
+	assert_int_equal(kv_dtype_parse("auto", &r.arch, &dt), 0);
+	assert_int_equal(r.arch.swa_layers, 12);
+	assert_int_equal(kv_bytes_per_token(&r.arch, &dt), 24576);
+	estimate_result_cleanup(&r);
+	free(dir);
+
+	/* the same U8 names without quant_method mxfp4: counted as stored */
+	dir = xasprintf("%s/u8-plain", c->dir);
+	fx_write_str(dir, "config.json", "{\"model_type\":\"llama\",\"num_hidden_layers\":1,"
+		     "\"hidden_size\":64,\"num_attention_heads\":1,\"torch_dtype\":\"bfloat16\"}");
+	const struct fx_tensor t[] = {
+		{"model.layers.0.mlp.experts.down_proj_blocks", "U8", 2, {64, 16}},
+		{"model.layers.0.mlp.experts.down_proj_scales", "U8", 1, {64}},
+		{"model.embed_tokens.weight", "BF16", 2, {100, 64}},
+	};
+	write_st(dir, "model.safetensors", t, 3);
+	assert_int_equal(run(dir, NULL, 0, NULL, 0, &r), 0);
+	assert_int_equal(r.parameters, 64 * 16 + 64 + 100 * 64);
+	estimate_result_cleanup(&r);
+	free(dir);
 }
 
 /* diffusers: components from model_index.json, fp16 family first, never
@@ -475,6 +616,7 @@ int main(void)
 		cmocka_unit_test(test_glob),
 		cmocka_unit_test_setup_teardown(test_safetensors_repo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_awq_gptq, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mxfp4_gpt_oss, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_diffusers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gguf_quants_and_projector, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hints_ignored, setup, teardown),
