@@ -1,14 +1,20 @@
 /* Metrics registry and the Prometheus text format, parsed back. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -143,6 +149,8 @@ static char *render(struct metrics_registry *r)
 	assert_int_equal(metrics_render(r, &out), 0);
 	return out;
 }
+
+static time_t main_began;   /* set first thing in main() */
 
 /* ---- tests ---- */
 
@@ -441,35 +449,164 @@ static void test_collectors(void **state)
 	metrics_registry_free(r);
 }
 
+/* One scrape of r parsed into p (p is overwritten). */
+static double scrape(struct metrics_registry *r, struct parsed *p, const char *name)
+{
+	char *text = render(r);
+	const struct sample *s;
+
+	parse_text(text, p);
+	free(text);
+	s = find(p, name, NULL, NULL);
+	if (!s)
+		fail_msg("no sample %s", name);
+	return s->value;
+}
+
+/* user + system CPU seconds (or only system when sys_only) */
+static double rusage_cpu(bool sys_only)
+{
+	struct rusage ru;
+	double sys;
+
+	assert_int_equal(getrusage(RUSAGE_SELF, &ru), 0);
+	sys = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+	return sys_only ? sys : sys + (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+}
+
+/* Open descriptors counted another way than the collector: by probing. */
+static double probe_open_fds(void)
+{
+	struct rlimit rl;
+	double n = 0;
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	for (int fd = 0; fd < (int)rl.rlim_cur && fd < 65536; fd++)
+		if (fcntl(fd, F_GETFD) != -1)
+			n++;
+	return n;
+}
+
+/* Threads counted another way: the entries of /proc/self/task. */
+static double task_count(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	double n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+struct parked {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool release;
+};
+
+static void *park(void *arg)
+{
+	struct parked *pk = arg;
+
+	pthread_mutex_lock(&pk->mu);
+	while (!pk->release)
+		pthread_cond_wait(&pk->cv, &pk->mu);
+	pthread_mutex_unlock(&pk->mu);
+	return NULL;
+}
+
+/* Every process metric moves by exactly what the test did to the process. */
 static void test_process_collector(void **state)
 {
 	struct metrics_registry *r = metrics_registry_new();
 	struct parsed *p = xcalloc(1, sizeof(*p));
-	const struct sample *s;
-	char *text;
-	double now = (double)time(NULL);
+	struct parked pk = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false };
+	const size_t big = 64u << 20;
+	struct rlimit saved, lowered;
+	pthread_t t[3];
+	int fds[5];
+	double v0, v1, before, after, start;
+	volatile unsigned long spin = 0;
+	unsigned char *m;
+	long tick = sysconf(_SC_CLK_TCK);
 
 	assert_int_equal(metrics_register_process_collector(r), 0);
-	text = render(r);
-	parse_text(text, p);
-	s = find(p, "process_resident_memory_bytes", NULL, NULL);
-	assert_non_null(s);
-	assert_true(s->value > 1024 * 1024);          /* a real process is over 1 MiB */
-	assert_true(find(p, "process_virtual_memory_bytes", NULL, NULL)->value >= s->value);
-	assert_true(find(p, "process_open_fds", NULL, NULL)->value >= 3);   /* stdin/out/err */
-	assert_true(find(p, "process_max_fds", NULL, NULL)->value != 0);
-	assert_true(find(p, "process_threads", NULL, NULL)->value >= 1);
-	assert_true(find(p, "process_cpu_seconds_total", NULL, NULL)->value >= 0);
+	/* open fds: five more descriptors are exactly five more, and gone again */
+	v0 = scrape(r, p, "process_open_fds");
+	assert_true(v0 == probe_open_fds());
 	assert_string_equal(type_of(p, "process_cpu_seconds_total"), "counter");
-	s = find(p, "process_start_time_seconds", NULL, NULL);
-	assert_true(s->value > now - 3600 && s->value <= now + 5);
-	free(text);
+	assert_string_equal(type_of(p, "process_resident_memory_bytes"), "gauge");
+	for (int i = 0; i < 5; i++)
+		assert_true((fds[i] = dup(2)) >= 0);
+	assert_true(scrape(r, p, "process_open_fds") == v0 + 5);
+	for (int i = 0; i < 5; i++)
+		close(fds[i]);
+	assert_true(scrape(r, p, "process_open_fds") == v0);
+
+	/* max fds: the soft RLIMIT_NOFILE, lowered to a known value */
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	lowered = saved;
+	lowered.rlim_cur = saved.rlim_max != RLIM_INFINITY && saved.rlim_max < 1000 ? saved.rlim_max : 1000;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &lowered), 0);
+	assert_true(scrape(r, p, "process_max_fds") == (double)lowered.rlim_cur);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+
+	/* threads: three parked threads are exactly three more */
+	v0 = scrape(r, p, "process_threads");
+	assert_true(v0 == task_count());
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, park, &pk), 0);
+	assert_true(scrape(r, p, "process_threads") == v0 + 3);
+	pthread_mutex_lock(&pk.mu);
+	pk.release = true;
+	pthread_cond_broadcast(&pk.cv);
+	pthread_mutex_unlock(&pk.mu);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	assert_true(scrape(r, p, "process_threads") == v0);
+
+	/* resident and virtual memory: 64 MiB mapped and touched, then unmapped */
+	v0 = scrape(r, p, "process_resident_memory_bytes");
+	before = find(p, "process_virtual_memory_bytes", NULL, NULL)->value;
+	m = mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(m != MAP_FAILED);
+	memset(m, 1, big);
+	v1 = scrape(r, p, "process_resident_memory_bytes");
+	after = find(p, "process_virtual_memory_bytes", NULL, NULL)->value;
+	assert_true(v1 - v0 >= (double)big && v1 - v0 < (double)big + (4 << 20));
+	assert_true(after - before >= (double)big);
+	assert_true(after >= v1);
+	assert_int_equal(munmap(m, big), 0);
+	assert_true(scrape(r, p, "process_resident_memory_bytes") <= v1 - (double)big + (1 << 20));
+
+	/* cpu: the kernel's utime+stime in ticks, between getrusage before and
+	 * after the scrape (each of utime and stime truncated to a tick) */
+	while (rusage_cpu(false) - rusage_cpu(true) < 0.2)
+		for (int i = 0; i < 1000000; i++)
+			spin++;
+	while (rusage_cpu(true) < 0.2)
+		for (int i = 0; i < 10000; i++)
+			(void)getppid();   /* a system call: system time */
+	before = rusage_cpu(false);
+	v1 = scrape(r, p, "process_cpu_seconds_total");
+	after = rusage_cpu(false);
+	assert_true(v1 >= before - 2.0 / (double)tick && v1 <= after);
+
+	/* start time: fixed, and just before main() ran (btime has 1 s resolution) */
+	start = scrape(r, p, "process_start_time_seconds");
+	assert_true(scrape(r, p, "process_start_time_seconds") == start);
+	assert_true(start <= (double)main_began + 1 && start > (double)main_began - 300);
 	free(p);
 	metrics_registry_free(r);
 }
 
 int main(void)
 {
+	main_began = time(NULL);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_counter_and_labels),
 		cmocka_unit_test(test_gauge_and_unlabelled),
