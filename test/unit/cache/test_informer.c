@@ -1,4 +1,5 @@
-/* Reflector + informer against a fake transport and a fake clock. */
+/* The informer (pkg/cache/informer.c) and the reflector beneath it, against
+ * a fake transport and a fake clock. */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
