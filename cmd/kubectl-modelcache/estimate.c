@@ -230,7 +230,9 @@ static int open_repo(const struct opts *o, struct hub_client **hub, struct est_r
 		return est_repo_dir_new(o->repo, repo, msg);
 	}
 	const char *tok = getenv("HF_TOKEN");
-	if (hub_client_new(o->endpoint, tok, NULL, hub) < 0) {
+	struct hub_opts hopts;
+	estimate_hub_opts(&hopts);
+	if (hub_client_new(o->endpoint, tok, &hopts, hub) < 0) {
 		*msg = xstrdup("cannot create the Hub client");
 		return ESTIMATE_ERR_OTHER;
 	}

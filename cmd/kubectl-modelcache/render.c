@@ -145,7 +145,9 @@ static void size_for(json_object *mc, const struct render_opts *o, struct sizing
 		compose_hf_filters(mc, inc, &ninc, exc, &nexc, 64);
 		estimate_result_init(&r);
 		const char *token = getenv("HF_TOKEN");
-		if (hub_client_new(o->endpoint, token, NULL, &hub) == 0) {
+		struct hub_opts hopts;
+		estimate_hub_opts(&hopts);
+		if (hub_client_new(o->endpoint, token, &hopts, &hub) == 0) {
 			int rc = estimate_repo(hub, jpath_str_or(mc, "spec.huggingFace.repo", ""),
 					       jpath_str_or(mc, "spec.huggingFace.revision", "main"), inc, ninc, exc, nexc, &r, &msg);
 			if (rc == 0) {

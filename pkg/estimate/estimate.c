@@ -13,6 +13,7 @@
 #include "estimate/gguf.h"
 #include "estimate/safetensors.h"
 #include "estimate/source.h"
+#include "hub/hub.h"
 #include "util/mem.h"
 
 #define MODEL_INDEX_MAX (1u << 20)
@@ -206,8 +207,13 @@ static void *st_worker(void *arg)
 			break;
 		j->rcs[i] = safetensors_read_ex(&j->src[i], first_read, &j->sums[i], &j->whys[i]);
 		if (j->rcs[i] == 0) {
-			uint64_t h = j->sums[i].header_len;
-			first_read = (size_t)(h + 8 + h / 4);
+			/* the last header + 1/8 (at most 16 KiB) of slack: the read
+			 * exceeds the header by more than 64 KiB only when this shard's
+			 * header is over 48 KiB smaller than the last one */
+			uint64_t h = j->sums[i].header_len, slack = h / 8;
+			if (slack > (16u << 10))
+				slack = 16u << 10;
+			first_read = (size_t)(h + 8 + slack);
 			if (first_read < 4096)
 				first_read = 4096;
 		}
@@ -566,4 +572,11 @@ int estimate_repo(struct hub_client *hub, const char *repo, const char *revision
 	rc = estimate_from_repo(r, include, ninclude, exclude, nexclude, out, errmsg);
 	est_repo_free(r);
 	return rc;
+}
+
+void estimate_hub_opts(struct hub_opts *o)
+{
+	hub_opts_default(o);
+	o->retry_budget = ESTIMATE_HUB_RETRY_BUDGET;
+	o->time_budget_ms = ESTIMATE_HUB_TIME_BUDGET_MS;
 }

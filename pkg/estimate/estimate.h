@@ -31,6 +31,18 @@
 #include "estimate/place.h"
 
 struct hub_client;   /* pkg/hub/hub.h */
+struct hub_opts;
+
+/* Budgets of one estimate over the Hub, shared by all its requests (the
+ * model info and every header read): a repository of many shards with a
+ * dead link gives up after ESTIMATE_HUB_RETRY_BUDGET retries in all, or
+ * ESTIMATE_HUB_TIME_BUDGET_MS, and the estimate falls back
+ * (usedFallback: true). The operator bounds a run at 120 s; the time budget
+ * ends it before that. */
+#define ESTIMATE_HUB_RETRY_BUDGET 12
+#define ESTIMATE_HUB_TIME_BUDGET_MS 100000
+/* hub_opts_default with the budgets above: the client of one estimate. */
+void estimate_hub_opts(struct hub_opts *o);
 struct est_repo;     /* estimate/source.h: a listing + ranged reads */
 
 /* Error kinds returned (negated) by estimate_repo / estimate_from_repo. */

@@ -31,7 +31,15 @@ struct kv {
 };
 
 #define MAX_KVS 4096
-#define FIRST_CHUNK (256u << 10)
+/* Reads go up to the end of what is needed or the least the header still
+ * holds (min_end below), whichever is further, plus READ_SLACK: the header is
+ * read in steps that grow with what the counts promise, and the bytes read
+ * never pass the header's end by more than READ_SLACK. */
+#define READ_SLACK (48u << 10)
+/* The fewest bytes of a KV (key length + type + a 1-byte value) and of a
+ * tensor info (name length + n_dims + one dim + type + offset). */
+#define MIN_KV_BYTES 13u
+#define MIN_TENSOR_INFO_BYTES 32u
 
 struct reader {
 	struct est_source *src;
@@ -41,7 +49,22 @@ struct reader {
 	struct kv *kvs;
 	size_t nkvs;
 	const char **why;
+	/* a lower bound of the header's end: the KVs and tensor infos still to
+	 * come, and the elements left in the top-level array being read */
+	uint64_t kvs_left, tensors_left, elems_left, elem_min;
 };
+
+static uint64_t min_end(const struct reader *r)
+{
+	uint64_t e = r->pos, add;
+	if (!__builtin_mul_overflow(r->kvs_left, (uint64_t)MIN_KV_BYTES, &add))
+		e = e + add < e ? UINT64_MAX : e + add;
+	if (!__builtin_mul_overflow(r->tensors_left, (uint64_t)MIN_TENSOR_INFO_BYTES, &add))
+		e = e + add < e ? UINT64_MAX : e + add;
+	if (!__builtin_mul_overflow(r->elems_left, r->elem_min, &add))
+		e = e + add < e ? UINT64_MAX : e + add;
+	return e;
+}
 
 static int fail(struct reader *r, int rc, const char *text)
 {
@@ -60,9 +83,10 @@ static int need(struct reader *r, uint64_t n)
 		return 0;
 	if (end > GGUF_MAX_HEADER)
 		return fail(r, -E2BIG, "header larger than the 64 MiB cap");
-	uint64_t want = r->len ? (uint64_t)r->len * 2 : FIRST_CHUNK;
+	uint64_t want = min_end(r);
 	if (want < end)
 		want = end;
+	want = want > UINT64_MAX - READ_SLACK ? UINT64_MAX : want + READ_SLACK;
 	if (want > GGUF_MAX_HEADER)
 		want = GGUF_MAX_HEADER;
 	if (want > r->src->size)
@@ -233,10 +257,16 @@ static int value(struct reader *r, uint32_t t, int depth, const char *key, size_
 		return 0;
 	}
 	for (uint64_t i = 0; i < count; i++) {
+		if (depth == 0) {
+			r->elems_left = count - i - 1;
+			r->elem_min = min;
+		}
 		rc = value(r, et, depth + 1, NULL, 0, NULL, 0);
 		if (rc < 0)
 			return rc;
 	}
+	if (depth == 0)
+		r->elems_left = 0;
 	if (key) {
 		struct kv v = {.count = count, .is_array = true};
 		keep(r, key, keylen, &v);
@@ -362,7 +392,9 @@ int gguf_read(struct est_source *src, struct gguf_summary *g, const char **why)
 	}
 	g->tensor_count = nt;
 	g->kv_count = nkv;
+	r.tensors_left = nt;
 	for (uint64_t i = 0; i < nkv; i++) {
+		r.kvs_left = nkv - i - 1;
 		const char *k;
 		uint64_t kl;
 		uint32_t t;
@@ -396,6 +428,7 @@ int gguf_read(struct est_source *src, struct gguf_summary *g, const char **why)
 	offs = xcalloc(nt ? nt : 1, sizeof(*offs));
 	sizes = xcalloc(nt ? nt : 1, sizeof(*sizes));
 	for (uint64_t i = 0; i < nt; i++) {
+		r.tensors_left = nt - i - 1;
 		const char *name;
 		uint64_t nl, ne[GGUF_MAX_DIMS] = {1, 1, 1, 1}, nel = 1, off;
 		uint32_t nd, type;

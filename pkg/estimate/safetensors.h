@@ -12,7 +12,10 @@
 #include "estimate/source.h"
 
 #define SAFETENSORS_MAX_HEADER (100u << 20)   /* the reference library's limit */
-#define SAFETENSORS_FIRST_READ (100u << 10)   /* one read covers most headers */
+/* The first read of a file whose header size is unknown: it covers most
+ * headers in one request and never reads more than the header + 64 KiB
+ * (a larger header costs one more read of exactly the rest). */
+#define SAFETENSORS_FIRST_READ (64u << 10)
 #define SAFETENSORS_MAX_DTYPES 24
 
 /* Bits per element of a safetensors dtype ("BF16" -> 16, "F4" -> 4), 0 unknown. */

@@ -35,7 +35,27 @@ struct hub_client {
 	pthread_mutex_t pool_mu;
 	CURL *pool[POOL_MAX];
 	size_t npool;
+	unsigned retries_used;   /* atomic; against opts.retry_budget */
+	uint64_t deadline_ms;    /* monotonic; 0 = opts.time_budget_ms unset */
 };
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* "" while the client's budgets allow a retry (taking one), else why not. */
+static const char *budget_take_retry(struct hub_client *c, uint64_t delay_ms)
+{
+	if (c->deadline_ms && mono_ms() + delay_ms >= c->deadline_ms)
+		return " (giving up: the time budget of this task is spent)";
+	if (c->opts.retry_budget &&
+	    __atomic_fetch_add(&c->retries_used, 1, __ATOMIC_RELAXED) >= c->opts.retry_budget)
+		return " (giving up: the retry budget of this task is spent)";
+	return "";
+}
 
 /* ------------------------------------------------------------------ errors */
 
@@ -189,6 +209,8 @@ int hub_client_new(const char *endpoint, const char *token, const struct hub_opt
 		c->opts.retry_base_ms = 500;
 	if (!c->opts.retry_max_ms)
 		c->opts.retry_max_ms = 30000;
+	if (c->opts.time_budget_ms)
+		c->deadline_ms = mono_ms() + c->opts.time_budget_ms;
 	c->user_agent = c->opts.user_agent ? xstrdup(c->opts.user_agent)
 					   : xasprintf("modelcache-operator/%s", MC_VERSION);
 	c->opts.user_agent = c->user_agent;
@@ -610,6 +632,11 @@ static int perform(struct hub_client *c, const char *url0, const char *what, str
 	buf_init(&r->errbody, ERR_BODY_MAX + 1);
 
 	for (unsigned attempt = 0;; attempt++) {
+		if (attempt == 0 && c->deadline_ms && mono_ms() >= c->deadline_ms) {
+			hub_error_set(err, HUB_ERR_OTHER, 0, "%s: not attempted: the time budget of this task is spent",
+				      what);
+			goto out;
+		}
 		char *url = xstrdup(url0);
 		char *loc = NULL;
 		CURLcode rc = CURLE_OK;
@@ -671,20 +698,24 @@ static int perform(struct hub_client *c, const char *url0, const char *what, str
 		/* a host name that does not resolve twice is no network or a wrong
 		 * endpoint, not a blip: fail in a second rather than after every retry */
 		bool unresolved = rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY;
-		if (!retry || attempt >= c->opts.max_retries || (unresolved && attempt >= 1)) {
+		uint64_t delay = backoff_next(&bo);
+		if (r->retry_after_s >= 0) {
+			uint64_t ra = (uint64_t)r->retry_after_s * 1000u;
+			delay = ra > c->opts.retry_max_ms ? c->opts.retry_max_ms : ra;
+		}
+		const char *spent = "";
+		bool give_up = !retry || attempt >= c->opts.max_retries || (unresolved && attempt >= 1);
+		if (!give_up && *(spent = budget_take_retry(c, delay)))
+			give_up = true;
+		if (give_up) {
 			enum hub_err_kind k = rc != CURLE_OK ? HUB_ERR_OTHER
 							     : hub_error_kind_for_status(r->status);
 			if (k == HUB_OK)
 				k = HUB_ERR_OTHER;
 			hub_error_set(err, k, r->status, "%s: %s%s", what, detail,
-				      retry ? " (giving up after retries)" : "");
+				      *spent ? spent : retry ? " (giving up after retries)" : "");
 			ret = k == HUB_ERR_AUTH ? -EACCES : k == HUB_ERR_NOT_FOUND ? -ENOENT : -EIO;
 			goto out;
-		}
-		uint64_t delay = backoff_next(&bo);
-		if (r->retry_after_s >= 0) {
-			uint64_t ra = (uint64_t)r->retry_after_s * 1000u;
-			delay = ra > c->opts.retry_max_ms ? c->opts.retry_max_ms : ra;
 		}
 		/* one line per request that needs retries; the later attempts at debug level */
 		if (attempt == 0)

@@ -59,6 +59,13 @@ struct hub_opts {
 	long low_speed_time_s;      /* abort a transfer below 1 KiB/s for this long (default 60) */
 	size_t max_json_bytes;      /* cap on JSON bodies (default 32 MiB) */
 	const char *user_agent;     /* default "modelcache-operator/<version>"; copied */
+	/* Budgets shared by every request of this client (0 = none), for a
+	 * client that serves one task such as an estimate: a dead link on a
+	 * repository of many shards costs retry_budget retries in all, not
+	 * max_retries per file, and nothing is attempted or retried once
+	 * time_budget_ms have passed since hub_client_new. */
+	unsigned retry_budget;
+	uint64_t time_budget_ms;
 };
 
 void hub_opts_default(struct hub_opts *o);

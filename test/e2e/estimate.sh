@@ -7,7 +7,9 @@
 #    from its headers only: the file bytes served (fakehub request log) stay
 #    under 1 MiB and the weight bytes match the true tensor bytes exactly;
 #  - verdict text and exit codes: 0 fits / no budget, 3 does not fit,
-#    4 not found, 1 auth; gated repos with HF_TOKEN; --file on local files.
+#    4 not found, 1 auth; gated repos with HF_TOKEN; --file on local files;
+#  - a dead link on a repository of many shards costs the estimate's retry
+#    budget, not retries per file.
 #   MC_BIN=build/bin MC_SOURCE_DIR=. bash test/e2e/estimate.sh
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -210,4 +212,28 @@ done
 [ "$n" -ge 6 ] || fail "only $n hostile files in the corpus"
 "$CLI" estimate --file "$SRC/test/fuzz/corpus/safetensors/dense" >/dev/null || fail "a valid seed is refused"
 pass "$n hostile GGUF/safetensors files refused by --file with exit 1"
+# a dead link on a repository of many shards: every file transfer is cut
+# after its headers. The retries are budgeted per estimate (12 in all,
+# docs/estimation.md), not per file: each file gets its first attempt, the
+# estimate falls back and says why.
+DEAD=$TMP/dead
+"$SRC/hack/make-fixture-model" --out "$DEAD" --only tinyllama --real-shapes --fill sparse \
+  --target-bytes 2G --shard-bytes 100M >/dev/null
+mc_start_fakehub_logged dead "$DEAD" --fast-hash-above 1073741824 --fault-cut-after-bytes 0
+"$CLI" estimate fixtures/tinyllama --endpoint "http://127.0.0.1:$PORT" -o json >"$TMP/dead.json" ||
+  fail "dead link: exit $?"
+nfiles=$(find "$DEAD/fixtures/tinyllama" -type f ! -name '.*' | wc -l)
+python3 - "$TMP/dead.json" "$LOG" "$nfiles" <<'PY' || fail "dead link: retries not budgeted per estimate"
+import json, sys
+o = json.load(open(sys.argv[1]))
+assert o["usedFallback"], o
+assert "headers unreadable" in (o.get("note") or ""), o.get("note")
+# an attempt at an LFS file is two requests (resolve 302 + /lfs/), others one
+reqs = sum(1 for l in open(sys.argv[2]) if "/resolve/" in l or "/lfs/" in l)
+n = int(sys.argv[3])
+assert n >= 20, n
+assert reqs <= 2 * (n + 12), (reqs, n)   # per-file retries would be 2 * 6 * n
+print(f"dead link: {reqs} file requests for {n} files")
+PY
+pass "dead link on $nfiles files: retries budgeted per estimate, fallback with the reason"
 echo "PASS estimate e2e"

@@ -149,7 +149,9 @@ static struct est_entry *run_estimate(struct mcr *r, struct est_job *j)
 	struct estimate_result res;
 	estimate_result_init(&res);
 	char *msg = NULL;
-	int rc = hub_client_new(r->hf_endpoint, j->token, NULL, &hub);
+	struct hub_opts hopts;
+	estimate_hub_opts(&hopts);
+	int rc = hub_client_new(r->hf_endpoint, j->token, &hopts, &hub);
 	if (rc == 0) {
 		rc = estimate_repo(hub, j->repo, j->revision, (const char *const *)j->inc, j->ninc,
 				   (const char *const *)j->exc, j->nexc, &res, &msg);

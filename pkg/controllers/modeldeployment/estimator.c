@@ -85,7 +85,9 @@ static void run(struct md__estimator *e, struct entry *x, struct md__facts *f)
 	char *msg = NULL;
 	memset(f, 0, sizeof(*f));
 	estimate_result_init(&res);
-	int rc = hub_client_new(e->r->hf_endpoint, x->token, NULL, &hub);
+	struct hub_opts hopts;
+	estimate_hub_opts(&hopts);
+	int rc = hub_client_new(e->r->hf_endpoint, x->token, &hopts, &hub);
 	if (rc == 0) {
 		rc = estimate_repo(hub, x->repo, x->revision, inc, ninc, exc, nexc, &res, &msg);
 		hub_client_free(hub);

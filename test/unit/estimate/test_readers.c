@@ -112,9 +112,36 @@ static void test_safetensors_valid(void **state)
 	assert_int_equal(sum.data_bytes, 151936 * 16 * 2 + 16 * 16 * 2 + 16 * 4);
 	assert_int_equal(sum.elements, 151936 * 16 + 256 + 16);
 	assert_string_equal(safetensors_main_dtype(&sum), "BF16");
-	/* a header within the first read: one read, about 100 KB at most */
+	/* a header within the first read: one read, the header + 64 KiB at most */
 	assert_int_equal(s.reads, 1);
+	assert_true(s.bytes_read <= sum.header_len + 8 + (64u << 10));
 	free(p);
+}
+
+/* A header larger than the first read: one more read of exactly the rest. */
+static void test_safetensors_big_header_exact(void **state)
+{
+	(void)state;
+	enum { N = 2000 };
+	struct fx_tensor *t = xcalloc(N, sizeof(*t));
+	char (*names)[64] = xcalloc(N, 64);
+	for (int i = 0; i < N; i++) {
+		snprintf(names[i], 64, "model.layers.%d.mlp.experts.gate_proj.weight", i);
+		t[i] = (struct fx_tensor){names[i], "BF16", 2, {4, 4}};
+	}
+	size_t len;
+	unsigned char *p = fx_safetensors(t, N, &len);
+	struct est_source s;
+	struct safetensors_summary sum;
+	est_source_mem(&s, p, len);
+	assert_int_equal(safetensors_read(&s, &sum, NULL), 0);
+	assert_int_equal(sum.tensors, N);
+	assert_true(sum.header_len > SAFETENSORS_FIRST_READ);
+	assert_int_equal(s.reads, 2);
+	assert_int_equal(s.bytes_read, sum.header_len + 8);
+	free(p);
+	free(t);
+	free(names);
 }
 
 /* Build a file from a raw header string. */
@@ -309,9 +336,12 @@ static void test_gguf_big_file_reads_header_only(void **state)
 	assert_int_equal(gguf_read(&s, &sum, NULL), 0);
 	assert_int_equal(sum.data_bytes, 16384ull * 1310720 / 32 * 34 + 16384ull * 1048576 * 2);
 	assert_int_equal(sum.arch.vocab, NTOK);
-	/* header ~1 MB; reads double from 256 KiB: at most twice the header */
-	assert_true(s.bytes_read <= 2 * hlen + (256u << 10));
-	assert_true(s.bytes_read < 4u << 20);
+	/* header ~1 MB, read in steps that grow with what the counts promise:
+	 * never more than the header + 64 KiB, in a few round trips */
+	assert_true(sum.header_bytes > 900u << 10);
+	assert_true(s.bytes_read >= sum.header_bytes - 32);
+	assert_true(s.bytes_read <= sum.header_bytes + (64u << 10));
+	assert_true(s.reads <= 16);
 	free(h);
 }
 
@@ -455,6 +485,7 @@ int main(void)
 		cmocka_unit_test(test_safetensors_hostile),
 		cmocka_unit_test(test_gguf_valid),
 		cmocka_unit_test(test_gguf_big_file_reads_header_only),
+		cmocka_unit_test(test_safetensors_big_header_exact),
 		cmocka_unit_test(test_gguf_hostile),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

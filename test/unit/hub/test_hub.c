@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <pthread.h>
@@ -326,6 +327,44 @@ static void test_5xx_gives_up(void **state)
 	assert_null(strstr(err.msg, "hf_secret"));
 }
 
+/* The budgets are per client (one estimate), not per request: the second
+ * request after the retry budget is spent gets one attempt; past the time
+ * budget nothing is attempted. */
+static void test_budgets_shared_by_requests(void **state)
+{
+	struct fixture *f = *state;
+	json_object *j = NULL;
+	struct hub_error err;
+	struct hub_client *hub;
+	struct hub_opts o;
+	hub_opts_default(&o);
+	o.retry_base_ms = 1;
+	o.retry_max_ms = 5;
+	o.max_retries = 3;
+	o.retry_budget = 2;
+	assert_int_equal(hub_client_new(ts_url(f->ts), NULL, &o, &hub), 0);
+	f->s.mode = M_503;
+	log_init(LOG_LEVEL_ERROR, false);
+	assert_true(hub_model_info(hub, "org/m", "main", true, &j, &err) < 0);
+	assert_int_equal(f->s.hits, 3);   /* 1 + the 2 retries of the budget */
+	assert_non_null(strstr(err.msg, "retry budget of this task is spent"));
+	assert_true(hub_model_info(hub, "org/m", "main", true, &j, &err) < 0);
+	assert_int_equal(f->s.hits, 4);   /* one attempt, no retry */
+	hub_client_free(hub);
+
+	o.retry_budget = 0;
+	o.time_budget_ms = 1;
+	assert_int_equal(hub_client_new(ts_url(f->ts), NULL, &o, &hub), 0);
+	struct timespec ts = {0, 20 * 1000 * 1000};
+	nanosleep(&ts, NULL);
+	assert_true(hub_model_info(hub, "org/m", "main", true, &j, &err) < 0);
+	assert_int_equal(f->s.hits, 4);   /* not attempted */
+	assert_int_equal(err.kind, HUB_ERR_OTHER);
+	assert_non_null(strstr(err.msg, "time budget of this task is spent"));
+	assert_null(j);
+	hub_client_free(hub);
+}
+
 static void test_auth_and_not_found(void **state)
 {
 	struct fixture *f = *state;
@@ -500,6 +539,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_redirect_other_host_drops_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redirect_same_origin_keeps_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_range_when_server_ignores_range, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_budgets_shared_by_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_download_resumes_after_cut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_json_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_head, setup, teardown),
