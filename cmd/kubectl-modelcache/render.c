@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "capacity/view.h"
 #include "compose/compose.h"
 #include "compose/emit.h"
 #include "compose/precheck.h"
@@ -182,8 +183,31 @@ static int print_doc(json_object *o, struct buf *out)
 	return rc ? rc : compose_emit_yaml(o, out);
 }
 
-static int render_one(json_object *mc, json_object *ic, const struct render_opts *o, const struct sizing *sz,
-		      struct buf *out)
+/* The admission decision on a cluster with a budget (pkg/capacity/view.h:
+ * the reconciler's capacity_admit, fed from the status in the cluster
+ * files). 1: compose, with *size_bytes the volume (kept when it cannot
+ * grow); 0: nothing is composed there (InsufficientCapacity, Evicted); <0:
+ * an error. */
+static int admission(struct capacity_view *view, json_object *mc, int64_t *size_bytes, struct buf *out)
+{
+	if (!capacity_view_limited(view))
+		return 1;   /* no budget there: nothing to decide */
+	struct capacity_report rep;
+	int rc = capacity_view_admit(view, mc, *size_bytes, &rep);
+	if (rc == 0) {
+		capacity_report_text(view, &rep, "# ", out);
+		*size_bytes = rep.size_bytes;
+		rc = rep.outcome != CAPACITY_WAITS && rep.outcome != CAPACITY_STAYS_EVICTED;
+	} else {
+		fprintf(stderr, "render: %s/%s: cannot decide admission (%s)\n", jpath_str(mc, "metadata.namespace"),
+			jpath_str(mc, "metadata.name"), strerror(-rc));
+	}
+	capacity_report_cleanup(&rep);
+	return rc;
+}
+
+static int render_one(json_object *mc, json_object *ic, struct capacity_view *view, const struct render_opts *o,
+		      const struct sizing *sz, struct buf *out)
 {
 	const char *cname = jpath_str_or(ic, "metadata.name", "local");
 	char *err = NULL;
@@ -213,8 +237,12 @@ static int render_one(json_object *mc, json_object *ic, const struct render_opts
 		buf_printf(out, "# VRAM precheck bypassed: %s\n", pr.bypass_reason);
 	if (sz->note[0])
 		buf_printf(out, "# %s\n", sz->note);
+	int64_t size_bytes = sz->size_bytes;
+	rc = admission(view, mc, &size_bytes, out);
+	if (rc <= 0)
+		return rc;
 	bool auth = jpath_str(mc, "spec.huggingFace.authSecret.name") != NULL;
-	struct compose_input in = {.mc = mc, .ic = ic, .size_bytes = sz->size_bytes, .hydrator_image = o->image,
+	struct compose_input in = {.mc = mc, .ic = ic, .size_bytes = size_bytes, .hydrator_image = o->image,
 				   .hf_endpoint = o->hf_endpoint, .with_auth = auth, .attempt = 1};
 	json_object *ns = NULL, *pvc = NULL, *sec = NULL, *job = NULL;
 	rc = compose_namespace(&in, &ns);
@@ -314,7 +342,9 @@ int cmd_render(int argc, char **argv)
 	if (o.endpoint)
 		fprintf(stderr, "render: note: this build has no estimator; --endpoint is ignored\n");
 #endif
-	json_object *docs = json_object_new_array(), *clusters = json_object_new_array();
+	json_object *docs = json_object_new_array(), *clusters = json_object_new_array(), *state = json_object_new_array();
+	struct capacity_view **views = NULL;
+	size_t nviews = 0;
 	char *err = NULL;
 	rc = load_docs(file, docs, &err);
 	for (size_t i = 0; rc == 0 && i < ncf; i++) {
@@ -324,6 +354,8 @@ int cmd_render(int argc, char **argv)
 			json_object *d = json_object_array_get_idx(cd, j);
 			if (is_kind(d, "InferenceCluster"))
 				json_object_array_add(clusters, json_object_get(d));
+			else   /* ModelCaches and ModelDeployments with their status: what is on the clusters */
+				json_object_array_add(state, json_object_get(d));
 		}
 		json_object_put(cd);
 	}
@@ -343,6 +375,28 @@ int cmd_render(int argc, char **argv)
 								   "\"spec\":{\"connection\":{\"local\":{}}}}"));
 	struct buf out;
 	buf_init(&out, 64u << 20);
+	/* one admission view per cluster: the caches of FILE are admitted one
+	 * after the other, each seeing the volumes the previous ones took */
+	nviews = json_object_array_length(clusters);
+	views = xcalloc(nviews + 1, sizeof(*views));
+	for (size_t c = 0; c < nviews; c++) {
+		char *msg = NULL;
+		if (capacity_view_new(json_object_array_get_idx(clusters, c), state, &views[c], &msg) != 0) {
+			fprintf(stderr, "render: %s; its admission is not shown\n", msg ? msg : "invalid InferenceCluster");
+			buf_printf(&out, "# %s; its admission is not shown\n", msg ? msg : "invalid InferenceCluster");
+			free(msg);
+			failures++;
+			continue;
+		}
+		const char *notes = capacity_view_notes(views[c]);
+		for (const char *l = notes, *nl; *l; l = nl + 1) {
+			nl = strchr(l, '\n');
+			if (!nl)
+				break;
+			fprintf(stderr, "render: note: %.*s\n", (int)(nl - l), l);
+			buf_printf(&out, "# note: %.*s\n", (int)(nl - l), l);
+		}
+	}
 	size_t ncaches = 0;
 	for (size_t i = 0; i < json_object_array_length(docs); i++) {
 		json_object *mc = json_object_array_get_idx(docs, i);
@@ -360,7 +414,7 @@ int cmd_render(int argc, char **argv)
 			fprintf(stderr, "render: %s/%s: %s\n", jpath_str(mc, "metadata.namespace"), jpath_str(mc, "metadata.name"),
 				sz.note);
 		for (size_t c = 0; c < json_object_array_length(clusters); c++)
-			if (render_one(mc, json_object_array_get_idx(clusters, c), &o, &sz, &out) != 0)
+			if (render_one(mc, json_object_array_get_idx(clusters, c), views[c], &o, &sz, &out) != 0)
 				failures++;
 	}
 	fwrite(buf_str(&out), 1, out.len, stdout);
@@ -372,7 +426,11 @@ int cmd_render(int argc, char **argv)
 		rc = failures ? 1 : 0;
 	}
 out:
+	for (size_t c = 0; c < nviews; c++)
+		capacity_view_free(views[c]);
+	free(views);
 	json_object_put(docs);
 	json_object_put(clusters);
+	json_object_put(state);
 	return rc ? 1 : 0;
 }

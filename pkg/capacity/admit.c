@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api.h"
 #include "util/jpath.h"
 #include "util/mem.h"
+#include "util/quantity.h"
 #include "util/timeutil.h"
 
 #define GIB_D 1073741824.0
@@ -271,4 +273,35 @@ bool capacity_md_placed(json_object *mds, const char *ns, const char *name, cons
 			*demanded_s = t;
 	}
 	return yes;
+}
+
+void capacity_cache_of(json_object *mc, const char *key, const char *cluster, bool in_use, int64_t size_bytes,
+		       struct capacity_cache *out)
+{
+	json_object *e = jpath_find_name(jpath_get(mc, "status.clusters"), cluster);
+	*out = (struct capacity_cache){.key = key, .size_bytes = size_bytes,
+				       .ready = e && same_key(jpath_str(e, "phase"), "Ready"),
+				       .pinned = api_annotation_true(mc, API_ANN_PINNED), .in_use = in_use,
+				       .last_used_s = capacity_lru_time(mc, cluster)};
+}
+
+int64_t capacity_demand_time(int64_t created_s, int64_t md_demand_s, bool brought_back, json_object *prev_entry,
+			     int64_t now_s)
+{
+	int64_t t = created_s > md_demand_s ? created_s : md_demand_s;
+	if (brought_back) {
+		int64_t at = same_key(jpath_str(prev_entry, "phase"), "Evicted") ? time_at(prev_entry, "lastTransitionTime")
+										 : now_s;
+		if (at > t)
+			t = at;
+	}
+	return t;
+}
+
+char *capacity_evicted_message(const char *cluster, int64_t size_bytes, const char *why)
+{
+	char size[QUANTITY_STR_MAX] = "";
+	quantity_format_bytes(size_bytes, size, sizeof size);
+	return xasprintf("evicted from %s (least recently used, %s) to make room: %s", cluster ? cluster : "?", size,
+			 why ? why : "");
 }

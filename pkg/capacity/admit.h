@@ -116,4 +116,26 @@ int64_t capacity_lru_time(json_object *mc, const char *cluster);
 bool capacity_md_placed(json_object *mds, const char *ns, const char *name, const char *cluster,
 			int64_t *demanded_s);
 
+/* One volume's row from its ModelCache mc on cluster: Ready there (its
+ * status.clusters[] entry), pinned (modelcache.dev/pinned), LRU time
+ * (capacity_lru_time). in_use (capacity_md_placed) and the volume size come
+ * from the caller. The reconciler feeds it the live volumes and the
+ * informer's ModelCaches, render the ModelCaches' status (view.h). key and mc
+ * borrowed. */
+void capacity_cache_of(json_object *mc, const char *key, const char *cluster, bool in_use, int64_t size_bytes,
+		       struct capacity_cache *out);
+
+/* The moment a cache was demanded on a cluster (capacity_request.demanded_s):
+ * the newest of created_s (its creation), md_demand_s (the newest
+ * ModelDeployment placed there asking for it, capacity_md_placed) and, when
+ * it is brought back after an eviction, the eviction (prev_entry's
+ * lastTransitionTime when that entry says Evicted, else now_s). */
+int64_t capacity_demand_time(int64_t created_s, int64_t md_demand_s, bool brought_back, json_object *prev_entry,
+			     int64_t now_s);
+
+/* The victim's Evicted message (its status and event): "evicted from
+ * gpu-west (least recently used, 10Gi) to make room: <why>", why being the
+ * decision's message. Owned by the caller. */
+char *capacity_evicted_message(const char *cluster, int64_t size_bytes, const char *why);
+
 #endif

@@ -8,6 +8,9 @@
 #   cap_pvc NAME / cap_job NAME  the child names of ml-team/NAME
 #   cap_gone_remote KIND NAME    true when KIND/NAME is NotFound on gpu-west
 #   cap_used                     gpu-west's status.cache.usedBytes
+#   cap_render NAME [SIZE]       `kubectl modelcache render` of that ModelCache against the live
+#                                InferenceClusters, ModelCaches and ModelDeployments (their status):
+#                                what admission would decide, before it is applied
 . "$(dirname "${BASH_SOURCE[0]}")/modelcache_env.sh"
 
 NS=ml-team
@@ -73,6 +76,12 @@ cap_gone_remote() { # KIND NAME
 	local out
 	out=$(mcr get "$1" "$2" -n modelcache 2>&1) && return 1
 	grep -q NotFound <<<"$out"
+}
+
+cap_render() { # NAME [SIZE]
+	mcp get ic,mc,md -A -o yaml >"$MC_TMP/state.yaml"
+	cap_cache_yaml "$1" "${2:-10Gi}" | "$MC_BIN/kubectl-modelcache" render -f - --cluster-file "$MC_TMP/state.yaml" \
+		2>"$MC_TMP/render.err" || { cat "$MC_TMP/render.err" >&2; mc_fail "render of $1 failed"; }
 }
 
 cap_used() { mce_jp cp ic gpu-west "" '{.status.cache.usedBytes}'; }

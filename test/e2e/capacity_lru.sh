@@ -28,6 +28,10 @@ mce_wait_phase 90 "$NS" b Ready gpu-west
 cap_wait_used 20
 sleep 1.5   # C is demanded strictly after A and B became Ready (second resolution)
 mcr get pvc "$(cap_pvc a)" -n modelcache >/dev/null || mc_fail "A's PVC is not on gpu-west"
+# render, from the status, predicts the operator's decision in its own words (the same code)
+predicted=$(cap_render c)
+evicts=$(sed -n 's/^#   evicts \([^ ]*\) (10Gi, last used [^;]*; Ready, not pinned, not in use): /\1 /p' <<<"$predicted")
+[ "$(wc -l <<<"$evicts")" = 1 ] && [ "${evicts%% *}" = ml-team/a ] || mc_fail "render predicted: $predicted"
 cap_cache c
 mce_wait_phase 90 "$NS" a Evicted gpu-west
 mce_wait_phase 90 "$NS" c Ready gpu-west
@@ -37,6 +41,7 @@ mc_wait 60 "A's Job gone on gpu-west" cap_gone_remote job "$(cap_job a)"
 msg=$(cap_message a)
 want="evicted from gpu-west (least recently used, 10Gi) to make room: ml-team/c needs 10 GiB; gpu-west has 5 GiB free of 25 GiB (reserve 0 GiB)"
 [ "$msg" = "$want" ] || mc_fail "A's message: $msg (want: $want)"
+[ "$msg" = "${evicts#* }" ] || mc_fail "render predicted A's message as: ${evicts#* } (operator: $msg)"
 mc_wait 30 "event Evicted on A" eval '[ "$(mce_events '"$NS"' a Evicted)" = 1 ]'
 [ "$(mce_events "$NS" b Evicted)" = 0 ] || mc_fail "B got an Evicted event"
 [ "$(mce_events "$NS" c Evicted)" = 0 ] || mc_fail "C got an Evicted event"

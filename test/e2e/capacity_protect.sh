@@ -35,6 +35,9 @@ mc_wait 60 "D InsufficientCapacity (now $(cap_reason d))" eval '[ "$(cap_reason 
 msg=$(cap_message d)
 want="needs 10 GiB; gpu-west has 5 GiB free of 25 GiB (reserve 0 GiB) and nothing evictable: 1 cache in use, 1 pinned"
 [ "$msg" = "$want" ] || mc_fail "D's message: $msg (want: $want)"
+# render from the live status says the same (the same code decides and words it)
+line=$(cap_render d | sed -n 's/^# Pending (InsufficientCapacity): //p')
+[ "$line" = "$msg" ] || mc_fail "render says: $line (operator: $msg)"
 mc_wait 30 "event InsufficientCapacity on D" eval '[ "$(mce_events '"$NS"' d InsufficientCapacity)" = 1 ]'
 cap_gone_remote pvc "$(cap_pvc d)" || mc_fail "a PVC was composed for D"
 cap_gone_remote job "$(cap_job d)" || mc_fail "a Job was composed for D"

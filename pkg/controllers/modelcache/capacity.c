@@ -212,7 +212,7 @@ static int evict_one(struct rec *x, const struct admit_in *a, const char *cname,
 	const char *tns = compose_target_namespace(vmc, a->ic);
 	char size[QUANTITY_STR_MAX] = "";
 	quantity_format_bytes(bytes, size, sizeof size);
-	char *msg = xasprintf("evicted from %s (least recently used, %s) to make room: %s", cname, size, why);
+	char *msg = capacity_evicted_message(cname, bytes, why);   /* render prints the same */
 	evicted_set(r->cap, vuid, cname, msg);
 	struct kube_error err = {0};
 	int rc = delete_obj(a->kc, &KUBE_RES_JOBS, tns, job, &err);
@@ -270,12 +270,7 @@ static bool admit_locked(struct rec *x, const struct admit_in *a, const struct c
 		v->key = xasprintf("%s/%s", cns, cn);
 		if (informer_get(r->mcs, v->key, &v->mc) != 0 || !v->mc)
 			continue;
-		c->key = v->key;
-		json_object *e = jpath_find_name(jpath_get(v->mc, "status.clusters"), cname);
-		c->ready = e && status_entry_phase(e) == STATUS_READY;
-		c->pinned = api_annotation_true(v->mc, API_ANN_PINNED);
-		c->in_use = md_placed_on(r, cns, cn, cname, NULL);
-		c->last_used_s = capacity_lru_time(v->mc, cname);
+		capacity_cache_of(v->mc, v->key, cname, md_placed_on(r, cns, cn, cname, NULL), c->size_bytes, c);
 	}
 	struct capacity_request q = {.key = x->key, .size_bytes = x->size_bytes, .demanded_s = demanded_s};
 	if (capacity_admit(b, cs, n, &q, &d) != 0)
@@ -350,17 +345,13 @@ bool step_admit(struct rec *x, const struct admit_in *in, struct admit_hold *h)
 		a->st->evicted_message = h->message;
 		return false;
 	}
-	int64_t demanded_s = ts_of(x->mc, "metadata.creationTimestamp");
-	if (md_demand > demanded_s)
-		demanded_s = md_demand;
+	/* asked for again after it was evicted: demanded since the eviction */
+	int64_t demanded_s = capacity_demand_time(ts_of(x->mc, "metadata.creationTimestamp"), md_demand, evicted, pe,
+						  x->now_s);
 	if (evicted) {
 		LOG_INFO("bringing back an evicted cache", "cluster=%s cache=%s", cname, x->key);
 		evicted_set(r->cap, x->uid, cname, NULL);
 		free(ev);
-		/* asked for again after it was evicted */
-		int64_t at = recorded ? ts_of(pe, "lastTransitionTime") : x->now_s;
-		if (at > demanded_s)
-			demanded_s = at;
 	}
 	if (!capacity_limited(&b))
 		return true;
