@@ -11,22 +11,15 @@
 #include <unistd.h>
 
 #include "leader/leader.h"
+#include "manager/factory.h"
 #include "manager/probes.h"
 #include "metrics/metrics.h"
 #include "util/log.h"
 #include "util/mem.h"
-#include "watch/transform.h"
 
-#define MAX_INFORMERS 32
 #define MAX_CONTROLLERS 8
 #define DRAIN_MS 30000
 #define MAX_CLEANUPS 16
-
-struct minf {
-	const struct kube_resource *res;
-	char *ns, *label;
-	struct informer *inf;
-};
 
 struct mgr_hook {
 	void (*fn)(void *);
@@ -44,13 +37,11 @@ struct manager {
 	struct probes *probes;
 
 	pthread_mutex_t mu;
-	struct minf infs[MAX_INFORMERS];
-	int ninfs;
+	struct informer_factory *cp;   /* the control plane's informers */
 	struct ctrl *ctrls[MAX_CONTROLLERS];
 	int nctrls;
 	struct mgr_hook cleanups[MAX_CLEANUPS], stoppers[MAX_CLEANUPS];
 	int ncleanups, nstoppers;
-	bool running;
 	atomic_bool stop;
 	atomic_int exit_code;
 	atomic_bool leading;
@@ -109,6 +100,14 @@ int mgr_new(const struct operator_options *o, struct manager **out, char **errms
 		*errmsg = xstrdup("cannot start the watch thread");
 		goto fail;
 	}
+	struct informer_factory_opts fo = {
+		.client = m->client,
+		.mux = m->mux,
+		.name = "control-plane",
+		.resync_ms = (uint64_t)(o->resync_seconds > 0 ? o->resync_seconds : 30) * 1000,
+		.on_failure = cp_failure,
+	};
+	informer_factory_new(&fo, &m->cp);
 	/* Remote clusters: shorter timeouts and fewer retries than the control
 	 * plane, so that a black-holed cluster cannot hold a worker (or the
 	 * shutdown, which joins that cluster's list calls) for minutes. */
@@ -141,11 +140,7 @@ void mgr_free(struct manager *m)
 	for (int i = 0; i < m->nctrls; i++)
 		ctrl_free(m->ctrls[i]);
 	registry_free(m->reg);
-	for (int i = 0; i < m->ninfs; i++) {
-		informer_free(m->infs[i].inf);
-		free(m->infs[i].ns);
-		free(m->infs[i].label);
-	}
+	informer_factory_free(m->cp);
 	kube_watch_mux_free(m->mux);
 	leader_free(m->leader);
 	events_free(m->events);
@@ -201,45 +196,7 @@ bool mgr_caches_synced(struct manager *m) { return atomic_load(&m->synced); }
 struct informer *mgr_informer(struct manager *m, const struct kube_resource *res, const char *ns,
 			      const char *label_selector)
 {
-	struct informer *inf = NULL;
-	pthread_mutex_lock(&m->mu);
-	for (int i = 0; i < m->ninfs; i++) {
-		struct minf *mi = &m->infs[i];
-		if (mi->res == res && !strcmp(mi->ns ? mi->ns : "", ns ? ns : "") &&
-		    !strcmp(mi->label ? mi->label : "", label_selector ? label_selector : "")) {
-			inf = mi->inf;
-			goto out;
-		}
-	}
-	if (m->ninfs == MAX_INFORMERS)
-		goto out;
-	struct reflector_transport t;
-	struct reflector_kube_opts ko = {.resource = res, .ns = ns, .label_selector = label_selector};
-	reflector_kube_transport(m->client, m->mux, &ko, &t);
-	char name[160];
-	snprintf(name, sizeof name, "control-plane/%s", res->resource);
-	struct reflector_opts ro = {
-		.name = name,
-		.resync_ms = (uint64_t)(m->o.resync_seconds > 0 ? m->o.resync_seconds : 30) * 1000,
-		.transform = reflector_transform_for(res),
-	};
-	if (informer_new(&t, true, &ro, &inf)) {
-		t.release(t.tctx);
-		inf = NULL;
-		goto out;
-	}
-	struct informer_handler fh = {.on_failure = cp_failure};
-	informer_add_handler(inf, &fh);
-	struct minf *mi = &m->infs[m->ninfs++];
-	mi->res = res;
-	mi->ns = xstrdup(ns);
-	mi->label = xstrdup(label_selector);
-	mi->inf = inf;
-	if (m->running)
-		informer_start(inf);
-out:
-	pthread_mutex_unlock(&m->mu);
-	return inf;
+	return informer_factory_get(m->cp, res, ns, label_selector);
 }
 
 int mgr_add_controller(struct manager *m, struct ctrl *c)
@@ -330,25 +287,13 @@ int mgr_run(struct manager *m)
 		return 1;
 	}
 	/* 2. caches */
-	pthread_mutex_lock(&m->mu);
-	m->running = true;
-	for (int i = 0; i < m->ninfs; i++)
-		informer_start(m->infs[i].inf);
-	pthread_mutex_unlock(&m->mu);
-	LOG_INFO("waiting for caches to sync", "informers=%d", m->ninfs);
-	for (;;) {
-		bool all = true;
-		pthread_mutex_lock(&m->mu);
-		for (int i = 0; i < m->ninfs; i++)
-			all = all && informer_has_synced(m->infs[i].inf);
-		pthread_mutex_unlock(&m->mu);
-		if (all)
-			break;
+	informer_factory_start(m->cp);
+	LOG_INFO("waiting for caches to sync", "informers=%d", informer_factory_count(m->cp));
+	while (!informer_factory_synced(m->cp))
 		if (wait_stop(m, 50))
 			goto shutdown;
-	}
 	atomic_store(&m->synced, true);
-	LOG_INFO("caches synced", "informers=%d", m->ninfs);
+	LOG_INFO("caches synced", "informers=%d", informer_factory_count(m->cp));
 	/* 3. leader election */
 	if (m->o.leader_elect) {
 		struct leader_opts lo = {
@@ -394,8 +339,7 @@ shutdown:
 	/* caches and clusters */
 	registry_free(m->reg);
 	m->reg = NULL;
-	for (int i = 0; i < m->ninfs; i++)
-		informer_stop(m->infs[i].inf);
+	informer_factory_stop(m->cp);
 	probes_stop(m->probes);
 	LOG_INFO("stopped", "exit_code=%d", atomic_load(&m->exit_code));
 	return atomic_load(&m->exit_code);

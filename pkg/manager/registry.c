@@ -6,14 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "manager/factory.h"
 #include "metrics/metrics.h"
 #include "util/hmap.h"
 #include "util/log.h"
 #include "util/mem.h"
-#include "watch/transform.h"
 
 #define MAX_WATCHES 16
-#define MAX_INFORMERS 32
 
 struct watch_spec {
 	const struct kube_resource *res;
@@ -21,12 +20,6 @@ struct watch_spec {
 	ctrl_map_fn map;     /* NULL: self watch (enqueue the cluster name) */
 	void *mctx;
 	struct ctrl *c;
-};
-
-struct cinf {
-	const struct kube_resource *res;
-	char *ns, *label;
-	struct informer *inf;
 };
 
 struct self_ctx {
@@ -42,9 +35,8 @@ struct cluster {
 	char *target_ns;
 	char *config_hash;
 	struct kube_client *client;
-	pthread_mutex_t mu;       /* informers, connected */
-	struct cinf infs[MAX_INFORMERS];
-	int ninfs;
+	pthread_mutex_t mu;       /* handlers, connected */
+	struct informer_factory *infs;   /* this cluster's informers */
 	struct informer_handler handlers[MAX_WATCHES * 2];   /* allocated handler contexts */
 	bool handler_is_map[MAX_WATCHES * 2];
 	int nhandlers;
@@ -92,11 +84,7 @@ void registry_set_failure_hook(struct registry *r, registry_failure_fn fn, void 
 static void cluster_destroy(struct cluster *c)
 {
 	/* informers first: their watches use the client */
-	for (int i = 0; i < c->ninfs; i++) {
-		informer_free(c->infs[i].inf);
-		free(c->infs[i].ns);
-		free(c->infs[i].label);
-	}
+	informer_factory_free(c->infs);
 	for (int i = 0; i < c->nhandlers; i++) {
 		if (c->handler_is_map[i]) {
 			ctrl_handler_map_free(&c->handlers[i]);
@@ -198,41 +186,7 @@ static void failure_hook(void *ctx, const char *reason, int rc)
 struct informer *cluster_informer(struct cluster *c, const struct kube_resource *res, const char *ns,
 				  const char *label_selector)
 {
-	struct informer *inf = NULL;
-	pthread_mutex_lock(&c->mu);
-	for (int i = 0; i < c->ninfs; i++) {
-		struct cinf *ci = &c->infs[i];
-		if (ci->res == res && !strcmp(ci->ns ? ci->ns : "", ns ? ns : "") &&
-		    !strcmp(ci->label ? ci->label : "", label_selector ? label_selector : "")) {
-			inf = ci->inf;
-			goto out;
-		}
-	}
-	if (c->ninfs == MAX_INFORMERS)
-		goto out;
-	struct reflector_transport t;
-	struct reflector_kube_opts ko = {.resource = res, .ns = ns, .label_selector = label_selector};
-	reflector_kube_transport(c->client, c->reg->mux, &ko, &t);
-	char name[256];
-	snprintf(name, sizeof name, "%s/%s", c->name, res->resource);
-	struct reflector_opts ro = {.name = name, .resync_ms = c->reg->resync_ms,
-				    .transform = reflector_transform_for(res)};
-	if (informer_new(&t, true, &ro, &inf)) {
-		t.release(t.tctx);
-		inf = NULL;
-		goto out;
-	}
-	struct informer_handler fh = {.on_failure = failure_hook, .ctx = c};
-	informer_add_handler(inf, &fh);
-	struct cinf *ci = &c->infs[c->ninfs++];
-	ci->res = res;
-	ci->ns = xstrdup(ns);
-	ci->label = xstrdup(label_selector);
-	ci->inf = inf;
-	informer_start(inf);
-out:
-	pthread_mutex_unlock(&c->mu);
-	return inf;
+	return informer_factory_get(c->infs, res, ns, label_selector);
 }
 
 static void apply_watch(struct cluster *c, const struct watch_spec *w)
@@ -305,6 +259,16 @@ int registry_ensure(struct registry *r, const char *name, struct kube_config *cf
 		free(c);
 		return rc;
 	}
+	struct informer_factory_opts fo = {
+		.client = c->client,
+		.mux = r->mux,
+		.name = c->name,
+		.resync_ms = r->resync_ms,
+		.on_failure = failure_hook,
+		.failure_ctx = c,
+		.started = true,
+	};
+	informer_factory_new(&fo, &c->infs);
 	LOG_INFO("cluster started", "cluster=%s server=%s local=%s", name, kube_client_server(c->client),
 		 local ? "true" : "false");
 	/* the watches every cluster gets */
