@@ -7,8 +7,17 @@
  * itself; with none, a `local` cluster is assumed. The PVC size is
  * spec.size, else the estimate (download bytes x 1.15, rounded up to Gi)
  * fetched from the Hub at --endpoint, else --default-cache-size with a
- * note. The VRAM precheck runs when the weights are known. Notes go to
- * stderr and as YAML comments; exit 0, 1 on a usage or input error. */
+ * note. The VRAM precheck runs when the weights are known. On a cluster
+ * with a budget (spec.cache capacity or maxCaches) the capacity admission
+ * is decided from the status the cluster files carry (the InferenceCluster's
+ * status.cache, the ModelCaches' status.clusters[], the ModelDeployments'
+ * status.placements[], e.g. `kubectl get ic,mc,md -A -o yaml`) with the
+ * reconciler's own code (pkg/capacity/view.h) and printed as a comment:
+ * admitted with the free space before and after, admitted after evicting
+ * the caches named (least recently used first, each with its Evicted
+ * message), or Pending (InsufficientCapacity) with the operator's message
+ * and nothing composed. Notes go to stderr and as YAML comments; exit 0, 1
+ * on a usage or input error. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -45,7 +54,9 @@ static int usage(FILE *f)
 		"\n"
 		"Flags:\n"
 		"  -f, --filename FILE        manifests with ModelCaches ('-' = stdin)\n"
-		"      --cluster-file FILE    InferenceCluster manifests (repeatable)\n"
+		"      --cluster-file FILE    InferenceCluster manifests (repeatable); with their status and the\n"
+		"                             ModelCaches and ModelDeployments there (kubectl get ic,mc,md -A -o yaml),\n"
+		"                             the capacity admission on clusters with spec.cache.capacity/maxCaches\n"
 		"      --endpoint URL         Hugging Face endpoint used to estimate sizes (no spec.size)\n"
 		"      --hf-endpoint URL      HF_ENDPOINT given to hydration Jobs (operator --hf-endpoint)\n"
 		"      --hydrator-image IMG   image of hydration Jobs (default modelcache-operator:%s)\n"
