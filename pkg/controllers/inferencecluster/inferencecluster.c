@@ -11,6 +11,7 @@
 #include "api/api.h"
 #include "controller/apply.h"
 #include "controllers/inferencecluster/finalize.h"
+#include "status/inferencecluster.h"
 #include "util/jpath.h"
 #include "metrics/metrics.h"
 #include "util/base64.h"
@@ -343,43 +344,14 @@ static void cache_gauge(const char *cluster, const char *kind, int64_t v)
 			  (double)v);
 }
 
-/* status.cache: {storageClassName, capacityBytes, reserveBytes, usedBytes,
- * caches} plus `used`/`capacity` as quantities for the printer columns.
- * used = the sum of the requested sizes of the cache volumes composed there
- * (a volume being deleted no longer counts, as in admission). */
+/* status.cache (status_ic_cache) from the cache volumes the informer holds
+ * (pvcs NULL: none known yet), and the gauges once they are known. */
 static json_object *cache_summary(const struct api_inferencecluster *ic, struct informer *pvcs)
 {
-	json_object *o = json_object_new_object();
-	json_object_object_add(o, "storageClassName", json_object_new_string(ic->storage_class));
-	char q[QUANTITY_STR_MAX];
-	if (ic->capacity_bytes >= 0) {
-		json_object_object_add(o, "capacityBytes", json_object_new_int64(ic->capacity_bytes));
-		json_object_object_add(o, "reserveBytes", json_object_new_int64(ic->reserve_bytes));
-		if (quantity_format_bytes(ic->capacity_bytes, q, sizeof q) == 0)
-			json_object_object_add(o, "capacity", json_object_new_string(q));
-	}
-	if (ic->max_caches > 0)
-		json_object_object_add(o, "maxCaches", json_object_new_int64(ic->max_caches));
-	int64_t used = 0, count = 0;
-	if (pvcs) {
-		json_object *all = informer_list(pvcs);
-		for (size_t i = 0; i < json_object_array_length(all); i++) {
-			json_object *p = json_object_array_get_idx(all, i);
-			if (api_path(p, "metadata.deletionTimestamp"))
-				continue;
-			json_object *rq = api_path(p, "spec.resources.requests.storage");
-			int64_t b = 0;
-			if (rq && quantity_parse_bytes(json_object_get_string(rq), &b) == 0)
-				if (__builtin_add_overflow(used, b, &used))
-					used = b < 0 ? INT64_MIN : INT64_MAX; /* saturate */
-			count++;
-		}
-		json_object_put(all);
-	}
-	json_object_object_add(o, "usedBytes", json_object_new_int64(used));
-	if (quantity_format_bytes(used, q, sizeof q) == 0)
-		json_object_object_add(o, "used", json_object_new_string(q));
-	json_object_object_add(o, "caches", json_object_new_int64(count));
+	json_object *all = pvcs ? informer_list(pvcs) : NULL;
+	int64_t used = 0;
+	json_object *o = status_ic_cache(ic, all, &used);
+	json_object_put(all);
 	if (pvcs)
 		cache_gauge(ic->meta.name, "used", used);
 	if (pvcs && ic->capacity_bytes >= 0) {
@@ -461,6 +433,77 @@ static int finalizer_step(struct icc *x, const char *key, json_object *ic_obj, s
 	return rc;
 }
 
+/* Step: the cluster's client and its connection (a fresh check, or the
+ * memo of the last one). True when the memo answered. */
+static bool connect_step(struct icc *x, const char *key, const struct api_inferencecluster *ic, int64_t gen,
+			 struct conn *c, struct cluster **cl, char **version)
+{
+	bool remembered = false;
+	if (ensure_cluster(x, ic, c) == 0) {
+		*cl = registry_acquire(mgr_clusters(x->m), key);
+		if (*cl && !(remembered = memo_get(x, key, gen, c, version)))
+			check_connection(*cl, c, version);
+	} else {
+		memo_forget(x, key);
+	}
+	if (*cl)
+		cluster_set_connected(*cl, c->status && strcmp(c->status, "True") == 0);
+	return remembered;
+}
+
+/* Step: one event per Connected transition (none in steady state); the
+ * previous transition is forgotten so that a flap back is reported again. */
+static void report_transition(struct icc *x, json_object *ic_obj, json_object *old_status, const struct conn *c)
+{
+	const char *was = api_condition_status(old_status, "Connected");
+	const char *was_reason = api_path_str(api_condition_find(old_status, "Connected"), "reason", "");
+	if (!c->status || (was && strcmp(was, c->status) == 0 && strcmp(was_reason, c->reason) == 0))
+		return;
+	bool connected = strcmp(c->status, "True") == 0;
+	events_forget(mgr_events(x->m), api_path_str(ic_obj, "metadata.uid", NULL));
+	events_emit(mgr_events(x->m), ic_obj, connected ? EVENT_NORMAL : EVENT_WARNING, c->reason, "Connect",
+		    c->message);
+}
+
+/* Step (connected): the target namespace and the storage class (checked
+ * with the connection and remembered with it), the GPU pools (from the spec,
+ * else the Nodes) and the cache volumes there. */
+static void observe_step(struct icc *x, struct cluster *cl, const struct api_inferencecluster *ic,
+			 json_object *ic_obj, json_object *status, bool remembered, int64_t gen, struct conn *c,
+			 const char *version, struct status_ic_in *in, char *nsmsg, size_t nsn,
+			 struct ctrl_result *res)
+{
+	if (!remembered) {
+		if (ensure_namespace(cl, nsmsg, nsn) != 0) {
+			in->namespace_error = nsmsg;
+		} else {
+			struct kube_error scerr = {0};
+			c->sc_missing = kube_get(cluster_client(cl), &KUBE_RES_STORAGECLASSES, NULL, ic->storage_class,
+						 NULL, &scerr) == -KUBE_ERR_NOT_FOUND;
+			kube_error_clear(&scerr);
+			memo_put(x, ic->meta.name, gen, c, version);
+		}
+	}
+	if (ic->ngpus > 0) {
+		in->gpu_pools = ic_pools_from_spec(api_path(ic_obj, "spec.gpus"));
+	} else {
+		struct informer *nodes = cluster_informer(cl, &KUBE_RES_NODES, NULL, NULL);
+		if (nodes && informer_has_synced(nodes)) {
+			json_object *all = informer_list(nodes);
+			in->gpu_pools = ic_pools_from_nodes(all);
+			json_object_put(all);
+		}
+		in->pools_pending = !in->gpu_pools;
+		if (!in->gpu_pools)
+			res->kind = CTRL_REQUEUE_AFTER, res->requeue_after_ms = 500;
+	}
+	struct informer *pvcs = cluster_informer(cl, &KUBE_RES_PVCS, NULL, API_SELECTOR_MANAGED);
+	if (pvcs && informer_has_synced(pvcs))
+		in->cache = cache_summary(ic, pvcs);
+	else if (!json_object_object_get_ex(status, "cache", NULL))
+		in->cache = cache_summary(ic, NULL);
+}
+
 static int reconcile(void *ctx, const char *key, struct ctrl_result *res)
 {
 	struct icc *x = ctx;
@@ -486,118 +529,42 @@ static int reconcile(void *ctx, const char *key, struct ctrl_result *res)
 		json_object_put(ic_obj);
 		return rc;
 	}
-	struct api_inferencecluster ic;
-	char *vmsg = NULL;
 	json_object *old_status = NULL;
 	json_object_object_get_ex(ic_obj, "status", &old_status);
 	if (old_status)
 		json_object_deep_copy(old_status, &status, NULL);
 	else
 		status = json_object_new_object();
-	int64_t gen = 0;
-	{
-		struct api_meta meta;
-		if (api_meta_from_json(ic_obj, &meta) == 0)
-			gen = meta.generation;
-	}
-	json_object_object_add(status, "observedGeneration", json_object_new_int64(gen));
+	int64_t gen = jpath_int_or(ic_obj, "metadata.generation", 0);
+	struct api_inferencecluster ic;
+	struct status_ic_in in = {.cluster = key};
+	struct conn c = {0};
+	char *vmsg = NULL, nsmsg[512] = "";
 	if (api_inferencecluster_from_json(ic_obj, &ic, &vmsg) != 0) {
-		set_cond(status, "Valid", "False", "Invalid", vmsg ? vmsg : "invalid spec", gen);
-		set_cond(status, "Connected", "Unknown", "Invalid", "the spec is invalid", gen);
-		set_cond(status, "Ready", "False", "Invalid", vmsg ? vmsg : "invalid spec", gen);
-		free(vmsg);
+		in.invalid = vmsg ? vmsg : "invalid spec";
 		registry_remove(mgr_clusters(x->m), key);
 		res->kind = CTRL_TERMINAL;
 		snprintf(res->message, sizeof res->message, "invalid InferenceCluster");
-		goto write;
-	}
-	api_condition_remove(status, "Valid");
-	struct conn c = {0};
-	bool remembered = false;
-	if (ensure_cluster(x, &ic, &c) == 0) {
-		cl = registry_acquire(mgr_clusters(x->m), key);
-		if (cl && !(remembered = memo_get(x, key, gen, &c, &version)))
-			check_connection(cl, &c, &version);
 	} else {
-		memo_forget(x, key);
+		bool remembered = connect_step(x, key, &ic, gen, &c, &cl, &version);
+		report_transition(x, ic_obj, old_status, &c);
+		in.conn_status = c.status;
+		in.conn_reason = c.reason;
+		in.conn_message = c.message;
+		in.version = version;
+		in.storage_class = ic.storage_class;
+		if (c.status && strcmp(c.status, "True") == 0)
+			observe_step(x, cl, &ic, ic_obj, status, remembered, gen, &c, version, &in, nsmsg,
+				     sizeof nsmsg, res);
+		in.storage_class_missing = c.sc_missing;
 	}
-	bool connected = c.status && strcmp(c.status, "True") == 0;
-	if (cl)
-		cluster_set_connected(cl, connected);
-	const char *was = api_condition_status(old_status, "Connected");
-	const char *was_reason = api_path_str(api_condition_find(old_status, "Connected"), "reason", "");
-	set_cond(status, "Connected", c.status ? c.status : "Unknown", c.reason ? c.reason : "Unknown", c.message, gen);
-	if (c.status && (!was || strcmp(was, c.status) != 0 || strcmp(was_reason, c.reason) != 0)) {
-		/* one event per transition (none in steady state); forget the
-		 * previous transition so that a flap back is reported again */
-		events_forget(mgr_events(x->m), api_path_str(ic_obj, "metadata.uid", NULL));
-		events_emit(mgr_events(x->m), ic_obj, connected ? EVENT_NORMAL : EVENT_WARNING, c.reason, "Connect",
-			    c.message);
-	}
-	const char *ready_reason = c.reason ? c.reason : "Unknown";
-	char ready_msg[1024];
-	snprintf(ready_msg, sizeof ready_msg, "%s", c.message);
-	bool ready = connected;
-	if (connected) {
-		json_object_object_add(status, "version", json_object_new_string(version));
-		char nsmsg[512] = "";
-		if (!remembered && ensure_namespace(cl, nsmsg, sizeof nsmsg) != 0) {
-			ready = false;
-			ready_reason = "NamespaceFailed";
-			snprintf(ready_msg, sizeof ready_msg, "%s", nsmsg);
-		} else if (!remembered) {
-			/* checked with the connection (remembered with it): a cache
-			 * volume of a class that does not exist stays Pending */
-			struct kube_error scerr = {0};
-			c.sc_missing = kube_get(cluster_client(cl), &KUBE_RES_STORAGECLASSES, NULL, ic.storage_class,
-						NULL, &scerr) == -KUBE_ERR_NOT_FOUND;
-			kube_error_clear(&scerr);
-			memo_put(x, key, gen, &c, version);
-		}
-		json_object *pools = NULL;
-		if (ic.ngpus > 0) {
-			pools = ic_pools_from_spec(api_path(ic_obj, "spec.gpus"));
-		} else {
-			struct informer *nodes = cluster_informer(cl, &KUBE_RES_NODES, NULL, NULL);
-			if (nodes && informer_has_synced(nodes)) {
-				json_object *all = informer_list(nodes);
-				pools = ic_pools_from_nodes(all);
-				json_object_put(all);
-			} else if (!json_object_object_get_ex(status, "gpuPools", NULL)) {
-				ready = false;
-				ready_reason = "Discovering";
-				snprintf(ready_msg, sizeof ready_msg, "listing Nodes");
-			}
-			if (!pools)
-				res->kind = CTRL_REQUEUE_AFTER, res->requeue_after_ms = 500;
-		}
-		if (pools)
-			json_object_object_add(status, "gpuPools", pools);
-		struct informer *pvcs = cluster_informer(cl, &KUBE_RES_PVCS, NULL, API_SELECTOR_MANAGED);
-		if (pvcs && informer_has_synced(pvcs))
-			json_object_object_add(status, "cache", cache_summary(&ic, pvcs));
-		else if (!json_object_object_get_ex(status, "cache", NULL))
-			json_object_object_add(status, "cache", cache_summary(&ic, NULL));
-	}
-	if (ready && c.sc_missing) {
-		ready = false;
-		ready_reason = "StorageClassMissing";
-		snprintf(ready_msg, sizeof ready_msg,
-			 "storage class %s does not exist on %s: cache volumes there stay Pending until it does "
-			 "(spec.cache.storageClassName)", ic.storage_class, key);
-	} else if (ready) {
-		json_object *pools = NULL;
-		json_object_object_get_ex(status, "gpuPools", &pools);
-		size_t np = pools ? json_object_array_length(pools) : 0;
-		snprintf(ready_msg, sizeof ready_msg, "%zu GPU pool%s", np, np == 1 ? "" : "s");
-		ready_reason = "Ready";
-	}
-	set_cond(status, "Ready", ready ? "True" : "False", ready_reason, ready_msg, gen);
+	status_ic_compute(status, &in, gen, mclock_wall_ns(mclock_system()) / 1000000000);
+	free(vmsg);
 	if (res->kind == CTRL_DONE) {
 		res->kind = CTRL_REQUEUE_AFTER;
 		res->requeue_after_ms = x->recheck_ms;
 	}
-write:;
+
 	struct kube_error err = {0};
 	bool updated = false;
 	rc = ctrl_update_status_if_changed(mgr_client(x->m), &KUBE_RES_INFERENCECLUSTERS, ic_obj, status, &updated, &err);
