@@ -114,13 +114,8 @@ void informer_add_handler(struct informer *inf, const struct informer_handler *h
 	pthread_mutex_lock(&inf->hmu);
 	if (inf->nh < MAX_HANDLERS) {
 		inf->h[inf->nh++] = *h;
-		if (h->on_add) {
-			/* objects already there (a late handler) */
-			json_object *all = store_list(inf->store);
-			for (size_t i = 0; i < json_object_array_length(all); i++)
-				h->on_add(h->ctx, json_object_array_get_idx(all, i));
-			json_object_put(all);
-		}
+		if (h->on_add) /* objects already there (a late handler) */
+			store_each(inf->store, h->on_add, h->ctx);
 	}
 	pthread_mutex_unlock(&inf->hmu);
 }

@@ -392,6 +392,20 @@ static json_object *copies_of(struct store *s, char **keys, size_t n)
 	return arr;
 }
 
+void store_each(struct store *s, void (*fn)(void *ctx, json_object *obj), void *ctx)
+{
+	size_t n;
+	char **keys = store_keys(s, &n);
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = NULL;
+		if (store_get(s, keys[i], &o) == 0) {
+			fn(ctx, o);
+			json_object_put(o);
+		}
+	}
+	store_keys_free(keys, n);
+}
+
 json_object *store_list(struct store *s)
 {
 	size_t n;

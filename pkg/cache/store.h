@@ -65,6 +65,11 @@ int store_get(struct store *s, const char *key, json_object **out);   /* -ENOENT
 bool store_has(struct store *s, const char *key);
 /* Every object (a new json array). */
 json_object *store_list(struct store *s);
+/* fn(ctx, obj) for every object, one tree at a time (obj is borrowed for the
+ * call and freed after it): a pass over a large store costs one object's
+ * tree, not the whole list's. Objects added during the pass may be missed.
+ * fn may read the store. */
+void store_each(struct store *s, void (*fn)(void *ctx, json_object *obj), void *ctx);
 /* Objects whose index `name` holds `value` (a new json array); -EINVAL for an unknown index. */
 int store_by_index(struct store *s, const char *name, const char *value, json_object **out);
 /* Keys only (malloc'd array of malloc'd strings, sorted; free with store_keys_free). */

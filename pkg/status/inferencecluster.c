@@ -73,7 +73,19 @@ void status_ic_compute(json_object *status, const struct status_ic_in *in, int64
 	cond(status, "Ready", ready ? "True" : "False", reason, msg, gen, now);
 }
 
-json_object *status_ic_cache(const struct api_inferencecluster *ic, json_object *pvcs, int64_t *used_out)
+void status_ic_usage_add(struct status_ic_usage *u, json_object *pvc)
+{
+	if (jpath_get(pvc, "metadata.deletionTimestamp"))
+		return;
+	json_object *rq = jpath_get(pvc, "spec.resources.requests.storage");
+	int64_t b = 0;
+	if (rq && quantity_parse_bytes(json_object_get_string(rq), &b) == 0 &&
+	    __builtin_add_overflow(u->used_bytes, b, &u->used_bytes))
+		u->used_bytes = b < 0 ? INT64_MIN : INT64_MAX;   /* saturate */
+	u->caches++;
+}
+
+json_object *status_ic_cache(const struct api_inferencecluster *ic, const struct status_ic_usage *u)
 {
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "storageClassName", json_object_new_string(ic->storage_class));
@@ -86,24 +98,10 @@ json_object *status_ic_cache(const struct api_inferencecluster *ic, json_object 
 	}
 	if (ic->max_caches > 0)
 		json_object_object_add(o, "maxCaches", json_object_new_int64(ic->max_caches));
-	int64_t used = 0, count = 0;
-	size_t n = pvcs && json_object_is_type(pvcs, json_type_array) ? json_object_array_length(pvcs) : 0;
-	for (size_t i = 0; i < n; i++) {
-		json_object *p = json_object_array_get_idx(pvcs, i);
-		if (jpath_get(p, "metadata.deletionTimestamp"))
-			continue;
-		json_object *rq = jpath_get(p, "spec.resources.requests.storage");
-		int64_t b = 0;
-		if (rq && quantity_parse_bytes(json_object_get_string(rq), &b) == 0 &&
-		    __builtin_add_overflow(used, b, &used))
-			used = b < 0 ? INT64_MIN : INT64_MAX;   /* saturate */
-		count++;
-	}
+	int64_t used = u ? u->used_bytes : 0;
 	json_object_object_add(o, "usedBytes", json_object_new_int64(used));
 	if (quantity_format_bytes(used, q, sizeof q) == 0)
 		json_object_object_add(o, "used", json_object_new_string(q));
-	json_object_object_add(o, "caches", json_object_new_int64(count));
-	if (used_out)
-		*used_out = used;
+	json_object_object_add(o, "caches", json_object_new_int64(u ? u->caches : 0));
 	return o;
 }

@@ -41,11 +41,16 @@ struct status_ic_in {
 void status_ic_compute(json_object *status, const struct status_ic_in *in, int64_t generation,
 		       int64_t now_unix_sec);
 
+/* The cache volumes of a cluster, summed one at a time. */
+struct status_ic_usage {
+	int64_t used_bytes;     /* requested sizes, saturating */
+	int64_t caches;
+};
+/* Count one cache volume (a PVC); one being deleted is not counted. */
+void status_ic_usage_add(struct status_ic_usage *u, json_object *pvc);
+
 /* status.cache: {storageClassName, capacityBytes, reserveBytes, capacity,
- * maxCaches, usedBytes, used, caches}; used = the sum of the requested sizes
- * of the cache volumes in `pvcs` (a json array, borrowed; NULL = none known),
- * a volume being deleted not counted, saturating. *used_out (may be NULL)
- * gets the sum. */
-json_object *status_ic_cache(const struct api_inferencecluster *ic, json_object *pvcs, int64_t *used_out);
+ * maxCaches, usedBytes, used, caches}; u NULL = no volume known yet. */
+json_object *status_ic_cache(const struct api_inferencecluster *ic, const struct status_ic_usage *u);
 
 #endif

@@ -346,12 +346,18 @@ static void cache_gauge(const char *cluster, const char *kind, int64_t v)
 
 /* status.cache (status_ic_cache) from the cache volumes the informer holds
  * (pvcs NULL: none known yet), and the gauges once they are known. */
+static void usage_add(void *ctx, json_object *pvc)
+{
+	status_ic_usage_add(ctx, pvc);
+}
+
 static json_object *cache_summary(const struct api_inferencecluster *ic, struct informer *pvcs)
 {
-	json_object *all = pvcs ? informer_list(pvcs) : NULL;
-	int64_t used = 0;
-	json_object *o = status_ic_cache(ic, all, &used);
-	json_object_put(all);
+	struct status_ic_usage u = {0};
+	if (pvcs)
+		store_each(informer_store(pvcs), usage_add, &u);
+	json_object *o = status_ic_cache(ic, pvcs ? &u : NULL);
+	int64_t used = u.used_bytes;
 	if (pvcs)
 		cache_gauge(ic->meta.name, "used", used);
 	if (pvcs && ic->capacity_bytes >= 0) {

@@ -145,9 +145,12 @@ static void test_cache_sums(void **state)
 		" {\"metadata\":{\"name\":\"b\",\"deletionTimestamp\":\"2026-01-01T00:00:00Z\"},"
 		"  \"spec\":{\"resources\":{\"requests\":{\"storage\":\"50Gi\"}}}},"
 		" {\"metadata\":{\"name\":\"c\"},\"spec\":{\"resources\":{\"requests\":{\"storage\":\"5Gi\"}}}}]");
-	int64_t used = -1;
-	json_object *o = status_ic_cache(&ic, pvcs, &used);
-	assert_int_equal(used, 15LL << 30);
+	struct status_ic_usage u = {0};
+	for (size_t i = 0; i < json_object_array_length(pvcs); i++)
+		status_ic_usage_add(&u, json_object_array_get_idx(pvcs, i));
+	assert_int_equal(u.used_bytes, 15LL << 30);
+	assert_int_equal(u.caches, 2);
+	json_object *o = status_ic_cache(&ic, &u);
 	assert_int_equal(jpath_int_or(o, "usedBytes", -1), 15LL << 30);
 	assert_string_equal(jpath_str_or(o, "used", ""), "15Gi");
 	assert_int_equal(jpath_int_or(o, "caches", -1), 2);
@@ -164,14 +167,18 @@ static void test_cache_sums(void **state)
 		" {\"metadata\":{\"name\":\"b\"},\"spec\":{\"resources\":{\"requests\":{\"storage\":\"4Ei\"}}}},"
 		" {\"metadata\":{\"name\":\"c\"},\"spec\":{\"resources\":{\"requests\":{\"storage\":\"4Ei\"}}}}]");
 	ic.capacity_bytes = -1;
-	o = status_ic_cache(&ic, pvcs, &used);
-	assert_int_equal(used, INT64_MAX);
+	u = (struct status_ic_usage){0};
+	for (size_t i = 0; i < json_object_array_length(pvcs); i++)
+		status_ic_usage_add(&u, json_object_array_get_idx(pvcs, i));
+	assert_int_equal(u.used_bytes, INT64_MAX);
+	o = status_ic_cache(&ic, &u);
+	assert_int_equal(jpath_int_or(o, "usedBytes", -1), INT64_MAX);
 	assert_null(jpath_get(o, "capacityBytes"));
 	json_object_put(o);
 	json_object_put(pvcs);
 	/* nothing known yet */
-	o = status_ic_cache(&ic, NULL, &used);
-	assert_int_equal(used, 0);
+	o = status_ic_cache(&ic, NULL);
+	assert_int_equal(jpath_int_or(o, "usedBytes", -1), 0);
 	assert_int_equal(jpath_int_or(o, "caches", -1), 0);
 	json_object_put(o);
 }
