@@ -6,7 +6,6 @@
 #   cap_md NAME CACHE            a ModelDeployment referencing CACHE, placed on gpu-west
 #   cap_reason NAME / cap_message NAME   reason / message of gpu-west's entry
 #   cap_pvc NAME / cap_job NAME  the child names of ml-team/NAME
-#   cap_gone_remote KIND NAME    true when KIND/NAME is NotFound on gpu-west
 #   cap_used                     gpu-west's status.cache.usedBytes
 #   cap_render NAME [SIZE]       `kubectl modelcache render` of that ModelCache against the live
 #                                InferenceClusters, ModelCaches and ModelDeployments (their status):
@@ -69,13 +68,6 @@ import hashlib, sys
 full = "-".join(["modelcache", sys.argv[1], sys.argv[2], "hydrate"])
 print(full[:57].rstrip("-") + "-" + hashlib.sha256(full.encode()).hexdigest()[:5])
 PY
-}
-
-# NotFound on gpu-west (any other error is not "gone")
-cap_gone_remote() { # KIND NAME
-	local out
-	out=$(mcr get "$1" "$2" -n modelcache 2>&1) && return 1
-	grep -q NotFound <<<"$out"
 }
 
 cap_render() { # NAME [SIZE]

@@ -36,8 +36,8 @@ cap_cache c
 mce_wait_phase 90 "$NS" a Evicted gpu-west
 mce_wait_phase 90 "$NS" c Ready gpu-west
 [ "$(mce_phase "$NS" b gpu-west)" = Ready ] || mc_fail "B left Ready: $(mce_phase "$NS" b gpu-west)"
-mc_wait 60 "A's PVC gone on gpu-west" cap_gone_remote pvc "$(cap_pvc a)"
-mc_wait 60 "A's Job gone on gpu-west" cap_gone_remote job "$(cap_job a)"
+mc_wait 60 "A's PVC gone on gpu-west" mc_not_found remote pvc "$(cap_pvc a)" -n modelcache
+mc_wait 60 "A's Job gone on gpu-west" mc_not_found remote job "$(cap_job a)" -n modelcache
 msg=$(cap_message a)
 want="evicted from gpu-west (least recently used, 10Gi) to make room: ml-team/c needs 10 GiB; gpu-west has 5 GiB free of 25 GiB (reserve 0 GiB)"
 [ "$msg" = "$want" ] || mc_fail "A's message: $msg (want: $want)"
@@ -56,7 +56,7 @@ v=$(mce_metric 'modelcache_cluster_cache_bytes{cluster="gpu-west",kind="capacity
 [ "$v" = "$((25 * GI))" ] || mc_fail "gauge capacity = $v"
 grep -q "20Gi" <<<"$(mcp get ic gpu-west --no-headers)" || mc_fail "USED column: $(mcp get ic gpu-west --no-headers)"
 # A stays Evicted: nothing is composed for it again
-mcr get pvc "$(cap_pvc a)" -n modelcache >/dev/null 2>&1 && mc_fail "A's PVC came back"
+mc_not_found remote pvc "$(cap_pvc a)" -n modelcache || mc_fail "A's PVC came back"
 [ "$(mce_phase "$NS" a gpu-west)" = Evicted ] || mc_fail "A left Evicted"
 mc_log "C evicted A (least recently used): $msg"
 
@@ -88,6 +88,7 @@ grep -qF "ml-team/e needs a cache slot; gpu-west holds 2 of maxCaches 2" <<<"$ms
 v=$(mce_metric 'modelcache_evictions_total{cluster="gpu-west"}')
 [ "$v" = 3 ] || mc_fail "modelcache_evictions_total{gpu-west} = $v, want 3"
 # the local cluster has no budget: every cache there... none was sent there
-[ "$(mcp get pvc -n "$NS" -o name | wc -l)" = 0 ] || mc_fail "caches composed on local"
+pvcs=$(mcp get pvc -n "$NS" -o name)
+[ -z "$pvcs" ] || mc_fail "caches composed on local: $pvcs"
 mc_log "maxCaches 2: E evicted C"
 mc_log "PASS capacity_lru"

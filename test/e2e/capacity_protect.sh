@@ -23,7 +23,7 @@ cap_cache c
 mce_wait_phase 90 "$NS" b Evicted gpu-west
 mce_wait_phase 90 "$NS" c Ready gpu-west
 [ "$(mce_phase "$NS" a gpu-west)" = Ready ] || mc_fail "the pinned A left Ready"
-mc_wait 60 "B's PVC gone on gpu-west" cap_gone_remote pvc "$(cap_pvc b)"
+mc_wait 60 "B's PVC gone on gpu-west" mc_not_found remote pvc "$(cap_pvc b)" -n modelcache
 mc_log "A pinned: C evicted B"
 
 # A pinned, C in use: nothing evictable for D
@@ -39,8 +39,8 @@ want="needs 10 GiB; gpu-west has 5 GiB free of 25 GiB (reserve 0 GiB) and nothin
 line=$(cap_render d | sed -n 's/^# Pending (InsufficientCapacity): //p')
 [ "$line" = "$msg" ] || mc_fail "render says: $line (operator: $msg)"
 mc_wait 30 "event InsufficientCapacity on D" eval '[ "$(mce_events '"$NS"' d InsufficientCapacity)" = 1 ]'
-cap_gone_remote pvc "$(cap_pvc d)" || mc_fail "a PVC was composed for D"
-cap_gone_remote job "$(cap_job d)" || mc_fail "a Job was composed for D"
+mc_not_found remote pvc "$(cap_pvc d)" -n modelcache || mc_fail "a PVC was composed for D"
+mc_not_found remote job "$(cap_job d)" -n modelcache || mc_fail "a Job was composed for D"
 for x in a c; do [ "$(mce_phase "$NS" "$x" gpu-west)" = Ready ] || mc_fail "$x left Ready"; done
 mc_log "D waits: $msg"
 

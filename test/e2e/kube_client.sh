@@ -78,7 +78,7 @@ for ns in default kcc-cert kcc-exec; do
 	[ "$v" = by-someone-else ] || mc_fail "kcc-b data.owned=$v in $ns"
 	m=$(mc_kubectl tls get configmap kcc-b -n "$ns" -o jsonpath='{.metadata.managedFields[*].manager}')
 	case " $m " in *" other-manager "*) ;; *) mc_fail "managedFields managers in $ns: $m" ;; esac
-	mc_kubectl tls get configmap kcc-a -n "$ns" >/dev/null 2>&1 && mc_fail "kcc-a still exists in $ns"
+	mc_not_found tls configmap kcc-a -n "$ns" || mc_fail "kcc-a still exists in $ns"
 done
 
 mc_log "plain HTTP with injected 429/500 faults"

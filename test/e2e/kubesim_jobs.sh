@@ -18,7 +18,7 @@ mc_init
 
 k() { mc_kubectl sim "$@"; }
 jsonpath() { k get "$1" "$2" -n e2e -o "jsonpath=$3"; }
-no_pods() { [ -z "$(k get pods -n e2e -l "job-name=$1" -o name)" ]; }
+no_pods() { local out; out=$(k get pods -n e2e -l "job-name=$1" -o name) && [ -z "$out" ]; }
 jp_is() { [ "$(jsonpath "$1" "$2" "$3")" = "$4" ]; } # for mc_wait: re-evaluated on every poll
 # job_head JOB [SPEC_LINE]: the YAML of Job JOB in namespace e2e up to its pod
 # spec's "restartPolicy: Never" (the pod spec's other fields follow, indented
@@ -238,13 +238,13 @@ mc_wait 20 "the sleeper pod runs" pgrep -f "^sleep $MARK.25\$"
 mc_wait 20 "job sleeper reports 1 ready pod" jp_is job sleeper '{.status.ready}' 1
 k delete job sleeper -n e2e --cascade=background --wait=false >/dev/null
 mc_wait 20 "the sleeper process is killed" bash -c "! pgrep -f '^sleep $MARK.25\$'"
-mc_wait 20 "the sleeper pods are collected" no_pods sleeper
+mc_wait 60 "the sleeper pods are collected" no_pods sleeper
 mc_log "deleting a running Job killed its process"
 
 # ---- ttlSecondsAfterFinished -------------------------------------------------
 simple_job sim ttl '["true"]' "ttlSecondsAfterFinished: 1"
-mc_wait 20 "job ttl is deleted after it finished" bash -c "! KUBECONFIG=$KS_sim_KUBECONFIG kubectl get job ttl -n e2e >/dev/null 2>&1"
-mc_wait 20 "the ttl job's pods are collected" no_pods ttl
+mc_wait 60 "job ttl is deleted after it finished" mc_not_found sim job ttl -n e2e
+mc_wait 60 "the ttl job's pods are collected" no_pods ttl
 
 # ---- Deployments become Available --------------------------------------------
 k apply -f - >/dev/null <<'YAML'
@@ -325,7 +325,7 @@ mc_log "leaderworkerset Available, status settled"
 # ---- deleting the PVC removes its directory ------------------------------------
 k delete pvc out -n e2e --wait=false >/dev/null
 mc_wait 20 "the PVC directory is removed" test ! -e "$OUT_DIR"
-mc_wait 20 "the PV is removed" bash -c "! KUBECONFIG=$KS_sim_KUBECONFIG kubectl get pv pvc-$uid >/dev/null 2>&1"
+mc_wait 60 "the PV is removed" mc_not_found sim pv "pvc-$uid"
 
 # ---- SIGTERM while a container runs: kubesim exits 0 and leaves no process --
 simple_job sim orphan-check "[\"sleep\", \"$MARK.75\"]"

@@ -201,7 +201,7 @@ K patch mc ssa -n e2e --type=json -p '[{"op":"remove","path":"/metadata/finalize
 mc_stop "$DPID" TERM 2>/dev/null || true
 wait "$DPID" 2>/dev/null || true
 grep -q 'deleted' "$MC_TMP/delete.out" || mc_fail "kubectl delete: $(cat "$MC_TMP/delete.out")"
-if K get mc ssa -n e2e >/dev/null 2>&1; then mc_fail "object still there after the finalizer went"; fi
+mc_not_found tok mc ssa -n e2e || mc_fail "object still there after the finalizer went"
 mc_log "delete waited for the finalizer"
 
 # wait --for=condition
@@ -229,10 +229,12 @@ grep -Eq 'GET /api/v1/namespaces/e2e/configmaps\?.*continue=.*limit=2.* 200' "$R
 [ "$(K get cm -n e2e -l team=a -o name | wc -l)" = 3 ] || mc_fail "-l team=a"
 [ "$(K get cm -n e2e -l 'team in (a,b),chunk' -o name | wc -l)" = 5 ] || mc_fail "-l 'team in (a,b),chunk'"
 [ "$(K get cm -n e2e -l 'team!=a,chunk=yes' -o name | wc -l)" = 2 ] || mc_fail "-l team!=a"
-[ "$(K get cm -n e2e -l '!chunk' -o name | wc -l)" = 0 ] || mc_fail "-l !chunk"
+out=$(K get cm -n e2e -l '!chunk' -o name)
+[ -z "$out" ] || mc_fail "-l !chunk: $out"
 out=$(K get mc -A -l 'team notin (b)' --no-headers -o custom-columns=NS:.metadata.namespace,N:.metadata.name)
 grep -Eq '^e2e +qwen$' <<<"$out" || mc_fail "-l notin across namespaces: $out"
-[ "$(K get mc -A -l 'team=b' -o name | wc -l)" = 0 ] || mc_fail "-l team=b across namespaces"
+out=$(K get mc -A -l 'team=b' -o name)
+[ -z "$out" ] || mc_fail "-l team=b across namespaces: $out"
 [ "$(K get cm -n e2e --field-selector metadata.name=cm2 -o name)" = configmap/cm2 ] || mc_fail "--field-selector"
 # a label-selector watch sees an object leave (DELETED) and enter (ADDED) the selection
 K get cm -n e2e -l team=a -w --output-watch-events >"$MC_TMP/selwatch.out" 2>&1 &
@@ -373,8 +375,7 @@ mc_term() { [ -n "$(C get mc qwen -n e2e -o jsonpath='{.metadata.deletionTimesta
 mc_wait 10 "ModelCache Terminating after its CRD was deleted" mc_term
 [ -n "$(C get crd modelcaches.modelcache.dev -o jsonpath='{.metadata.deletionTimestamp}')" ] || mc_fail "CRD not Terminating"
 C patch mc qwen -n e2e --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null
-crd_gone() { ! C get crd modelcaches.modelcache.dev >/dev/null 2>&1; }
-mc_wait 10 "CRD removed after its last object" crd_gone
+mc_wait 60 "CRD removed after its last object" mc_not_found cert crd modelcaches.modelcache.dev
 out=$(C api-resources --api-group=modelcache.dev)
 if grep -q modelcaches <<<"$out"; then mc_fail "modelcaches still served: $out"; fi
 mc_log "CRD deletion waited for the ModelCache's finalizer, then the kind was no longer served"

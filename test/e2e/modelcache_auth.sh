@@ -35,9 +35,9 @@ msg=$(mce_jp cp mc gated "$NS" '{.status.conditions[?(@.type=="ArtifactReady")].
 mc_wait 20 "PVC on local" mcp get pvc "$PVC" -n "$NS"
 mc_wait 20 "PVC on gpu-west" mcr get pvc "$PVC" -n modelcache
 mc_wait 20 "Warning event AuthSecretMissing" eval '[ "$(mce_events '"$NS"' gated AuthSecretMissing)" = 1 ]'
-sleep 2
-mcp get job "$JOB" -n "$NS" >/dev/null 2>&1 && mc_fail "a Job was composed without the token (local)"
-mcr get job "$JOB" -n modelcache >/dev/null 2>&1 && mc_fail "a Job was composed without the token (gpu-west)"
+# the reconcile that wrote AuthSecretMissing composed the PVCs and no Job
+mc_not_found cp job "$JOB" -n "$NS" || mc_fail "a Job was composed without the token (local)"
+mc_not_found remote job "$JOB" -n modelcache || mc_fail "a Job was composed without the token (gpu-west)"
 mc_log "no Secret: PVCs composed, no Job, AuthSecretMissing ($msg)"
 
 mcp -n "$NS" create secret generic hf-token --from-literal=HF_TOKEN=hf_fixture_gated_token >/dev/null
@@ -46,8 +46,8 @@ mc_wait 30 "the Job on gpu-west reads the token from the copy" eval \
 mce_wait_phase 90 "$NS" gated Ready local gpu-west
 mc_wait 20 "ArtifactReady True/Staged" eval '[ "$(mce_cond '"$NS"' gated ArtifactReady)" = True/Staged ]'
 n=$(mce_check_files fixtures/gated-model "$(mce_pvc_dir remote modelcache "$PVC")") || mc_fail "remote volume: $n"
-mc_wait 20 "token copy removed from gpu-west" eval '! mcr get secret '"$AUTH"' -n modelcache'
-mc_wait 20 "token copy removed from local" eval '! mcp get secret '"$AUTH"' -n '"$NS"
+mc_wait 60 "token copy removed from gpu-west" mc_not_found remote secret "$AUTH" -n modelcache
+mc_wait 60 "token copy removed from local" mc_not_found cp secret "$AUTH" -n "$NS"
 mc_log "Secret created: Ready on both clusters, $n files verified, token copies removed"
 
 # --- an unknown repository: a definitive source error composes nothing

@@ -59,14 +59,21 @@ mc_wait 20 "summary 2/2" eval '[ "$(mce_jp cp mc qwen '"$NS"' "{.status.summary.
 mc_wait 20 "ArtifactReady True/Staged" eval '[ "$(mce_cond '"$NS"' qwen ArtifactReady)" = True/Staged ]'
 mc_wait 20 "Event Staged" eval '[ "$(mce_events '"$NS"' qwen Staged)" -ge 1 ]'
 
+reconciles() { curl -fsS "http://127.0.0.1:$OP_op_METRICS/metrics" | awk '/^modelcache_reconcile_total\{controller="modelcache"/ {s+=$2} END {print s+0}'; }
+
 # --- the TTL'd Job goes away: still Ready (the latch)
+r0=$(reconciles)
 mcr delete job "$JOB" -n modelcache --wait=false >/dev/null
 mcp delete job "$JOB" -n "$NS" --wait=false >/dev/null
-sleep 3
+mc_wait 60 "the Job gone on gpu-west" mc_not_found remote job "$JOB" -n modelcache
+mc_wait 60 "the Job gone on local" mc_not_found cp job "$JOB" -n "$NS"
+# the deletions map back to qwen: a reconcile that saw them
+mc_wait 60 "a reconcile after the Jobs were deleted" eval '[ "$(reconciles)" -gt '"$r0"' ]'
 for c in local gpu-west; do
 	[ "$(mce_phase "$NS" qwen "$c")" = Ready ] || mc_fail "$c left Ready after its Job was deleted"
 done
-mcr get job "$JOB" -n modelcache >/dev/null 2>&1 && mc_fail "the Job was composed again on a Ready cluster"
+mc_not_found remote job "$JOB" -n modelcache || mc_fail "the Job was composed again on a Ready cluster"
+mc_not_found cp job "$JOB" -n "$NS" || mc_fail "the Job was composed again on a Ready cluster (local)"
 
 # --- steady state: no writes from the operator for 60 s
 sleep 2
@@ -105,7 +112,7 @@ PY
 # --- clusterSelector narrows to one cluster; objects leave the other
 mcp patch mc qwen -n "$NS" --type merge -p '{"spec":{"clusterSelector":{"matchLabels":{"region":"west"}}}}' >/dev/null
 mc_wait 30 "summary 1/1 after narrowing" eval '[ "$(mce_jp cp mc qwen '"$NS"' "{.status.summary.ready}")" = 1/1 ]'
-mc_wait 30 "PVC removed from local" eval '! mcp get pvc '"$PVC"' -n '"$NS"
+mc_wait 60 "PVC removed from local" mc_not_found cp pvc "$PVC" -n "$NS"
 [ "$(mce_phase "$NS" qwen gpu-west)" = Ready ] || mc_fail "gpu-west not Ready after narrowing"
 mc_log "clusterSelector region=west: 1/1, local cleaned up"
 
@@ -113,7 +120,7 @@ mc_log "clusterSelector region=west: 1/1, local cleaned up"
 mcp label ic gpu-west region=north --overwrite >/dev/null
 mcp label ic local region=west --overwrite >/dev/null
 mce_wait_phase 90 "$NS" qwen Ready local
-mc_wait 30 "PVC removed from gpu-west" eval '! mcr get pvc '"$PVC"' -n modelcache'
+mc_wait 60 "PVC removed from gpu-west" mc_not_found remote pvc "$PVC" -n modelcache
 mc_wait 30 "summary 1/1 after the move" eval '[ "$(mce_jp cp mc qwen '"$NS"' "{.status.summary.ready}")" = 1/1 ]'
 mc_log "relabelled: the cache moved to local, gpu-west cleaned up"
 
@@ -175,7 +182,6 @@ BPVC=$(mcp get pvc -A -l modelcache.dev/cache=broken -o name | wc -l)
 # reported once per generation: a reconcile of the same object logs no new warning
 warned() { grep -c 'msg="invalid ModelCache".*broken' "$OP_op_LOG" || true; }
 [ "$(warned)" = 1 ] || mc_fail "invalid ModelCache warned $(warned) times before any resync, want 1"
-reconciles() { curl -fsS "http://127.0.0.1:$OP_op_METRICS/metrics" | awk '/^modelcache_reconcile_total\{controller="modelcache"/ {s+=$2} END {print s+0}'; }
 r0=$(reconciles)
 # (an update of the object itself is refused by its CRD's rules, as on the
 # apiserver: a change of the InferenceCluster reconciles every cache instead)
@@ -188,11 +194,12 @@ mc_log "invalid ModelCache: Valid=False ($msg), nothing composed, warned once"
 mcp label ic gpu-west region=west --overwrite >/dev/null
 mce_wait_phase 90 "$NS" qwen Ready local gpu-west
 mcp delete mc qwen -n "$NS" --wait=false >/dev/null
-mc_wait 40 "qwen gone (finalizer removed)" eval '! mcp get mc qwen -n '"$NS"
+mc_wait 60 "qwen gone (finalizer removed)" mc_not_found cp mc qwen -n "$NS"
+# the finalizer goes only after the clean-up
 for ks in cp remote; do
 	ns=$NS; [ "$ks" = remote ] && ns=modelcache
-	mc_kubectl "$ks" get pvc "$PVC" -n "$ns" >/dev/null 2>&1 && mc_fail "$ks: PVC kept with deletionPolicy Delete"
-	mc_kubectl "$ks" get job "$JOB" -n "$ns" >/dev/null 2>&1 && mc_fail "$ks: Job kept after deletion"
+	mc_not_found "$ks" pvc "$PVC" -n "$ns" || mc_fail "$ks: PVC kept with deletionPolicy Delete"
+	mc_not_found "$ks" job "$JOB" -n "$ns" || mc_fail "$ks: Job kept after deletion"
 done
 mc_log "deleted (policy Delete): PVCs and Jobs removed on both clusters"
 
@@ -209,7 +216,7 @@ YAML
 KPVC=modelcache-ml-team-keep-$(printf 'modelcache-ml-team-keep' | sha256sum | cut -c1-5)
 mce_wait_phase 90 "$NS" keep Ready local gpu-west
 mcp delete mc keep -n "$NS" --wait=false >/dev/null
-mc_wait 40 "keep gone (finalizer removed)" eval '! mcp get mc keep -n '"$NS"
+mc_wait 60 "keep gone (finalizer removed)" mc_not_found cp mc keep -n "$NS"
 mcp get pvc "$KPVC" -n "$NS" >/dev/null || mc_fail "local: PVC removed despite deletionPolicy Retain"
 mcr get pvc "$KPVC" -n modelcache >/dev/null || mc_fail "gpu-west: PVC removed despite deletionPolicy Retain"
 mc_log "deleted (policy Retain): PVCs kept"

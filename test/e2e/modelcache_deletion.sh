@@ -47,13 +47,13 @@ mcp delete mc used -n "$NS" --wait=false >/dev/null
 mc_wait 30 "used: InUse=True" eval '[ "$(mce_cond '"$NS"' used InUse)" = True/ModelDeploymentsExist ]'
 mc_wait 10 "event InUse" eval '[ "$(mce_events '"$NS"' used InUse)" = 1 ]'
 UPVC=modelcache-ml-team-used-$(printf 'modelcache-ml-team-used' | sha256sum | cut -c1-5)
-sleep 2
+# the reconcile that wrote InUse kept the finalizer and the volume
 mcp get mc used -n "$NS" >/dev/null || mc_fail "a ModelCache in use was deleted"
 mcp get pvc "$UPVC" -n "$NS" >/dev/null || mc_fail "the PVC of a ModelCache in use was removed"
 mc_log "in use: $(mce_jp cp mc used "$NS" '{.status.conditions[?(@.type=="InUse")].message}')"
 mcp delete modeldeployment server -n "$NS" >/dev/null
-mc_wait 30 "used gone once the ModelDeployment is" eval '! mcp get mc used -n '"$NS"
-mc_wait 10 "its PVC removed" eval '! mcp get pvc '"$UPVC"' -n '"$NS"
+mc_wait 60 "used gone once the ModelDeployment is" mc_not_found cp mc used -n "$NS"
+mc_wait 60 "its PVC removed" mc_not_found cp pvc "$UPVC" -n "$NS"
 mc_log "ModelDeployment deleted: the cache was torn down"
 
 # --- a cluster down during deletion
@@ -63,11 +63,11 @@ mc_log "remote cluster down"
 mcp delete mc qwen -n "$NS" --wait=false >/dev/null
 mc_wait 60 "CleanupBlocked naming gpu-west" eval \
 	'mce_jp cp mc qwen '"$NS"' "{.status.conditions[?(@.type==\"CleanupBlocked\")].message}" | grep -q gpu-west'
-mc_wait 30 "local PVC removed" eval '! mcp get pvc '"$PVC"' -n '"$NS"
+mc_wait 60 "local PVC removed" mc_not_found cp pvc "$PVC" -n "$NS"
 mcp get mc qwen -n "$NS" >/dev/null || mc_fail "the ModelCache went away while a cluster could not be cleaned"
 mc_log "finalizer kept: $(mce_jp cp mc qwen "$NS" '{.status.conditions[?(@.type=="CleanupBlocked")].message}')"
 
 mc_start_kubesim remote --port "$port" --bind-pvcs --run-jobs --data-dir "$MC_TMP/remote-data2"
-mc_wait 90 "qwen gone once gpu-west is back" eval '! mcp get mc qwen -n '"$NS"
+mc_wait 90 "qwen gone once gpu-west is back" mc_not_found cp mc qwen -n "$NS"
 mc_log "cluster back: clean-up completed, finalizer removed"
 echo "PASS modelcache_deletion"

@@ -34,9 +34,10 @@ want=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["weight_b
 want_msg=$(python3 -c 'import sys; print("model needs ~%.3g GiB of GPU memory for weights; the largest node in gpu-west has 0.00195 GiB (1 x 0.00195 GiB)" % (int(sys.argv[1]) / 2**30))' "$want")
 [ "$msg" = "$want_msg" ] || mc_fail "message: $msg (want: $want_msg)"
 mce_wait_phase 90 "$NS" qwen Ready local
-sleep 2
-mcr get pvc "$PVC" -n modelcache >/dev/null 2>&1 && mc_fail "a PVC was composed on the Skipped cluster"
-[ "$(mcr get jobs -n modelcache -o name | wc -l)" = 0 ] || mc_fail "a Job was composed on the Skipped cluster"
+# the reconciles that wrote Skipped and then Ready composed nothing on gpu-west
+mc_not_found remote pvc "$PVC" -n modelcache || mc_fail "a PVC was composed on the Skipped cluster"
+jobs=$(mcr get jobs -n modelcache -o name)
+[ -z "$jobs" ] || mc_fail "a Job was composed on the Skipped cluster: $jobs"
 mc_wait 20 "summary 1/2" eval '[ "$(mce_jp cp mc qwen '"$NS"' "{.status.summary.ready}")" = 1/2 ]'
 mc_wait 20 "ArtifactReady False/Partial" eval '[ "$(mce_cond '"$NS"' qwen ArtifactReady)" = False/Partial ]'
 mc_wait 10 "event InsufficientVRAM" eval '[ "$(mce_events '"$NS"' qwen InsufficientVRAM)" = 1 ]'

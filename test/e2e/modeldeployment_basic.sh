@@ -41,7 +41,7 @@ for i in $(seq 1 240); do
 		mdp_jp chat '{.status.conditions[?(@.type=="CacheReady")].message}' | grep -q gpu-west ||
 			mc_fail "CacheReady does not name gpu-west: $(mdp_jp chat '{.status.conditions[?(@.type=="CacheReady")].message}')"
 		absent=0
-		md_not_found remote deploy "$SERVE" -n modelcache && absent=1
+		mc_not_found remote deploy "$SERVE" -n modelcache && absent=1
 		p2=$(mce_phase "$NS" qwen gpu-west)
 		if [ "$p2" != Ready ]; then
 			[ "$absent" = 1 ] || mc_fail "a Deployment exists while the cache is $p2"
@@ -104,7 +104,7 @@ mdp_jp chat '{.status.conditions[?(@.type=="Scheduled")].message}' | grep -q "0 
 	mc_fail "two replicas on one 1-GPU node: $(mdp_jp chat '{.status.placements}')"
 mc_log "scale 3: a second placement on the other node, the third InsufficientGPUs (0 of 2 GPUs free)"
 mcp scale md/chat -n "$NS" --replicas=0 >/dev/null
-mc_wait 30 "Deployment removed at 0 replicas" md_not_found remote deploy "$SERVE" -n modelcache
+mc_wait 60 "Deployment removed at 0 replicas" mc_not_found remote deploy "$SERVE" -n modelcache
 md_wait_cond 30 chat Available True/ScaledToZero
 mc_log "scale 0: the Deployment is removed"
 mcp scale md/chat -n "$NS" --replicas=1 >/dev/null
@@ -140,15 +140,15 @@ mcp delete mc qwen -n "$NS" --wait=false >/dev/null
 mc_wait 30 "the cache waits: InUse" eval '[ "$(mce_jp cp mc qwen '"$NS"' "{.status.conditions[?(@.type==\"InUse\")].status}")" = True ]'
 mcr get pvc "$PVC" -n modelcache >/dev/null || mc_fail "the PVC went while in use"
 mcp delete md chat -n "$NS" --timeout=60s >/dev/null || mc_fail "md/chat not deleted"
-mc_wait 30 "Deployment removed with the ModelDeployment" md_not_found remote deploy "$SERVE" -n modelcache
-mc_wait 60 "the ModelCache is deleted once no ModelDeployment uses it" md_not_found cp mc qwen -n "$NS"
+mc_wait 60 "Deployment removed with the ModelDeployment" mc_not_found remote deploy "$SERVE" -n modelcache
+mc_wait 60 "the ModelCache is deleted once no ModelDeployment uses it" mc_not_found cp mc qwen -n "$NS"
 mc_log "deleted: workloads removed, then the ModelCache went (InUse released)"
 # --- a missing cache: ModelCacheResolved=False/NotFound, nothing placed or created
 md_apply ghost "  modelCacheRef: {name: nosuch}" "  engine: {image: vllm/vllm-openai:v0.8.5}"
 md_wait_cond 30 ghost ModelCacheResolved False/NotFound
 md_wait_cond 30 ghost Scheduled Unknown/ModelCacheNotFound
 G=modelcache-ml-team-ghost-serve-$(printf 'modelcache-ml-team-ghost-serve' | sha256sum | cut -c1-5)
-md_not_found remote deploy "$G" -n modelcache || mc_fail "a Deployment for a missing cache"
+mc_not_found remote deploy "$G" -n modelcache || mc_fail "a Deployment for a missing cache"
 [ -z "$(mdp_jp ghost '{.status.placements[*].cluster}')" ] || mc_fail "placed without a cache: $(mdp_jp ghost '{.status.placements}')"
 mc_log "missing cache: ModelCacheResolved=False/NotFound, placement held"
 echo PASS

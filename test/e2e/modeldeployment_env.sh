@@ -98,11 +98,3 @@ YAML
 	} | mcp apply -f - >/dev/null
 }
 
-# md_not_found KS ARGS...: true only when `kubectl get ARGS` answers NotFound
-md_not_found() {
-	local ks=$1 out
-	shift
-	out=$(mc_kubectl "$ks" get "$@" 2>&1 || true)
-	case "$out" in *NotFound*) return 0 ;; esac
-	return 1
-}

@@ -60,7 +60,7 @@ pmsg tp4 | grep -q "gpu-west: tensor parallel 4 needs 16 GiB per GPU of 21.6 GiB
 md_wait_cond 60 tp4 Available True/MinimumReplicasAvailable
 mc_log "60 GiB of KV cache on a node of 8: tensor parallel 4, one pod with 4 GPUs"
 mcp delete md tp4 -n "$NS" --timeout=60s >/dev/null
-mc_wait 30 "tp4 removed" md_not_found remote deploy "$S" -n modelcache
+mc_wait 60 "tp4 removed" mc_not_found remote deploy "$S" -n modelcache
 
 # --- 6 attention heads: 4 GPUs would do, 4 and 5 do not divide 6: 6
 md_apply six "  model: {huggingFace: {repo: fixtures/six-heads}}" "  engine: {image: vllm/vllm-openai:v0.8.5}" \
@@ -73,7 +73,7 @@ mce_jp remote deploy "$S" modelcache '{.spec.template.spec.containers[0].args}' 
 	mc_fail "no cache: --model is the repo: $(mce_jp remote deploy "$S" modelcache '{.spec.template.spec.containers[0].args}')"
 mc_log "6 attention heads needing 4 GPUs: tensor parallel 6"
 mcp delete md six -n "$NS" --timeout=60s >/dev/null
-mc_wait 30 "six removed" md_not_found remote deploy "$S" -n modelcache
+mc_wait 60 "six removed" mc_not_found remote deploy "$S" -n modelcache
 
 # --- two whole nodes of 2 x 24 GiB on each cluster; LeaderWorkerSets served nowhere yet
 mcr delete node big-8 >/dev/null
@@ -104,11 +104,11 @@ PY
 md_wait_cond 60 wide Scheduled True/Placed
 pmsg wide | grep -q "local: 2 nodes x 2 GPUs (tensor 2, pipeline 2) needs 16 GiB per GPU of 21.6 GiB but the cluster does not serve leaderworkerset.x-k8s.io/v1 (LeaderWorkerSetMissing)." ||
 	mc_fail "placement message: $(pmsg wide)"
-md_not_found cp deploy "$S" -n "$NS" || mc_fail "a Deployment on local"
+mc_not_found cp deploy "$S" -n "$NS" || mc_fail "a Deployment on local"
 md_wait_cond 60 wide Available True/MinimumReplicasAvailable
 mc_log "two whole nodes: LeaderWorkerSet of size 2 on gpu-west (mount and args on leader and workers); local: LeaderWorkerSetMissing"
 mcp delete md wide -n "$NS" --timeout=60s >/dev/null
-mc_wait 30 "wide removed" md_not_found remote lws "$S" -n modelcache
+mc_wait 60 "wide removed" mc_not_found remote lws "$S" -n modelcache
 
 # --- too big everywhere: nothing created, the numbers said
 md_apply huge "  modelCacheRef: {name: qwen}" "  engine: {image: vllm/vllm-openai:v0.8.5}" \
@@ -120,7 +120,7 @@ for want in "The model requires approximately 4688.5 GiB of VRAM" "all GPUs comb
 	"gpu-west: the largest node has 48 GiB (2 x 24 GiB)" "local: the largest node has 48 GiB (2 x 24 GiB)"; do
 	echo "$m" | grep -qF "$want" || mc_fail "InsufficientVRAM message lacks \"$want\": $m"
 done
-md_not_found remote deploy "$S" -n modelcache && md_not_found remote lws "$S" -n modelcache && md_not_found cp deploy "$S" -n "$NS" ||
+mc_not_found remote deploy "$S" -n modelcache && mc_not_found remote lws "$S" -n modelcache && mc_not_found cp deploy "$S" -n "$NS" ||
 	mc_fail "something was created for a model that fits nowhere"
 [ "$(mdp_cond huge Available)" = False/InsufficientVRAM ] || mc_fail "Available: $(mdp_cond huge Available)"
 mc_wait 20 "a Warning event InsufficientVRAM on md/huge" eval '[ "$(mcp get events.events.k8s.io -n '"$NS"' -o json | python3 -c "
@@ -156,8 +156,8 @@ md_wait_cond 60 small Scheduled True/Placed
 [ "$(mce_jp cp deploy "$S" "$NS" '{.spec.replicas}')" = 1 ] || mc_fail "replica 0 left local"
 mc_log "pods deleted: the second replica is placed on gpu-west"
 mcp delete md small -n "$NS" --timeout=60s >/dev/null
-mc_wait 30 "small removed from local" md_not_found cp deploy "$S" -n "$NS"
-mc_wait 30 "small removed from gpu-west" md_not_found remote deploy "$S" -n modelcache
+mc_wait 60 "small removed from local" mc_not_found cp deploy "$S" -n "$NS"
+mc_wait 60 "small removed from gpu-west" mc_not_found remote deploy "$S" -n modelcache
 
 # --- a cache in the Hugging Face cache layout: the repo id and the offline cache env
 mcp apply -f - >/dev/null <<'YAML'

@@ -75,7 +75,7 @@ mc_wait 20 "local GPU pools" pools_match local "$want_local"
 [ "$(mc_kubectl cp get ic remote -o jsonpath='{.status.version}')" = "v1.32.0-kubesim" ] || mc_fail "remote status.version"
 # the namespace was ensured on the remote cluster only
 mc_kubectl remote get namespace modelcache >/dev/null || mc_fail "namespace modelcache not created on remote"
-mc_kubectl cp get namespace modelcache >/dev/null 2>&1 && mc_fail "namespace modelcache created on the local cluster"
+mc_not_found cp namespace modelcache || mc_fail "namespace modelcache created on the local cluster"
 # kubectl get ic
 out=$(mc_kubectl cp get ic)
 echo "$out"
