@@ -30,7 +30,7 @@
 #include "compose/emit.h"
 #include "compose/precheck.h"
 #include "compose/yamlload.h"
-#include "kube/selector.h"
+#include "labels/labels.h"
 #include "plugin.h"
 #include "util/buf.h"
 #include "util/jpath.h"
@@ -222,16 +222,16 @@ static int render_one(json_object *mc, json_object *ic, struct capacity_view *vi
 {
 	const char *cname = jpath_str_or(ic, "metadata.name", "local");
 	char *err = NULL;
-	struct kube_selector *sel = NULL;
-	int rc = kube_selector_from_json(jpath_get(mc, "spec.clusterSelector"), &sel, &err);
+	struct labels_selector *sel = NULL;
+	int rc = labels_selector_from_json(jpath_get(mc, "spec.clusterSelector"), &sel, &err);
 	if (rc) {
 		fprintf(stderr, "render: %s/%s: spec.clusterSelector: %s\n", jpath_str(mc, "metadata.namespace"),
 			jpath_str(mc, "metadata.name"), err ? err : "invalid");
 		free(err);
 		return rc;
 	}
-	bool match = kube_selector_matches(sel, jpath_get(ic, "metadata.labels"));
-	kube_selector_free(sel);
+	bool match = labels_selector_matches(sel, jpath_get(ic, "metadata.labels"));
+	labels_selector_free(sel);
 	buf_printf(out, "# ModelCache %s/%s on InferenceCluster %s\n", jpath_str(mc, "metadata.namespace"),
 		   jpath_str(mc, "metadata.name"), cname);
 	if (!match) {

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kube/selector.h"
+#include "labels/labels.h"
 #include "util/buf.h"
 #include "util/jpath.h"
 #include "util/mem.h"
@@ -346,7 +346,7 @@ static void check_selector(struct vctx *v, json_object *parent, const char *ppat
 			   json_object **out)
 {
 	json_object *o = field(v, parent, ppath, key, json_type_object, false, NULL);
-	struct kube_selector *sel = NULL;
+	struct labels_selector *sel = NULL;
 	char path[PATH_MAX_LEN];
 	char *err = NULL;
 
@@ -354,7 +354,7 @@ static void check_selector(struct vctx *v, json_object *parent, const char *ppat
 	if (!o)
 		return;
 	join(path, ppath, key);
-	if (kube_selector_from_json(o, &sel, &err) < 0) {
+	if (labels_selector_from_json(o, &sel, &err) < 0) {
 		/* selector messages start with the field inside the selector
 		 * ("matchExpressions[1].values: Required value: ...") or with
 		 * the reason ("Invalid value: ..."): make the path absolute */
@@ -374,7 +374,7 @@ static void check_selector(struct vctx *v, json_object *parent, const char *ppat
 		}
 		*out = NULL;
 	}
-	kube_selector_free(sel);
+	labels_selector_free(sel);
 	free(err);
 }
 

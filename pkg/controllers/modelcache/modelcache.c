@@ -15,7 +15,7 @@
 #include "controllers/modelcache/internal.h"
 #include "status/plan.h"
 #include "kube/resource.h"
-#include "kube/selector.h"
+#include "labels/labels.h"
 #include "util/jpath.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -87,12 +87,12 @@ static bool step_validate(struct rec *x, int *rc)
 {
 	char *msg = NULL;
 	if (api_validate_modelcache(x->mc, &msg) == 0) {
-		struct kube_selector *sel = NULL;
+		struct labels_selector *sel = NULL;
 		char *err = NULL;
-		if (kube_selector_from_json(jpath_get(x->mc, "spec.clusterSelector"), &sel, &err) != 0)
+		if (labels_selector_from_json(jpath_get(x->mc, "spec.clusterSelector"), &sel, &err) != 0)
 			msg = xasprintf("spec.clusterSelector.%s", err ? err : "invalid");
 		free(err);
-		kube_selector_free(sel);
+		labels_selector_free(sel);
 		if (!msg)
 			return true;
 	} else if (!msg) {
@@ -151,8 +151,8 @@ static int cmp_ic(const void *a, const void *b)
  * matches, by name. */
 static void step_match_clusters(struct rec *x)
 {
-	struct kube_selector *sel = NULL;
-	kube_selector_from_json(jpath_get(x->mc, "spec.clusterSelector"), &sel, NULL);
+	struct labels_selector *sel = NULL;
+	labels_selector_from_json(jpath_get(x->mc, "spec.clusterSelector"), &sel, NULL);
 	x->ics = informer_list(x->r->ics);
 	size_t n = json_object_array_length(x->ics);
 	x->matched = xcalloc(n + 1, sizeof(*x->matched));
@@ -160,11 +160,11 @@ static void step_match_clusters(struct rec *x)
 		json_object *ic = json_object_array_get_idx(x->ics, i);
 		/* a terminating InferenceCluster takes the caches' objects with it */
 		if (!jpath_get(ic, "metadata.deletionTimestamp") && jpath_condition_true(ic, "Connected") &&
-		    (!sel || kube_selector_matches(sel, jpath_get(ic, "metadata.labels"))))
+		    (!sel || labels_selector_matches(sel, jpath_get(ic, "metadata.labels"))))
 			x->matched[x->nmatched++] = ic;
 	}
 	qsort(x->matched, x->nmatched, sizeof(*x->matched), cmp_ic);
-	kube_selector_free(sel);
+	labels_selector_free(sel);
 }
 
 static int cmp_entry(const void *a, const void *b)

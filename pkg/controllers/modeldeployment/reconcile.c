@@ -11,7 +11,7 @@
 #include "controllers/modeldeployment/mdr.h"
 #include "estimate/estimate.h"
 #include "kube/resource.h"
-#include "kube/selector.h"
+#include "labels/labels.h"
 #include "status/status.h"
 #include "util/base64.h"
 #include "util/buf.h"
@@ -320,18 +320,18 @@ static json_object *cache_entry(struct rx *x, const char *cluster)
 /* Connected clusters matching both selectors where the cache is not Skipped. */
 static void step_candidates(struct rx *x)
 {
-	struct kube_selector *sel = NULL, *csel = NULL;
-	kube_selector_from_json(jpath_get(x->md, "spec.clusterSelector"), &sel, NULL);
+	struct labels_selector *sel = NULL, *csel = NULL;
+	labels_selector_from_json(jpath_get(x->md, "spec.clusterSelector"), &sel, NULL);
 	if (x->mc)
-		kube_selector_from_json(jpath_get(x->mc, "spec.clusterSelector"), &csel, NULL);
+		labels_selector_from_json(jpath_get(x->mc, "spec.clusterSelector"), &csel, NULL);
 	x->ics = informer_list(x->r->ics);
 	size_t n = json_object_array_length(x->ics);
 	x->cand = xcalloc(n + 1, sizeof(*x->cand));
 	for (size_t i = 0; i < n && x->ncand < PLACEMENT_MAX_CLUSTERS; i++) {
 		json_object *ic = json_object_array_get_idx(x->ics, i);
 		json_object *labels = jpath_get(ic, "metadata.labels");
-		if (!jpath_condition_true(ic, "Connected") || (sel && !kube_selector_matches(sel, labels)) ||
-		    (csel && !kube_selector_matches(csel, labels)))
+		if (!jpath_condition_true(ic, "Connected") || (sel && !labels_selector_matches(sel, labels)) ||
+		    (csel && !labels_selector_matches(csel, labels)))
 			continue;
 		if (x->mc) {
 			json_object *e = cache_entry(x, jpath_str_or(ic, "metadata.name", ""));
@@ -341,8 +341,8 @@ static void step_candidates(struct rx *x)
 		x->cand[x->ncand++] = ic;
 	}
 	qsort(x->cand, x->ncand, sizeof(*x->cand), cmp_ic);
-	kube_selector_free(sel);
-	kube_selector_free(csel);
+	labels_selector_free(sel);
+	labels_selector_free(csel);
 }
 
 /* GPUs the other deployments' placements hold on a cluster's nodes (their

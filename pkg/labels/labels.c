@@ -1,5 +1,5 @@
-/* Kubernetes label selectors (see selector.h). */
-#include "kube/selector.h"
+/* Kubernetes label selectors (see labels.h). */
+#include "labels/labels.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -15,16 +15,16 @@
 #define SEL_MAX_VALUES 256
 /* One limit for the text form, parsed and rendered: whatever render
  * produces, parse accepts (render fails with -E2BIG beyond it). */
-#define SEL_MAX_INPUT KUBE_SELECTOR_MAX_TEXT
+#define SEL_MAX_INPUT LABELS_SELECTOR_MAX_TEXT
 
 struct req {
 	char *key;
-	enum kube_selector_op op;
+	enum labels_selector_op op;
 	char **values;   /* sorted, deduplicated */
 	size_t nvalues;
 };
 
-struct kube_selector {
+struct labels_selector {
 	struct req *reqs;   /* sorted by key, then op */
 	size_t n;
 };
@@ -49,7 +49,7 @@ static void req_cleanup(struct req *r)
 	free(r->values);
 }
 
-void kube_selector_free(struct kube_selector *s)
+void labels_selector_free(struct labels_selector *s)
 {
 	if (!s)
 		return;
@@ -78,7 +78,7 @@ static int name_part_ok(const char *s, size_t n)
 	return 1;
 }
 
-int kube_label_key_check(const char *key, char **why)
+int labels_key_check(const char *key, char **why)
 {
 	const char *slash, *name;
 
@@ -128,7 +128,7 @@ int kube_label_key_check(const char *key, char **why)
 	return 0;
 }
 
-int kube_label_value_check(const char *value, char **why)
+int labels_value_check(const char *value, char **why)
 {
 	size_t n;
 
@@ -187,7 +187,7 @@ static void req_normalise(struct req *r)
 	r->nvalues = w;
 }
 
-static int sel_add(struct kube_selector *s, struct req *r, char **err)
+static int sel_add(struct labels_selector *s, struct req *r, char **err)
 {
 	if (s->n >= SEL_MAX_REQS) {
 		set_err(err, "too many requirements (max %d)", SEL_MAX_REQS);
@@ -200,7 +200,7 @@ static int sel_add(struct kube_selector *s, struct req *r, char **err)
 	return 0;
 }
 
-static void sel_finish(struct kube_selector *s)
+static void sel_finish(struct labels_selector *s)
 {
 	if (s->n > 1)
 		qsort(s->reqs, s->n, sizeof(*s->reqs), cmp_req);
@@ -214,16 +214,16 @@ static void req_push_value(struct req *r, const char *v)
 
 /* ---- JSON form ---- */
 
-static int op_from_string(const char *s, enum kube_selector_op *op)
+static int op_from_string(const char *s, enum labels_selector_op *op)
 {
 	if (strcmp(s, "In") == 0)
-		*op = KUBE_SEL_IN;
+		*op = LABELS_SEL_IN;
 	else if (strcmp(s, "NotIn") == 0)
-		*op = KUBE_SEL_NOT_IN;
+		*op = LABELS_SEL_NOT_IN;
 	else if (strcmp(s, "Exists") == 0)
-		*op = KUBE_SEL_EXISTS;
+		*op = LABELS_SEL_EXISTS;
 	else if (strcmp(s, "DoesNotExist") == 0)
-		*op = KUBE_SEL_DOES_NOT_EXIST;
+		*op = LABELS_SEL_DOES_NOT_EXIST;
 	else
 		return -EINVAL;
 	return 0;
@@ -245,7 +245,7 @@ static int parse_expression(json_object *e, size_t idx, struct req *r, char **er
 		return -EINVAL;
 	}
 	key = json_object_get_string(jkey);
-	if (kube_label_key_check(key, &why) < 0) {
+	if (labels_key_check(key, &why) < 0) {
 		set_err(err, "matchExpressions[%zu].key: Invalid value: \"%s\": %s", idx, key, why);
 		free(why);
 		return -EINVAL;
@@ -267,12 +267,12 @@ static int parse_expression(json_object *e, size_t idx, struct req *r, char **er
 		}
 		nvals = json_object_array_length(jvals);
 	}
-	if ((r->op == KUBE_SEL_IN || r->op == KUBE_SEL_NOT_IN) && nvals == 0) {
+	if ((r->op == LABELS_SEL_IN || r->op == LABELS_SEL_NOT_IN) && nvals == 0) {
 		set_err(err, "matchExpressions[%zu].values: Required value: must be specified "
 			"when operator is \"%s\"", idx, ops);
 		return -EINVAL;
 	}
-	if ((r->op == KUBE_SEL_EXISTS || r->op == KUBE_SEL_DOES_NOT_EXIST) && nvals > 0) {
+	if ((r->op == LABELS_SEL_EXISTS || r->op == LABELS_SEL_DOES_NOT_EXIST) && nvals > 0) {
 		set_err(err, "matchExpressions[%zu].values: Forbidden: may not be specified "
 			"when operator is \"%s\"", idx, ops);
 		return -EINVAL;
@@ -292,7 +292,7 @@ static int parse_expression(json_object *e, size_t idx, struct req *r, char **er
 			return -EINVAL;
 		}
 		vs = json_object_get_string(v);
-		if (kube_label_value_check(vs, &why) < 0) {
+		if (labels_value_check(vs, &why) < 0) {
 			set_err(err, "matchExpressions[%zu].values[%zu]: Invalid value: \"%s\": %s",
 				idx, i, vs, why);
 			free(why);
@@ -303,9 +303,9 @@ static int parse_expression(json_object *e, size_t idx, struct req *r, char **er
 	return 0;
 }
 
-int kube_selector_from_json(json_object *sel, struct kube_selector **out, char **err)
+int labels_selector_from_json(json_object *sel, struct labels_selector **out, char **err)
 {
-	struct kube_selector *s = xcalloc(1, sizeof(*s));
+	struct labels_selector *s = xcalloc(1, sizeof(*s));
 	json_object *ml = NULL, *me = NULL;
 	struct req r = { 0 };
 	char *why = NULL;
@@ -326,7 +326,7 @@ int kube_selector_from_json(json_object *sel, struct kube_selector **out, char *
 		json_object_object_foreach(ml, k, v) {
 			const char *vs;
 
-			if (kube_label_key_check(k, &why) < 0) {
+			if (labels_key_check(k, &why) < 0) {
 				set_err(err, "matchLabels: Invalid value: \"%s\": %s", k, why);
 				goto out;
 			}
@@ -335,12 +335,12 @@ int kube_selector_from_json(json_object *sel, struct kube_selector **out, char *
 				goto out;
 			}
 			vs = json_object_get_string(v);
-			if (kube_label_value_check(vs, &why) < 0) {
+			if (labels_value_check(vs, &why) < 0) {
 				set_err(err, "matchLabels[%s]: Invalid value: \"%s\": %s", k, vs, why);
 				goto out;
 			}
 			r.key = xstrdup(k);
-			r.op = KUBE_SEL_EQUALS;
+			r.op = LABELS_SEL_EQUALS;
 			req_push_value(&r, vs);
 			if (sel_add(s, &r, err) < 0)
 				goto out;
@@ -369,7 +369,7 @@ done:
 out:
 	free(why);
 	req_cleanup(&r);
-	kube_selector_free(s);
+	labels_selector_free(s);
 	return rc;
 }
 
@@ -452,7 +452,7 @@ static int check_value(struct lexer *lx, size_t start, const char *v)
 	char *why = NULL;
 	char *t;
 
-	if (kube_label_value_check(v, &why) == 0)
+	if (labels_value_check(v, &why) == 0)
 		return 0;
 	t = req_text(lx, start);
 	set_err(lx->err, "unable to parse requirement \"%s\": value \"%s\": %s", t, v, why);
@@ -464,7 +464,7 @@ static int check_value(struct lexer *lx, size_t start, const char *v)
 static int parse_set(struct lexer *lx, size_t start, struct req *r)
 {
 	if (peek(lx) != '(')
-		return lex_fail(lx, start, r->op == KUBE_SEL_IN ?
+		return lex_fail(lx, start, r->op == LABELS_SEL_IN ?
 				"expected \"(\" after \"in\"" : "expected \"(\" after \"notin\"");
 	lx->pos++;
 	for (;;) {
@@ -511,14 +511,14 @@ static int parse_requirement(struct lexer *lx, struct req *r)
 	start = lx->pos;
 	if (peek(lx) == '!') {
 		lx->pos++;
-		r->op = KUBE_SEL_DOES_NOT_EXIST;
+		r->op = LABELS_SEL_DOES_NOT_EXIST;
 	} else {
-		r->op = KUBE_SEL_EXISTS;
+		r->op = LABELS_SEL_EXISTS;
 	}
 	r->key = read_ident(lx);
 	if (!*r->key)
 		return lex_fail(lx, start, "expected a label key");
-	if (kube_label_key_check(r->key, &why) < 0) {
+	if (labels_key_check(r->key, &why) < 0) {
 		char *t = req_text(lx, start);
 
 		set_err(lx->err, "unable to parse requirement \"%s\": key \"%s\": %s", t, r->key, why);
@@ -527,7 +527,7 @@ static int parse_requirement(struct lexer *lx, struct req *r)
 		return -EINVAL;
 	}
 	c = peek(lx);
-	if (r->op == KUBE_SEL_DOES_NOT_EXIST) {
+	if (r->op == LABELS_SEL_DOES_NOT_EXIST) {
 		if (c != 0 && c != ',')
 			return lex_fail(lx, start, "unexpected text after \"!key\"");
 		return 0;
@@ -540,10 +540,10 @@ static int parse_requirement(struct lexer *lx, struct req *r)
 		if (c == '!') {
 			if (lx->pos + 1 >= lx->len || lx->in[lx->pos + 1] != '=')
 				return lex_fail(lx, start, "expected \"!=\"");
-			r->op = KUBE_SEL_NOT_EQUALS;
+			r->op = LABELS_SEL_NOT_EQUALS;
 			lx->pos += 2;
 		} else {
-			r->op = KUBE_SEL_EQUALS;
+			r->op = LABELS_SEL_EQUALS;
 			lx->pos++;
 			if (lx->pos < lx->len && lx->in[lx->pos] == '=')
 				lx->pos++;
@@ -567,9 +567,9 @@ static int parse_requirement(struct lexer *lx, struct req *r)
 		return lex_fail(lx, start, "unexpected parenthesis");
 	word = read_ident(lx);
 	if (strcmp(word, "in") == 0) {
-		r->op = KUBE_SEL_IN;
+		r->op = LABELS_SEL_IN;
 	} else if (strcmp(word, "notin") == 0) {
-		r->op = KUBE_SEL_NOT_IN;
+		r->op = LABELS_SEL_NOT_IN;
 	} else {
 		free(word);
 		return lex_fail(lx, start, "expected one of \"=\", \"==\", \"!=\", \"in\", \"notin\"");
@@ -583,9 +583,9 @@ static int parse_requirement(struct lexer *lx, struct req *r)
 	return 0;
 }
 
-int kube_selector_parse(const char *str, struct kube_selector **out, char **err)
+int labels_selector_parse(const char *str, struct labels_selector **out, char **err)
 {
-	struct kube_selector *s = xcalloc(1, sizeof(*s));
+	struct labels_selector *s = xcalloc(1, sizeof(*s));
 	struct lexer lx = { .in = str ? str : "", .pos = 0, .err = err };
 	struct req r = { 0 };
 	int rc = -EINVAL;
@@ -618,7 +618,7 @@ done:
 	rc = 0;
 out:
 	req_cleanup(&r);
-	kube_selector_free(s);
+	labels_selector_free(s);
 	return rc;
 }
 
@@ -635,21 +635,21 @@ static bool has_value(const struct req *r, const char *v)
 static bool req_matches(const struct req *r, const char *v /* NULL = absent */)
 {
 	switch (r->op) {
-	case KUBE_SEL_EQUALS:
-	case KUBE_SEL_IN:
+	case LABELS_SEL_EQUALS:
+	case LABELS_SEL_IN:
 		return v && has_value(r, v);
-	case KUBE_SEL_NOT_EQUALS:
-	case KUBE_SEL_NOT_IN:
+	case LABELS_SEL_NOT_EQUALS:
+	case LABELS_SEL_NOT_IN:
 		return !v || !has_value(r, v);
-	case KUBE_SEL_EXISTS:
+	case LABELS_SEL_EXISTS:
 		return v != NULL;
-	case KUBE_SEL_DOES_NOT_EXIST:
+	case LABELS_SEL_DOES_NOT_EXIST:
 		return v == NULL;
 	}
 	return false;
 }
 
-bool kube_selector_matches(const struct kube_selector *s, json_object *labels)
+bool labels_selector_matches(const struct labels_selector *s, json_object *labels)
 {
 	if (!s)
 		return true;
@@ -667,7 +667,7 @@ bool kube_selector_matches(const struct kube_selector *s, json_object *labels)
 	return true;
 }
 
-bool kube_selector_matches_kv(const struct kube_selector *s, const char *const *kv)
+bool labels_selector_matches_kv(const struct labels_selector *s, const char *const *kv)
 {
 	if (!s)
 		return true;
@@ -685,19 +685,19 @@ bool kube_selector_matches_kv(const struct kube_selector *s, const char *const *
 	return true;
 }
 
-bool kube_selector_empty(const struct kube_selector *s)
+bool labels_selector_empty(const struct labels_selector *s)
 {
 	return !s || s->n == 0;
 }
 
-size_t kube_selector_count(const struct kube_selector *s)
+size_t labels_selector_count(const struct labels_selector *s)
 {
 	return s ? s->n : 0;
 }
 
 /* ---- rendering ---- */
 
-int kube_selector_render(const struct kube_selector *s, char **out)
+int labels_selector_render(const struct labels_selector *s, char **out)
 {
 	struct buf b;
 	int rc = 0;
@@ -709,16 +709,16 @@ int kube_selector_render(const struct kube_selector *s, char **out)
 		if (i > 0)
 			rc = buf_putc(&b, ',');
 		switch (r->op) {
-		case KUBE_SEL_EQUALS:
+		case LABELS_SEL_EQUALS:
 			rc = rc ? rc : buf_printf(&b, "%s=%s", r->key, r->values[0]);
 			break;
-		case KUBE_SEL_NOT_EQUALS:
+		case LABELS_SEL_NOT_EQUALS:
 			rc = rc ? rc : buf_printf(&b, "%s!=%s", r->key, r->values[0]);
 			break;
-		case KUBE_SEL_IN:
-		case KUBE_SEL_NOT_IN:
+		case LABELS_SEL_IN:
+		case LABELS_SEL_NOT_IN:
 			rc = rc ? rc : buf_printf(&b, "%s %s (", r->key,
-						  r->op == KUBE_SEL_IN ? "in" : "notin");
+						  r->op == LABELS_SEL_IN ? "in" : "notin");
 			for (size_t j = 0; j < r->nvalues && rc == 0; j++)
 				rc = buf_printf(&b, "%s%s", j ? "," : "", r->values[j]);
 			/* a set holding only "" must not render as "()" (which
@@ -727,10 +727,10 @@ int kube_selector_render(const struct kube_selector *s, char **out)
 				rc = buf_putc(&b, ',');
 			rc = rc ? rc : buf_putc(&b, ')');
 			break;
-		case KUBE_SEL_EXISTS:
+		case LABELS_SEL_EXISTS:
 			rc = rc ? rc : buf_puts(&b, r->key);
 			break;
-		case KUBE_SEL_DOES_NOT_EXIST:
+		case LABELS_SEL_DOES_NOT_EXIST:
 			rc = rc ? rc : buf_printf(&b, "!%s", r->key);
 			break;
 		}

@@ -10,7 +10,7 @@
 #include <json-c/json.h>
 
 #include "api/api.h"
-#include "kube/selector.h"
+#include "labels/labels.h"
 #include "util/mem.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -18,25 +18,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *s = xstrndup((const char *)data, size);
-	struct kube_selector *sel = NULL, *again = NULL;
+	struct labels_selector *sel = NULL, *again = NULL;
 	char *err = NULL, *r1 = NULL, *r2 = NULL, *msg = NULL;
 	json_object *o;
 
-	if (kube_selector_parse(s, &sel, &err) == 0) {
-		if (kube_selector_render(sel, &r1) == 0) {
-			if (kube_selector_parse(r1, &again, NULL) != 0)
+	if (labels_selector_parse(s, &sel, &err) == 0) {
+		if (labels_selector_render(sel, &r1) == 0) {
+			if (labels_selector_parse(r1, &again, NULL) != 0)
 				abort();
-			if (kube_selector_render(again, &r2) != 0 || strcmp(r1, r2) != 0)
+			if (labels_selector_render(again, &r2) != 0 || strcmp(r1, r2) != 0)
 				abort();
 		}
 	}
 	o = json_tokener_parse(s);
 	if (o) {
-		struct kube_selector *js = NULL;
+		struct labels_selector *js = NULL;
 		char *jerr = NULL;
 
-		if (kube_selector_from_json(o, &js, &jerr) == 0)
-			(void)kube_selector_matches(js, o);
+		if (labels_selector_from_json(o, &js, &jerr) == 0)
+			(void)labels_selector_matches(js, o);
 		api_validate_modelcache(o, &msg);
 		free(msg);
 		msg = NULL;
@@ -45,12 +45,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		msg = NULL;
 		api_validate_modeldeployment(o, &msg);
 		free(msg);
-		kube_selector_free(js);
+		labels_selector_free(js);
 		free(jerr);
 		json_object_put(o);
 	}
-	kube_selector_free(sel);
-	kube_selector_free(again);
+	labels_selector_free(sel);
+	labels_selector_free(again);
 	free(err);
 	free(r1);
 	free(r2);

@@ -1,5 +1,9 @@
 /* Kubernetes label selectors: parse, match, render.
  *
+ * A pure module (json-c and pkg/util only, no I/O): pkg/api validates with
+ * it and the reconcilers match InferenceClusters with it without linking
+ * the REST client (pkg/kube).
+ *
  * Two input forms produce the same opaque selector:
  *   - a metav1.LabelSelector JSON object:
  *       {"matchLabels": {"region": "west"},
@@ -26,58 +30,58 @@
  *   matchLabels: Invalid value: "bad key!": name part must consist of alphanumeric characters, '-', '_' or '.' ...
  *   "e in x": expected "(" after "in" at offset 5
  * The selector is immutable after parsing and safe to share between threads.
- * Free with kube_selector_free. */
-#ifndef MC_KUBE_SELECTOR_H
-#define MC_KUBE_SELECTOR_H
+ * Free with labels_selector_free. */
+#ifndef MC_LABELS_LABELS_H
+#define MC_LABELS_LABELS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
 #include <json-c/json.h>
 
-enum kube_selector_op {
-	KUBE_SEL_EQUALS,         /* a=b (matchLabels, "=" and "==") */
-	KUBE_SEL_NOT_EQUALS,     /* a!=b */
-	KUBE_SEL_IN,             /* a in (x,y) / operator In */
-	KUBE_SEL_NOT_IN,         /* a notin (x,y) / operator NotIn */
-	KUBE_SEL_EXISTS,         /* a / operator Exists */
-	KUBE_SEL_DOES_NOT_EXIST, /* !a / operator DoesNotExist */
+enum labels_selector_op {
+	LABELS_SEL_EQUALS,         /* a=b (matchLabels, "=" and "==") */
+	LABELS_SEL_NOT_EQUALS,     /* a!=b */
+	LABELS_SEL_IN,             /* a in (x,y) / operator In */
+	LABELS_SEL_NOT_IN,         /* a notin (x,y) / operator NotIn */
+	LABELS_SEL_EXISTS,         /* a / operator Exists */
+	LABELS_SEL_DOES_NOT_EXIST, /* !a / operator DoesNotExist */
 };
 
-struct kube_selector;
+struct labels_selector;
 
 /* The longest text form parse accepts and render produces (bytes). */
-#define KUBE_SELECTOR_MAX_TEXT 65536
+#define LABELS_SELECTOR_MAX_TEXT 65536
 
 /* From a LabelSelector JSON object (borrowed; NULL = match everything). */
-int kube_selector_from_json(json_object *sel, struct kube_selector **out, char **err);
+int labels_selector_from_json(json_object *sel, struct labels_selector **out, char **err);
 /* From the query-string form (NULL or "" = match everything). */
-int kube_selector_parse(const char *s, struct kube_selector **out, char **err);
-void kube_selector_free(struct kube_selector *s);
+int labels_selector_parse(const char *s, struct labels_selector **out, char **err);
+void labels_selector_free(struct labels_selector *s);
 
 /* Match against a labels JSON object {"k":"v",...} (borrowed; NULL = no labels).
  * Non-string label values are treated as absent. */
-bool kube_selector_matches(const struct kube_selector *s, json_object *labels);
+bool labels_selector_matches(const struct labels_selector *s, json_object *labels);
 /* Match against a NULL-terminated array of alternating keys and values. */
-bool kube_selector_matches_kv(const struct kube_selector *s, const char *const *kv);
+bool labels_selector_matches_kv(const struct labels_selector *s, const char *const *kv);
 
 /* True when the selector has no requirements (matches everything). */
-bool kube_selector_empty(const struct kube_selector *s);
+bool labels_selector_empty(const struct labels_selector *s);
 /* Number of requirements. */
-size_t kube_selector_count(const struct kube_selector *s);
+size_t labels_selector_count(const struct labels_selector *s);
 
 /* Render the query-string form, requirements sorted by key (then operator),
  * set values sorted, like apimachinery's labels.Selector.String():
  *   "a=b,c!=d,e in (x,y),f notin (z),g,!h".  "" for an empty selector.
  * The result parses back to an equivalent selector: it is at most
- * KUBE_SELECTOR_MAX_TEXT bytes, the limit parse accepts; a selector whose
+ * LABELS_SELECTOR_MAX_TEXT bytes, the limit parse accepts; a selector whose
  * text would be longer gives -E2BIG (a JSON selector may hold more). Caller
  * frees *out. */
-int kube_selector_render(const struct kube_selector *s, char **out);
+int labels_selector_render(const struct labels_selector *s, char **out);
 
 /* Helpers exposed for validation elsewhere (pkg/api): 0 or -EINVAL with a
  * malloc'd reason in *why (no field path; caller frees). */
-int kube_label_key_check(const char *key, char **why);
-int kube_label_value_check(const char *value, char **why);
+int labels_key_check(const char *key, char **why);
+int labels_value_check(const char *value, char **why);
 
 #endif

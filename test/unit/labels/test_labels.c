@@ -9,7 +9,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
-#include "kube/selector.h"
+#include "labels/labels.h"
 #include "util/buf.h"
 
 static json_object *J(const char *s)
@@ -21,12 +21,12 @@ static json_object *J(const char *s)
 }
 
 /* Parse a JSON selector that must be valid. */
-static struct kube_selector *jsel(const char *s)
+static struct labels_selector *jsel(const char *s)
 {
 	json_object *o = J(s);
-	struct kube_selector *sel = NULL;
+	struct labels_selector *sel = NULL;
 	char *err = NULL;
-	int rc = kube_selector_from_json(o, &sel, &err);
+	int rc = labels_selector_from_json(o, &sel, &err);
 
 	if (rc != 0)
 		fail_msg("selector %s: %s", s, err ? err : "(no message)");
@@ -34,11 +34,11 @@ static struct kube_selector *jsel(const char *s)
 	return sel;
 }
 
-static struct kube_selector *ssel(const char *s)
+static struct labels_selector *ssel(const char *s)
 {
-	struct kube_selector *sel = NULL;
+	struct labels_selector *sel = NULL;
 	char *err = NULL;
-	int rc = kube_selector_parse(s, &sel, &err);
+	int rc = labels_selector_parse(s, &sel, &err);
 
 	if (rc != 0)
 		fail_msg("selector \"%s\": %s", s ? s : "(null)", err ? err : "(no message)");
@@ -46,10 +46,10 @@ static struct kube_selector *ssel(const char *s)
 	return sel;
 }
 
-static bool match(const struct kube_selector *s, const char *labels)
+static bool match(const struct labels_selector *s, const char *labels)
 {
 	json_object *o = labels ? J(labels) : NULL;
-	bool m = kube_selector_matches(s, o);
+	bool m = labels_selector_matches(s, o);
 
 	json_object_put(o);
 	return m;
@@ -59,10 +59,10 @@ static bool match(const struct kube_selector *s, const char *labels)
 static void jsel_bad(const char *s, const char *want)
 {
 	json_object *o = J(s);
-	struct kube_selector *sel = (struct kube_selector *)1;
+	struct labels_selector *sel = (struct labels_selector *)1;
 	char *err = NULL;
 
-	assert_int_equal(kube_selector_from_json(o, &sel, &err), -EINVAL);
+	assert_int_equal(labels_selector_from_json(o, &sel, &err), -EINVAL);
 	assert_null(sel);
 	assert_non_null(err);
 	if (!strstr(err, want))
@@ -73,10 +73,10 @@ static void jsel_bad(const char *s, const char *want)
 
 static void ssel_bad(const char *s, const char *want)
 {
-	struct kube_selector *sel = (struct kube_selector *)1;
+	struct labels_selector *sel = (struct labels_selector *)1;
 	char *err = NULL;
 
-	assert_int_equal(kube_selector_parse(s, &sel, &err), -EINVAL);
+	assert_int_equal(labels_selector_parse(s, &sel, &err), -EINVAL);
 	assert_null(sel);
 	assert_non_null(err);
 	if (!strstr(err, want))
@@ -84,54 +84,54 @@ static void ssel_bad(const char *s, const char *want)
 	free(err);
 }
 
-static void expect_render(const struct kube_selector *s, const char *want)
+static void expect_render(const struct labels_selector *s, const char *want)
 {
 	char *out = NULL;
 
-	assert_int_equal(kube_selector_render(s, &out), 0);
+	assert_int_equal(labels_selector_render(s, &out), 0);
 	assert_string_equal(out, want);
 	free(out);
 }
 
 static void test_empty_matches_all(void **state)
 {
-	struct kube_selector *s = jsel("{}");
+	struct labels_selector *s = jsel("{}");
 
-	assert_true(kube_selector_empty(s));
+	assert_true(labels_selector_empty(s));
 	assert_true(match(s, "{}"));
 	assert_true(match(s, "{\"a\":\"b\"}"));
 	assert_true(match(s, NULL));
 	expect_render(s, "");
-	kube_selector_free(s);
+	labels_selector_free(s);
 
 	/* null / omitted selector: all (our CRDs' meaning of omitted). */
-	assert_int_equal(kube_selector_from_json(NULL, &s, NULL), 0);
-	assert_true(kube_selector_empty(s));
+	assert_int_equal(labels_selector_from_json(NULL, &s, NULL), 0);
+	assert_true(labels_selector_empty(s));
 	assert_true(match(s, "{\"x\":\"y\"}"));
-	kube_selector_free(s);
+	labels_selector_free(s);
 
 	s = jsel("{\"matchLabels\":{},\"matchExpressions\":[]}");
-	assert_true(kube_selector_empty(s));
+	assert_true(labels_selector_empty(s));
 	assert_true(match(s, "{\"a\":\"b\"}"));
-	kube_selector_free(s);
+	labels_selector_free(s);
 
 	s = ssel("");
-	assert_true(kube_selector_empty(s));
+	assert_true(labels_selector_empty(s));
 	assert_true(match(s, "{\"a\":\"b\"}"));
-	kube_selector_free(s);
+	labels_selector_free(s);
 	s = ssel("   ");
-	assert_true(kube_selector_empty(s));
-	kube_selector_free(s);
+	assert_true(labels_selector_empty(s));
+	labels_selector_free(s);
 	s = ssel(NULL);
-	assert_true(kube_selector_empty(s));
-	kube_selector_free(s);
+	assert_true(labels_selector_empty(s));
+	labels_selector_free(s);
 }
 
 static void test_match_labels(void **state)
 {
-	struct kube_selector *s = jsel("{\"matchLabels\":{\"region\":\"west\",\"tier\":\"gpu\"}}");
+	struct labels_selector *s = jsel("{\"matchLabels\":{\"region\":\"west\",\"tier\":\"gpu\"}}");
 
-	assert_int_equal(kube_selector_count(s), 2);
+	assert_int_equal(labels_selector_count(s), 2);
 	assert_true(match(s, "{\"region\":\"west\",\"tier\":\"gpu\",\"x\":\"y\"}"));
 	assert_false(match(s, "{\"region\":\"west\"}"));
 	assert_false(match(s, "{\"region\":\"east\",\"tier\":\"gpu\"}"));
@@ -140,19 +140,19 @@ static void test_match_labels(void **state)
 	/* a non-string label value counts as absent */
 	assert_false(match(s, "{\"region\":\"west\",\"tier\":5}"));
 	expect_render(s, "region=west,tier=gpu");
-	kube_selector_free(s);
+	labels_selector_free(s);
 }
 
 static void test_expressions_all_operators(void **state)
 {
-	struct kube_selector *s = jsel(
+	struct labels_selector *s = jsel(
 		"{\"matchExpressions\":["
 		"{\"key\":\"zone\",\"operator\":\"In\",\"values\":[\"b\",\"a\"]},"
 		"{\"key\":\"env\",\"operator\":\"NotIn\",\"values\":[\"dev\"]},"
 		"{\"key\":\"gpu\",\"operator\":\"Exists\"},"
 		"{\"key\":\"cordoned\",\"operator\":\"DoesNotExist\",\"values\":[]}]}");
 
-	assert_int_equal(kube_selector_count(s), 4);
+	assert_int_equal(labels_selector_count(s), 4);
 	assert_true(match(s, "{\"zone\":\"a\",\"gpu\":\"\"}"));
 	assert_true(match(s, "{\"zone\":\"b\",\"gpu\":\"h100\",\"env\":\"prod\"}"));
 	assert_false(match(s, "{\"zone\":\"c\",\"gpu\":\"h100\"}"));            /* In fails */
@@ -161,19 +161,19 @@ static void test_expressions_all_operators(void **state)
 	assert_false(match(s, "{\"zone\":\"a\"}"));                             /* Exists */
 	assert_false(match(s, "{\"zone\":\"a\",\"gpu\":\"x\",\"cordoned\":\"\"}")); /* DoesNotExist */
 	expect_render(s, "!cordoned,env notin (dev),gpu,zone in (a,b)");
-	kube_selector_free(s);
+	labels_selector_free(s);
 
 	/* matchLabels and matchExpressions together (AND) */
 	s = jsel("{\"matchLabels\":{\"region\":\"west\"},"
 		 "\"matchExpressions\":[{\"key\":\"region\",\"operator\":\"NotIn\",\"values\":[\"east\"]}]}");
 	assert_true(match(s, "{\"region\":\"west\"}"));
 	assert_false(match(s, "{\"region\":\"east\"}"));
-	kube_selector_free(s);
+	labels_selector_free(s);
 }
 
 static void test_prefixed_keys(void **state)
 {
-	struct kube_selector *s = jsel(
+	struct labels_selector *s = jsel(
 		"{\"matchLabels\":{\"example.com/x\":\"1\"},"
 		"\"matchExpressions\":[{\"key\":\"nvidia.com/gpu.product\",\"operator\":\"In\","
 		"\"values\":[\"NVIDIA-H100-80GB-HBM3\"]}]}");
@@ -181,12 +181,12 @@ static void test_prefixed_keys(void **state)
 	assert_true(match(s, "{\"example.com/x\":\"1\",\"nvidia.com/gpu.product\":\"NVIDIA-H100-80GB-HBM3\"}"));
 	assert_false(match(s, "{\"x\":\"1\",\"nvidia.com/gpu.product\":\"NVIDIA-H100-80GB-HBM3\"}"));
 	expect_render(s, "example.com/x=1,nvidia.com/gpu.product in (NVIDIA-H100-80GB-HBM3)");
-	kube_selector_free(s);
+	labels_selector_free(s);
 
 	s = ssel("example.com/x=1,!app.kubernetes.io/part-of");
 	assert_true(match(s, "{\"example.com/x\":\"1\"}"));
 	assert_false(match(s, "{\"example.com/x\":\"1\",\"app.kubernetes.io/part-of\":\"a\"}"));
-	kube_selector_free(s);
+	labels_selector_free(s);
 }
 
 static void test_json_errors(void **state)
@@ -227,9 +227,9 @@ static void test_json_errors(void **state)
 
 static void test_string_forms(void **state)
 {
-	struct kube_selector *s = ssel("a=b,c!=d,e in (x,y),!f,g");
+	struct labels_selector *s = ssel("a=b,c!=d,e in (x,y),!f,g");
 
-	assert_int_equal(kube_selector_count(s), 5);
+	assert_int_equal(labels_selector_count(s), 5);
 	assert_true(match(s, "{\"a\":\"b\",\"e\":\"y\",\"g\":\"1\"}"));
 	assert_true(match(s, "{\"a\":\"b\",\"c\":\"z\",\"e\":\"x\",\"g\":\"\"}"));
 	assert_false(match(s, "{\"a\":\"b\",\"c\":\"d\",\"e\":\"x\",\"g\":\"\"}"));
@@ -237,7 +237,7 @@ static void test_string_forms(void **state)
 	assert_false(match(s, "{\"a\":\"b\",\"e\":\"q\",\"g\":\"\"}"));
 	assert_false(match(s, "{\"a\":\"b\",\"e\":\"x\"}"));
 	expect_render(s, "a=b,c!=d,e in (x,y),!f,g");
-	kube_selector_free(s);
+	labels_selector_free(s);
 
 	/* "==" equals "=", whitespace is free, notin with an absent key holds */
 	s = ssel("  a == b ,  e notin ( x , y ) ");
@@ -245,14 +245,14 @@ static void test_string_forms(void **state)
 	assert_true(match(s, "{\"a\":\"b\",\"e\":\"z\"}"));
 	assert_false(match(s, "{\"a\":\"b\",\"e\":\"y\"}"));
 	expect_render(s, "a=b,e notin (x,y)");
-	kube_selector_free(s);
+	labels_selector_free(s);
 
 	/* empty value: a= means the label is "" */
 	s = ssel("a=");
 	assert_true(match(s, "{\"a\":\"\"}"));
 	assert_false(match(s, "{\"a\":\"x\"}"));
 	assert_false(match(s, "{}"));
-	kube_selector_free(s);
+	labels_selector_free(s);
 
 	/* empty values in a set (as apimachinery parses them) render so that
 	 * they parse back: {""} -> "(,)", {"", x} -> "(,x)" */
@@ -260,23 +260,23 @@ static void test_string_forms(void **state)
 	assert_true(match(s, "{\"e\":\"\"}"));
 	assert_false(match(s, "{\"e\":\"x\"}"));
 	expect_render(s, "e in (,)");
-	kube_selector_free(s);
+	labels_selector_free(s);
 	s = ssel("e notin (x,)");
 	expect_render(s, "e notin (,x)");
 	assert_false(match(s, "{\"e\":\"\"}"));
-	kube_selector_free(s);
+	labels_selector_free(s);
 
 	/* duplicates in a set collapse; values sorted */
 	s = ssel("e in (y,x,y)");
 	expect_render(s, "e in (x,y)");
-	kube_selector_free(s);
+	labels_selector_free(s);
 
 	/* kv matching */
 	s = ssel("a=b,!c");
-	assert_true(kube_selector_matches_kv(s, (const char *const[]){ "a", "b", NULL }));
-	assert_false(kube_selector_matches_kv(s, (const char *const[]){ "a", "b", "c", "", NULL }));
-	assert_false(kube_selector_matches_kv(s, (const char *const[]){ NULL }));
-	kube_selector_free(s);
+	assert_true(labels_selector_matches_kv(s, (const char *const[]){ "a", "b", NULL }));
+	assert_false(labels_selector_matches_kv(s, (const char *const[]){ "a", "b", "c", "", NULL }));
+	assert_false(labels_selector_matches_kv(s, (const char *const[]){ NULL }));
+	labels_selector_free(s);
 }
 
 static void test_roundtrip(void **state)
@@ -287,18 +287,18 @@ static void test_roundtrip(void **state)
 	};
 
 	for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
-		struct kube_selector *s = ssel(inputs[i]), *s2;
+		struct labels_selector *s = ssel(inputs[i]), *s2;
 		char *r1 = NULL, *r2 = NULL;
 
-		assert_int_equal(kube_selector_render(s, &r1), 0);
+		assert_int_equal(labels_selector_render(s, &r1), 0);
 		s2 = ssel(r1);
-		assert_int_equal(kube_selector_render(s2, &r2), 0);
+		assert_int_equal(labels_selector_render(s2, &r2), 0);
 		assert_string_equal(r1, r2);
-		assert_int_equal(kube_selector_count(s), kube_selector_count(s2));
+		assert_int_equal(labels_selector_count(s), labels_selector_count(s2));
 		free(r1);
 		free(r2);
-		kube_selector_free(s);
-		kube_selector_free(s2);
+		labels_selector_free(s);
+		labels_selector_free(s2);
 	}
 }
 
@@ -341,21 +341,21 @@ static void test_render_limit_parses_back(void **state)
 		assert_int_equal(buf_puts(&b, "]}"), 0);
 	}
 	assert_int_equal(buf_puts(&b, "]}"), 0);
-	struct kube_selector *big = jsel(buf_str(&b));
+	struct labels_selector *big = jsel(buf_str(&b));
 	char *text = NULL;
-	assert_int_equal(kube_selector_render(big, &text), 0);
-	assert_true(strlen(text) > 60000 && strlen(text) <= KUBE_SELECTOR_MAX_TEXT);
-	struct kube_selector *back = NULL;
+	assert_int_equal(labels_selector_render(big, &text), 0);
+	assert_true(strlen(text) > 60000 && strlen(text) <= LABELS_SELECTOR_MAX_TEXT);
+	struct labels_selector *back = NULL;
 	char *err = NULL;
-	if (kube_selector_parse(text, &back, &err) != 0)
+	if (labels_selector_parse(text, &back, &err) != 0)
 		fail_msg("a rendered selector of %zu bytes does not parse back: %s", strlen(text), err ? err : "");
 	char *again = NULL;
-	assert_int_equal(kube_selector_render(back, &again), 0);
+	assert_int_equal(labels_selector_render(back, &again), 0);
 	assert_string_equal(again, text);
 	free(again);
 	free(text);
-	kube_selector_free(back);
-	kube_selector_free(big);
+	labels_selector_free(back);
+	labels_selector_free(big);
 	/* twice as many requirements: too long for the text form */
 	buf_cleanup(&b);
 	buf_init(&b, 1u << 22);
@@ -369,9 +369,9 @@ static void test_render_limit_parses_back(void **state)
 	assert_int_equal(buf_puts(&b, "]}"), 0);
 	big = jsel(buf_str(&b));
 	text = NULL;
-	assert_int_equal(kube_selector_render(big, &text), -E2BIG);
+	assert_int_equal(labels_selector_render(big, &text), -E2BIG);
 	assert_null(text);
-	kube_selector_free(big);
+	labels_selector_free(big);
 	buf_cleanup(&b);
 }
 
@@ -379,19 +379,19 @@ static void test_label_checks(void **state)
 {
 	char *why = NULL;
 
-	assert_int_equal(kube_label_key_check("a", NULL), 0);
-	assert_int_equal(kube_label_key_check("app.kubernetes.io/name", NULL), 0);
-	assert_int_equal(kube_label_key_check("A_b.C-9", NULL), 0);
-	assert_int_equal(kube_label_key_check("", &why), -EINVAL);
+	assert_int_equal(labels_key_check("a", NULL), 0);
+	assert_int_equal(labels_key_check("app.kubernetes.io/name", NULL), 0);
+	assert_int_equal(labels_key_check("A_b.C-9", NULL), 0);
+	assert_int_equal(labels_key_check("", &why), -EINVAL);
 	free(why);
 	why = NULL;
-	assert_int_equal(kube_label_key_check("_a", NULL), -EINVAL);
-	assert_int_equal(kube_label_value_check("", NULL), 0);
-	assert_int_equal(kube_label_value_check("v1.2_3-x", NULL), 0);
-	assert_int_equal(kube_label_value_check("v1.", NULL), -EINVAL);
-	assert_int_equal(kube_label_value_check(
+	assert_int_equal(labels_key_check("_a", NULL), -EINVAL);
+	assert_int_equal(labels_value_check("", NULL), 0);
+	assert_int_equal(labels_value_check("v1.2_3-x", NULL), 0);
+	assert_int_equal(labels_value_check("v1.", NULL), -EINVAL);
+	assert_int_equal(labels_value_check(
 		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL), 0);
-	assert_int_equal(kube_label_value_check(
+	assert_int_equal(labels_value_check(
 		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &why), -EINVAL);
 	assert_non_null(strstr(why, "63"));
 	free(why);
