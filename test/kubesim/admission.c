@@ -56,7 +56,7 @@ void admission_thread_cleanup(void)
 	free(admission_take_warnings());
 }
 
-static void add_warning(const char *w)
+void admission_add_warning(const char *w)
 {
 	if (tl_nwarn == MAX_WARNINGS) {   /* a thread nobody reads (a behaviour): keep the newest */
 		free(tl_warn[0]);
@@ -639,7 +639,7 @@ static enum outcome call_hook(struct admission *a, const struct sim_admit_attrs 
 	for (size_t i = 0; json_object_is_type(ws, json_type_array) && i < json_object_array_length(ws); i++) {
 		const char *w = json_object_get_string(json_object_array_get_idx(ws, i));
 		if (w && *w)
-			add_warning(w);
+			admission_add_warning(w);
 	}
 	if (!sj_bool(resp, "allowed")) {
 		/* ToStatusErr (1.32): code >= 400, the webhook's message prefixed */

@@ -49,6 +49,8 @@ void admission_set_user(const char *username, json_object *groups);
  * HTTP header lines ("Warning: 299 - \"text\"\r\n"...), malloc'd; NULL when
  * none. Clears them. */
 char *admission_take_warnings(void);
+/* Queue a warning for the calling thread's response (kept: the newest 64). */
+void admission_add_warning(const char *text);
 /* Frees this thread's user and pending warnings (end of a request: the
  * values are thread-local, and a connection thread that exits would leak
  * them). */

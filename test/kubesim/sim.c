@@ -20,6 +20,7 @@
 #include "util/timeutil.h"
 
 #include "defaults.h"
+#include "podsecurity.h"
 #include "validate.h"
 #ifdef KUBESIM_HAVE_SCHEMA
 #include "schema.h"
@@ -896,6 +897,33 @@ static int check_scope(struct sim *s, const struct rtype *rt, const char *ns, st
 	return 0;
 }
 
+/* PodSecurity admission (podsecurity.c) after validation, where the
+ * apiserver runs its validating admission plugins; with s->mu held. */
+static int admit_podsecurity(struct sim *s, const struct rtype *rt, json_object *obj, json_object *old,
+			     struct sim_err *err)
+{
+	if (rt->crd)
+		return 0;
+	struct podsec_req r = {old ? "UPDATE" : "CREATE", rt->group, rt->plural, obj, old, NULL, NULL};
+	const char *ns = sj_str(obj, "metadata", "namespace", NULL), *name = sj_str(obj, "metadata", "name", NULL);
+	struct rtype *nst = find_type(s, "", "v1", "namespaces"), *pt = find_type(s, "", "v1", "pods");
+	if (strcmp(rt->group, "") == 0 && strcmp(rt->plural, "namespaces") == 0 && old && pt && name) {
+		r.ns_pods = json_object_new_array();
+		json_object_object_foreach(bucket(s, pt), k, v) {
+			const char *pns = sj_str(v, "metadata", "namespace", NULL);
+			(void)k;
+			if (pns && strcmp(pns, name) == 0)
+				json_object_array_add(r.ns_pods, json_object_get(v));
+		}
+	} else if (rt->namespaced && ns && nst) {
+		r.ns_labels = sj_get(sj_get(lookup(s, nst, "", ns), "metadata"), "labels");
+	}
+	int rc = podsec_admit(&r, err);
+	if (r.ns_pods)
+		json_object_put(r.ns_pods);
+	return rc;
+}
+
 static int do_create(struct sim *s, const struct rtype *rt, const char *ns, json_object *in,
 		     json_object **out, struct sim_err *err)
 {
@@ -1014,7 +1042,8 @@ static int do_create(struct sim *s, const struct rtype *rt, const char *ns, json
 	}
 	/* built-in kinds: defaulting and validation (defaults.c, validate.c) */
 	defaults_apply(rt->group, rt->plural, rt->crd, obj, NULL);
-	if ((rc = validate_write(rt->group, rt->plural, rt->kind, rt->crd, 0, obj, NULL, err)) < 0)
+	if ((rc = validate_write(rt->group, rt->plural, rt->kind, rt->crd, 0, obj, NULL, err)) < 0 ||
+	    (rc = admit_podsecurity(s, rt, obj, NULL, err)) < 0)
 		goto fail;
 	track_update(s, NULL, obj, NULL);
 	if (strcmp(rt->plural, "customresourcedefinitions") == 0 && !tl_dry_run)
@@ -1111,7 +1140,8 @@ static int do_update(struct sim *s, const struct rtype *rt, const char *ns, json
 	/* built-in kinds: defaulting and validation (defaults.c, validate.c) */
 	if (mode == UPD_MAIN)
 		defaults_apply(rt->group, rt->plural, rt->crd, obj, cur);
-	if ((rc = validate_write(rt->group, rt->plural, rt->kind, rt->crd, mode == UPD_STATUS, obj, cur, err)) < 0) {
+	if ((rc = validate_write(rt->group, rt->plural, rt->kind, rt->crd, mode == UPD_STATUS, obj, cur, err)) < 0 ||
+	    (mode == UPD_MAIN && (rc = admit_podsecurity(s, rt, obj, cur, err)) < 0)) {
 		json_object_put(obj);
 		return rc;
 	}
