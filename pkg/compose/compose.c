@@ -72,29 +72,43 @@ int compose_spec_size(json_object *mc, int64_t *bytes)
 	return 0;
 }
 
-static void strings_of(json_object *arr, const char **out, size_t *n, size_t max)
+void compose_hf_filters_of(const struct api_modelcache *spec, const char **inc, size_t *ninc, const char **exc,
+			   size_t *nexc, size_t max)
 {
-	*n = 0;
-	for (size_t i = 0; arr && json_object_is_type(arr, json_type_array) && i < json_object_array_length(arr) && *n < max;
-	     i++)
-		out[(*n)++] = json_object_get_string(json_object_array_get_idx(arr, i));
-}
-
-/* spec.huggingFace.files is All (Auto, the default, otherwise). */
-static bool files_all(json_object *mc)
-{
-	return strcmp(jpath_str_or(mc, "spec.huggingFace.files", "Auto"), "All") == 0;
+	*ninc = *nexc = 0;
+	for (size_t i = 0; i < spec->ninclude && *ninc < max; i++)
+		inc[(*ninc)++] = spec->include[i];
+	for (size_t i = 0; i < spec->nexclude && *nexc < max; i++)
+		exc[(*nexc)++] = spec->exclude[i];
+	/* files: All without include patterns = every file: the pattern "*"
+	 * (it crosses '/'); without include patterns the estimator downloads
+	 * the Auto selection (docs/estimation.md) */
+	if (*ninc == 0 && max > 0 && spec->files == API_FILES_ALL)
+		inc[(*ninc)++] = "*";
 }
 
 void compose_hf_filters(json_object *mc, const char **inc, size_t *ninc, const char **exc, size_t *nexc, size_t max)
 {
-	strings_of(jpath_get(mc, "spec.huggingFace.include"), inc, ninc, max);
-	strings_of(jpath_get(mc, "spec.huggingFace.exclude"), exc, nexc, max);
-	/* files: All without include patterns = every file: the pattern "*"
-	 * (it crosses '/'); without include patterns the estimator downloads
-	 * the Auto selection (docs/estimation.md) */
-	if (*ninc == 0 && max > 0 && files_all(mc))
-		inc[(*ninc)++] = "*";
+	struct api_modelcache spec;
+	api_modelcache_from_json(mc, &spec, NULL);   /* an invalid spec: what could be read */
+	compose_hf_filters_of(&spec, inc, ninc, exc, nexc, max);
+}
+
+/* The typed view of in->mc: the caller's, else parsed into *local. */
+static const struct api_modelcache *view_of(const struct compose_input *in, struct api_modelcache *local)
+{
+	if (in->spec)
+		return in->spec;
+	api_modelcache_from_json(in->mc, local, NULL);
+	return local;
+}
+
+static json_object *strings_array(const char *const *v, size_t n)
+{
+	json_object *a = json_object_new_array();
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(a, json_object_new_string(v[i]));
+	return a;
 }
 
 static json_object *labels_for(json_object *mc)
@@ -188,20 +202,26 @@ int compose_namespace(const struct compose_input *in, json_object **out)
 	return hashed(o, out);
 }
 
-void compose_artifact_id(json_object *mc, char out[17])
+void compose_artifact_id_of(const struct api_modelcache *spec, char out[17])
 {
 	json_object *a = json_object_new_object();
-	put_str(a, "repo", jpath_str_or(mc, "spec.huggingFace.repo", ""));
-	put_str(a, "revision", jpath_str_or(mc, "spec.huggingFace.revision", "main"));
-	json_object *inc = jpath_get(mc, "spec.huggingFace.include"), *exc = jpath_get(mc, "spec.huggingFace.exclude");
-	json_object_object_add(a, "include", inc ? json_object_get(inc) : json_object_new_array());
-	json_object_object_add(a, "exclude", exc ? json_object_get(exc) : json_object_new_array());
+	put_str(a, "repo", spec->repo ? spec->repo : "");
+	put_str(a, "revision", spec->revision);
+	json_object_object_add(a, "include", strings_array(spec->include, spec->ninclude));
+	json_object_object_add(a, "exclude", strings_array(spec->exclude, spec->nexclude));
 	char hex[SHA256_HEX_LEN + 1];
 	if (jcanon_hash(a, NULL, hex) != 0)
 		memset(hex, '0', sizeof(hex) - 1);
 	memcpy(out, hex, 16);
 	out[16] = '\0';
 	json_object_put(a);
+}
+
+void compose_artifact_id(json_object *mc, char out[17])
+{
+	struct api_modelcache spec;
+	api_modelcache_from_json(mc, &spec, NULL);
+	compose_artifact_id_of(&spec, out);
 }
 
 int compose_pvc(const struct compose_input *in, json_object **out)
@@ -222,7 +242,8 @@ int compose_pvc(const struct compose_input *in, json_object **out)
 	json_object *o = new_object("v1", "PersistentVolumeClaim", name, compose_target_namespace(in->mc, in->ic),
 				    labels_for(in->mc), &meta);
 	char art[17];
-	compose_artifact_id(in->mc, art);
+	struct api_modelcache local;
+	compose_artifact_id_of(view_of(in, &local), art);
 	json_object *ann = json_object_new_object();
 	put_str(ann, COMPOSE_ANN_ARTIFACT, art);
 	if (in->size_default)
@@ -269,18 +290,6 @@ static void add_arg(json_object *args, const char *flag, const char *value)
 	free(s);
 }
 
-static void add_args_from(json_object *args, const char *flag, json_object *list)
-{
-	if (!list || !json_object_is_type(list, json_type_array))
-		return;
-	size_t n = json_object_array_length(list);
-	for (size_t i = 0; i < n; i++) {
-		json_object *e = json_object_array_get_idx(list, i);
-		if (e && json_object_is_type(e, json_type_string))
-			add_arg(args, flag, json_object_get_string(e));
-	}
-}
-
 static json_object *env_value(const char *name, const char *value)
 {
 	json_object *e = json_object_new_object();
@@ -317,7 +326,9 @@ int compose_job(const struct compose_input *in, json_object **out)
 	*out = NULL;
 	if (rc)
 		return rc;
-	const char *repo = jpath_str(in->mc, "spec.huggingFace.repo");
+	struct api_modelcache local;
+	const struct api_modelcache *view = view_of(in, &local);
+	const char *repo = view->repo;
 	if (!repo || !*repo || !in->hydrator_image || !*in->hydrator_image)
 		return -EINVAL;
 	const char *ns = jpath_str(in->mc, "metadata.namespace"), *mcname = jpath_str(in->mc, "metadata.name");
@@ -342,20 +353,20 @@ int compose_job(const struct compose_input *in, json_object **out)
 
 	json_object *args = json_object_new_array();
 	add_arg(args, "--repo", repo);
-	add_arg(args, "--revision", jpath_str_or(in->mc, "spec.huggingFace.revision", "main"));
+	add_arg(args, "--revision", view->revision);
 	add_arg(args, "--dest", COMPOSE_MOUNT);
-	add_args_from(args, "--include", jpath_get(in->mc, "spec.huggingFace.include"));
-	add_args_from(args, "--exclude", jpath_get(in->mc, "spec.huggingFace.exclude"));
+	for (size_t i = 0; i < view->ninclude; i++)
+		add_arg(args, "--include", view->include[i]);
+	for (size_t i = 0; i < view->nexclude; i++)
+		add_arg(args, "--exclude", view->exclude[i]);
 	/* spec.huggingFace.files: Auto hydrates the estimator's selection (explicit
 	 * include patterns choose the files themselves; the hydrator's default
 	 * is every file) */
-	json_object *inc = jpath_get(in->mc, "spec.huggingFace.include");
-	if (!files_all(in->mc) && (!inc || !json_object_is_type(inc, json_type_array) ||
-				   json_object_array_length(inc) == 0))
+	if (view->files != API_FILES_ALL && view->ninclude == 0)
 		add_arg(args, "--files", "auto");
 	/* spec.huggingFace.layout (docs/concepts.md, "Hydration"); Flat is the
 	 * hydrator's default */
-	if (strcmp(jpath_str_or(in->mc, "spec.huggingFace.layout", "Flat"), "HuggingFaceCache") == 0)
+	if (view->layout == API_LAYOUT_HF_CACHE)
 		add_arg(args, "--layout", "hf-cache");
 
 	json_object *cmd = json_object_new_array();

@@ -27,8 +27,12 @@
 #define COMPOSE_JOB_TTL_S 180
 #define COMPOSE_UID 65532
 
+struct api_modelcache;
+
 struct compose_input {
 	json_object *mc;            /* ModelCache (borrowed) */
+	const struct api_modelcache *spec;   /* its typed view (api_modelcache_from_json, parsed
+	                             * once by the caller); NULL: compose parses mc */
 	json_object *ic;            /* InferenceCluster (borrowed) */
 	int64_t size_bytes;         /* PVC storage request, bytes (> 0) */
 	const char *hydrator_image; /* required */
@@ -57,6 +61,7 @@ const char *compose_storage_class(json_object *ic);
  * (annotation modelcache.dev/artifact) so a changed source is hydrated
  * again instead of staying Ready. out >= 17 bytes. */
 void compose_artifact_id(json_object *mc, char out[17]);
+void compose_artifact_id_of(const struct api_modelcache *spec, char out[17]);   /* the typed view */
 
 /* PVC size from estimated download bytes: x 1.15, rounded up to whole GiB
  * (at least 1 GiB). 0 or -ERANGE. */
@@ -72,6 +77,8 @@ int compose_spec_size(json_object *mc, int64_t *bytes);
  * pattern "*" (every file); otherwise no include means the Auto selection. */
 void compose_hf_filters(json_object *mc, const char **inc, size_t *ninc, const char **exc, size_t *nexc,
 			size_t max);
+void compose_hf_filters_of(const struct api_modelcache *spec, const char **inc, size_t *ninc, const char **exc,
+			   size_t *nexc, size_t max);   /* the typed view */
 
 /* Remote clusters only: *out = the Namespace; on a local cluster *out = NULL
  * (nothing to compose) and 0 is returned. */

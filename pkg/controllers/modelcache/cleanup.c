@@ -84,7 +84,7 @@ int step_delete(struct rec *x, struct ctrl_result *res)
 		res->requeue_after_ms = 30000;
 		return 0;
 	}
-	bool retain = mc_streq(jpath_str(x->mc, "spec.deletionPolicy"), "Retain");
+	bool retain = x->spec.deletion_policy == API_DELETION_RETAIN;
 	size_t n = 0;
 	char **names = registry_names(mgr_clusters(r->m), &n);
 	struct buf blocked;
@@ -135,7 +135,7 @@ void step_cleanup_unmatched(struct rec *x)
 {
 	size_t n = 0;
 	char **names = registry_names(mgr_clusters(x->r->m), &n);
-	bool retain = mc_streq(jpath_str(x->mc, "spec.deletionPolicy"), "Retain");
+	bool retain = x->spec.deletion_policy == API_DELETION_RETAIN;
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = jpath_find_name(x->clusters, names[i]);
 		if (e && status_entry_phase(e) != STATUS_SKIPPED)

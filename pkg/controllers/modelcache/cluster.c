@@ -253,7 +253,7 @@ static void drop_lost(struct cl *k)
 static void unlatch(struct cl *k)
 {
 	char art[17];
-	compose_artifact_id(k->x->mc, art);
+	compose_artifact_id_of(&k->x->spec, art);
 	const char *have = jpath_annotation(k->pvc, COMPOSE_ANN_ARTIFACT);
 	if (!have || strcmp(have, art) == 0 || !k->prev_entry || status_entry_phase(k->prev_entry) != STATUS_READY)
 		return;
@@ -467,10 +467,10 @@ void step_cluster(struct rec *x, json_object *ic, json_object **entry)
 	k.in = (struct status_cluster_in){.name = k.name, .pvc_name = x->pvc_name, .job_name = x->job_name,
 					  .prev = k.prev_entry, .auth_missing = x->auth_message != NULL,
 					  .auth_message = x->auth_message};
-	k.want = (struct compose_input){.mc = x->mc, .ic = ic, .size_bytes = x->size_bytes,
+	k.want = (struct compose_input){.mc = x->mc, .spec = &x->spec, .ic = ic, .size_bytes = x->size_bytes,
 					.size_default = x->size_state == STATUS_SIZE_FAILED,
 					.hydrator_image = x->r->image, .hf_endpoint = x->r->hf_endpoint,
-					.with_auth = x->auth, .retry = jpath_annotation(x->mc, API_ANN_RETRY)};
+					.with_auth = x->auth, .retry = x->spec.retry};
 	*entry = NULL;
 	if (precheck(&k, entry) || !open_cluster(&k, entry))
 		goto out;

@@ -52,15 +52,26 @@ struct est_job {
 	struct est_job *next;       /* queue order */
 };
 
-static void est_key(json_object *mc, const char *token, struct buf *k)
+/* The source of an estimate: repo@revision and the filters (each pattern
+ * as a JSON string, so no pattern can imitate a separator). */
+static void est_key(const struct api_modelcache *spec, const char *token, struct buf *k)
 {
-	buf_printf(k, "%s@%s", jpath_str_or(mc, "spec.huggingFace.repo", ""),
-		   jpath_str_or(mc, "spec.huggingFace.revision", API_DEFAULT_REVISION));
+	buf_printf(k, "%s@%s", spec->repo ? spec->repo : "", spec->revision);
+	const char *inc[MAX_FILTERS], *exc[MAX_FILTERS];
+	size_t ninc, nexc;
+	compose_hf_filters_of(spec, inc, &ninc, exc, &nexc, MAX_FILTERS);
 	buf_puts(k, "|inc=");
-	jcanon_json(jpath_get(mc, "spec.huggingFace.include"), k);
+	for (size_t i = 0; i < ninc; i++) {
+		json_object *s = json_object_new_string(inc[i]);
+		jcanon_json(s, k);
+		json_object_put(s);
+	}
 	buf_puts(k, "|exc=");
-	jcanon_json(jpath_get(mc, "spec.huggingFace.exclude"), k);
-	buf_printf(k, "|files=%s", jpath_str_or(mc, "spec.huggingFace.files", "Auto"));
+	for (size_t i = 0; i < nexc; i++) {
+		json_object *s = json_object_new_string(exc[i]);
+		jcanon_json(s, k);
+		json_object_put(s);
+	}
 	if (token) {
 		char h[SHA256_HEX_LEN + 1];
 		sha256_hex_str(token, h);
@@ -122,15 +133,15 @@ static void job_free(struct est_job *j)
 	free(j);
 }
 
-static struct est_job *job_new(const char *key, json_object *mc, const char *token, uint64_t now)
+static struct est_job *job_new(const char *key, const struct api_modelcache *spec, const char *token, uint64_t now)
 {
 	struct est_job *j = xcalloc(1, sizeof(*j));
 	j->key = xstrdup(key);
-	j->repo = xstrdup(jpath_str_or(mc, "spec.huggingFace.repo", ""));
-	j->revision = xstrdup(jpath_str_or(mc, "spec.huggingFace.revision", API_DEFAULT_REVISION));
+	j->repo = xstrdup(spec->repo ? spec->repo : "");
+	j->revision = xstrdup(spec->revision);
 	j->token = token ? xstrdup(token) : NULL;
 	const char *inc[MAX_FILTERS], *exc[MAX_FILTERS];
-	compose_hf_filters(mc, inc, &j->ninc, exc, &j->nexc, MAX_FILTERS);
+	compose_hf_filters_of(spec, inc, &j->ninc, exc, &j->nexc, MAX_FILTERS);
 	for (size_t i = 0; i < j->ninc; i++)
 		j->inc[i] = xstrdup(inc[i]);
 	for (size_t i = 0; i < j->nexc; i++)
@@ -286,12 +297,12 @@ bool estimators_free(struct mcr *r)
 	return true;
 }
 
-struct est_entry *estimate_for(struct mcr *r, json_object *mc, const char *token, const char *cache_key,
+struct est_entry *estimate_for(struct mcr *r, const struct api_modelcache *spec, const char *token, const char *cache_key,
 			       bool *pending)
 {
 	struct buf k;
 	buf_init(&k, 1u << 20);
-	est_key(mc, token, &k);
+	est_key(spec, token, &k);
 	struct est_entry *out = NULL;
 	uint64_t now = mclock_mono_ms(r->clock);
 	*pending = false;
@@ -313,7 +324,7 @@ struct est_entry *estimate_for(struct mcr *r, json_object *mc, const char *token
 		hmap_put(&j->waiters, cache_key, HMAP_PTR(1));
 	} else {
 		if (!j) {
-			j = job_new(buf_str(&k), mc, token, now);
+			j = job_new(buf_str(&k), spec, token, now);
 			struct est_job **pp = &r->est_queue;
 			while (*pp)
 				pp = &(*pp)->next;

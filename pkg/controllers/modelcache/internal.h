@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "api/api.h"
 #include "controller/controller.h"
 #include "kube/client.h"
 #include "kube/errors.h"
@@ -89,6 +90,9 @@ struct rec {
 	struct mcr *r;
 	const char *key;
 	json_object *mc;         /* the informer's copy (owned) */
+	struct api_modelcache spec;   /* its typed view, parsed once (borrows from mc) */
+	int spec_rc;             /* 0, or the spec is invalid: spec_msg says why */
+	char *spec_msg;
 	const char *ns, *name, *uid;
 	char pvc_name[CHILD_NAME_MAX + 1], job_name[CHILD_NAME_MAX + 1], auth_name[CHILD_NAME_MAX + 1];
 	int64_t now_ms, now_s;   /* wall clock (the reconciler's), read once per reconcile */
@@ -140,7 +144,7 @@ bool md_placed_on(struct mcr *r, const char *ns, const char *name, const char *c
 
 /* estimate.c: a copy of the cached entry for the spec; NULL with *pending
  * while it is being estimated (cache_key is enqueued when it is done). */
-struct est_entry *estimate_for(struct mcr *r, json_object *mc, const char *token, const char *cache_key,
+struct est_entry *estimate_for(struct mcr *r, const struct api_modelcache *spec, const char *token, const char *cache_key,
 			       bool *pending);
 void est_free(struct est_entry *e);
 int estimators_start(struct mcr *r);

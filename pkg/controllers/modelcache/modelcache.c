@@ -48,6 +48,7 @@ static bool rec_begin(struct mcr *r, const char *key, struct rec *x)
 	x->ns = jpath_str_or(x->mc, "metadata.namespace", "default");
 	x->name = jpath_str_or(x->mc, "metadata.name", "");
 	x->uid = jpath_str_or(x->mc, "metadata.uid", "");
+	x->spec_rc = api_modelcache_from_json(x->mc, &x->spec, &x->spec_msg);
 	name_cache_pvc(x->pvc_name, x->ns, x->name);
 	name_cache_job(x->job_name, x->ns, x->name);
 	name_cache_auth(x->auth_name, x->ns, x->name);
@@ -69,6 +70,7 @@ static bool rec_begin(struct mcr *r, const char *key, struct rec *x)
 static void rec_end(struct rec *x)
 {
 	free(x->size_msg);
+	free(x->spec_msg);
 	free_secret(x->token);
 	free(x->auth_message);
 	free(x->matched);
@@ -86,17 +88,17 @@ static void rec_end(struct rec *x)
 static bool step_validate(struct rec *x, int *rc)
 {
 	char *msg = NULL;
-	if (api_validate_modelcache(x->mc, &msg) == 0) {
+	if (x->spec_rc == 0) {
 		struct labels_selector *sel = NULL;
 		char *err = NULL;
-		if (labels_selector_from_json(jpath_get(x->mc, "spec.clusterSelector"), &sel, &err) != 0)
+		if (labels_selector_from_json(x->spec.cluster_selector, &sel, &err) != 0)
 			msg = xasprintf("spec.clusterSelector.%s", err ? err : "invalid");
 		free(err);
 		labels_selector_free(sel);
 		if (!msg)
 			return true;
-	} else if (!msg) {
-		msg = xstrdup("invalid ModelCache");
+	} else {
+		msg = xstrdup(x->spec_msg ? x->spec_msg : "invalid ModelCache");
 	}
 	/* once per generation: a resync of the same invalid object (its status
 	 * already says so) is not news */
@@ -152,7 +154,7 @@ static int cmp_ic(const void *a, const void *b)
 static void step_match_clusters(struct rec *x)
 {
 	struct labels_selector *sel = NULL;
-	labels_selector_from_json(jpath_get(x->mc, "spec.clusterSelector"), &sel, NULL);
+	labels_selector_from_json(x->spec.cluster_selector, &sel, NULL);
 	x->ics = informer_list(x->r->ics);
 	size_t n = json_object_array_length(x->ics);
 	x->matched = xcalloc(n + 1, sizeof(*x->matched));

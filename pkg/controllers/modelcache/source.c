@@ -33,11 +33,11 @@
 
 void step_resolve_auth(struct rec *x)
 {
-	const char *name = jpath_str(x->mc, "spec.huggingFace.authSecret.name");
+	const char *name = x->spec.auth_secret_name;
 	if (!name)
 		return;
 	x->auth = true;
-	const char *key = jpath_str_or(x->mc, "spec.huggingFace.authSecret.key", API_DEFAULT_AUTH_KEY);
+	const char *key = x->spec.auth_secret_key;
 	char *skey = xasprintf("%s/%s", x->ns, name);
 	if (informer_get(x->r->secrets, skey, &x->secret) != 0)
 		x->secret = NULL;
@@ -79,15 +79,13 @@ static json_object *estimate_status(const struct est_entry *e)
 void step_resolve_size(struct rec *x)
 {
 	struct mcr *r = x->r;
-	int64_t spec_size = 0;
-	compose_spec_size(x->mc, &spec_size);
-	bool need_weights = !mc_streq(jpath_str(x->mc, "spec.precheck.vram"), "Disabled");
+	int64_t spec_size = x->spec.size_bytes;
+	bool need_weights = x->spec.precheck_vram;
 	if (spec_size <= 0 || need_weights)
-		x->est = estimate_for(r, x->mc, x->token, x->key, &x->estimating);
+		x->est = estimate_for(r, &x->spec, x->token, x->key, &x->estimating);
 	if (x->estimating) {
 		x->size_state = STATUS_SIZE_PENDING;
-		x->size_msg = xasprintf("estimating the download size of %s from the Hub",
-					jpath_str_or(x->mc, "spec.huggingFace.repo", ""));
+		x->size_msg = xasprintf("estimating the download size of %s from the Hub", x->spec.repo);
 		return;
 	}
 	const struct est_entry *e = x->est;

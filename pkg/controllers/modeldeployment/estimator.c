@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api.h"
 #include "controllers/modeldeployment/mdr.h"
 #include "estimate/estimate.h"
 #include "hub/hub.h"
@@ -213,7 +214,7 @@ int md__estimator_get(struct md__estimator *e, const char *repo, const char *rev
 	if (!e || !repo || !*repo)
 		return -EINVAL;
 	if (!revision || !*revision)
-		revision = "main";
+		revision = API_DEFAULT_REVISION;
 	char *key = key_of(repo, revision, include, exclude, token);
 	int rc = -EAGAIN;
 	uint64_t now = mclock_mono_ms(e->r->clock);

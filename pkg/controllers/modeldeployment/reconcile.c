@@ -255,8 +255,8 @@ static void step_estimate(struct rx *x)
 	if (x->hold)
 		return;
 	const char *repo = x->mc ? jpath_str(x->mc, "spec.huggingFace.repo") : jpath_str(x->md, "spec.model.huggingFace.repo");
-	const char *rev = x->mc ? jpath_str_or(x->mc, "spec.huggingFace.revision", "main")
-				: jpath_str_or(x->md, "spec.model.huggingFace.revision", "main");
+	const char *rev = x->mc ? jpath_str_or(x->mc, "spec.huggingFace.revision", API_DEFAULT_REVISION)
+				: jpath_str_or(x->md, "spec.model.huggingFace.revision", API_DEFAULT_REVISION);
 	char *tok = x->mc ? cache_token(x) : NULL;
 	struct md__facts f;
 	memset(&f, 0, sizeof f);
