@@ -189,13 +189,18 @@ K apply --server-side -f "$MC_TMP/mc-ssa.yaml" >/dev/null || mc_fail "client-sid
 mc_log "server-side apply: conflict (409) without force, taken over with --force-conflicts; Update managers own fields; CSA->SSA migrates"
 
 # delete waits on a finalizer
+# watches of e2e's ModelCaches opened so far (kubesim logs a watch when it opens)
+mc_watches() { grep -cE '^GET /apis/modelcache.dev/v1alpha1/namespaces/e2e/modelcaches\?.*watch=(true|1).* 200$' "$RLOG" || true; }
+watch_opened() { [ "$(mc_watches)" -gt "$1" ]; }
 K patch mc ssa -n e2e --type=merge -p '{"metadata":{"finalizers":["modelcache.dev/cleanup"]}}' >/dev/null
+w0=$(mc_watches)
 K delete mc ssa -n e2e --timeout=30s >"$MC_TMP/delete.out" 2>&1 &
 DPID=$!
 MC_PIDS+=("$DPID")
 terminating() { [ -n "$(K get mc ssa -n e2e -o jsonpath='{.metadata.deletionTimestamp}')" ]; }
-mc_wait 10 "deletionTimestamp set" terminating
-sleep 1
+mc_wait 60 "deletionTimestamp set" terminating
+# kubectl is waiting (its watch is open), not merely slow to return
+mc_wait 60 "kubectl delete watches the object" watch_opened "$w0"
 kill -0 "$DPID" 2>/dev/null || mc_fail "kubectl delete returned while the finalizer was still there"
 K patch mc ssa -n e2e --type=json -p '[{"op":"remove","path":"/metadata/finalizers"}]' >/dev/null
 mc_stop "$DPID" TERM 2>/dev/null || true
@@ -205,10 +210,11 @@ mc_not_found tok mc ssa -n e2e || mc_fail "object still there after the finalize
 mc_log "delete waited for the finalizer"
 
 # wait --for=condition
+w0=$(mc_watches)
 K wait --for=condition=Available=True mc/qwen -n e2e --timeout=20s >"$MC_TMP/wait.out" 2>&1 &
 WAITPID=$!
 MC_PIDS+=("$WAITPID")
-sleep 1
+mc_wait 60 "kubectl wait watches the object" watch_opened "$w0"
 kill -0 "$WAITPID" 2>/dev/null || mc_fail "kubectl wait returned before the condition: $(cat "$MC_TMP/wait.out")"
 K patch mc qwen -n e2e --subresource=status --type=json \
 	-p '[{"op":"add","path":"/status/conditions/-","value":{"type":"Available","status":"True","reason":"Done","message":"","lastTransitionTime":"2026-01-01T00:00:00Z"}}]' >/dev/null

@@ -48,7 +48,6 @@ mc_stop "$FAKEHUB_PID" TERM
 	>"$MC_TMP/fakehub2.log" 2>&1 &
 MC_PIDS+=("$!")
 mc_wait 10 "fakehub restarted" test -s "$MC_TMP/fakehub2.port"
-sleep 1
 [ "$(mce_phase "$NS" tiny gpu-west)" = Failed ] || mc_fail "left Failed before the retry was asked (the backoff is 40 s now)"
 mcp annotate mc tiny -n "$NS" modelcache.dev/retry=1 >/dev/null
 mce_wait_phase 90 "$NS" tiny Ready gpu-west
