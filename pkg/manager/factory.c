@@ -118,12 +118,16 @@ int informer_factory_count(struct informer_factory *f)
 	return n;
 }
 
+/* Stopping joins each informer's thread: not under f->mu, so that a
+ * handler running on that thread may still ask the factory for an
+ * informer. Entries are only removed by informer_factory_free. */
 void informer_factory_stop(struct informer_factory *f)
 {
 	pthread_mutex_lock(&f->mu);
-	for (int i = 0; i < f->n; i++)
-		informer_stop(f->e[i].inf);
+	int n = f->n;
 	pthread_mutex_unlock(&f->mu);
+	for (int i = 0; i < n; i++)
+		informer_stop(f->e[i].inf);
 }
 
 void informer_factory_free(struct informer_factory *f)
