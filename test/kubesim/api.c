@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "labelsel.h"
+#include "rbac.h"
 #include "simjson.h"
 #include "pb.h"
 #include "table.h"
@@ -33,53 +34,16 @@ struct api {
 	pthread_mutex_t seed_mu;
 };
 
+/* The request's ServiceAccount identity (sa_authenticate), NULL for the
+ * admin credentials; thread-local: one request per connection thread. */
+static _Thread_local json_object *tl_sa_user;
+static _Thread_local int tl_anonymous;   /* the request carries no credentials */
+
 /* ---------------------------------------------------------------- small helpers */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static char *urldecode(const char *s, size_t n, int plus_is_space)
-{
-	char *out = xmalloc(n + 1), *o = out;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-			*o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-			i += 2;
-		} else if (plus_is_space && s[i] == '+') {
-			*o++ = ' ';
-		} else {
-			*o++ = s[i];
-		}
-	}
-	*o = 0;
-	return out;
-}
-
-/* Decoded value of a query parameter (malloc'd) or NULL. */
-static char *qparam(const char *query, const char *key)
-{
-	size_t kl = strlen(key);
-	const char *p = query;
-	while (p && *p) {
-		const char *amp = strchr(p, '&');
-		size_t len = amp ? (size_t)(amp - p) : strlen(p);
-		if (len >= kl && strncmp(p, key, kl) == 0 && (len == kl || p[kl] == '=')) {
-			if (len == kl)
-				return xstrdup("");
-			return urldecode(p + kl + 1, len - kl - 1, 1);
-		}
-		p = amp ? amp + 1 : NULL;
-	}
-	return NULL;
-}
+#define hexval sj_hexval
+#define urldecode sj_urldecode
+#define qparam sj_qparam
 
 /* A boolean query parameter as the apiserver reads it
  * (Convert_Slice_string_To_bool): absent, "0" or "false" in any case is
@@ -223,6 +187,12 @@ static json_object *subresource_entry(const char *res, const char *sub, int ns, 
 	return s;
 }
 
+/* core/v1 serviceaccounts: the token subresource (TokenRequest) */
+static int is_sa_resource(json_object *d)
+{
+	return !sj_str(d, "group", NULL)[0] && strcmp(sj_str(d, "resource", NULL), "serviceaccounts") == 0;
+}
+
 static json_object *resource_entries(json_object *d)
 {
 	json_object *arr = json_object_new_array();
@@ -250,6 +220,13 @@ static json_object *resource_entries(json_object *d)
 		json_object_array_add(arr, subresource_entry(res, "status", ns, NULL, NULL, kind));
 	if (sj_bool(d, "scale"))
 		json_object_array_add(arr, subresource_entry(res, "scale", ns, "autoscaling", "v1", "Scale"));
+	if (is_sa_resource(d)) {
+		json_object *tk = subresource_entry(res, "token", ns, "authentication.k8s.io", "v1", "TokenRequest");
+		json_object *cv = json_object_new_array();
+		json_object_array_add(cv, json_object_new_string("create"));
+		json_object_object_add(tk, "verbs", cv);
+		json_object_array_add(arr, tk);
+	}
 	return arr;
 }
 
@@ -455,6 +432,14 @@ static void discovery_aggregated(struct api *a, struct http_req *r, int core)
 			json_object_object_add(sr, "subresource", json_object_new_string("scale"));
 			json_object_object_add(sr, "responseKind", gvk("autoscaling", "v1", "Scale"));
 			json_object_object_add(sr, "verbs", str_list(subverbs, 3));
+			json_object_array_add(subs, sr);
+		}
+		if (is_sa_resource(d)) {
+			static const char *const create[] = {"create"};
+			json_object *sr = json_object_new_object();
+			json_object_object_add(sr, "subresource", json_object_new_string("token"));
+			json_object_object_add(sr, "responseKind", gvk("authentication.k8s.io", "v1", "TokenRequest"));
+			json_object_object_add(sr, "verbs", str_list(create, 1));
 			json_object_array_add(subs, sr);
 		}
 		if (json_object_array_length(subs))
@@ -1309,6 +1294,41 @@ out:
 	free(data);
 }
 
+/* POST serviceaccounts/NAME/token (serviceaccount.h); other methods 405. */
+static void do_token_request(struct api *a, struct http_req *r, struct target *t)
+{
+	struct sim_err e = {0};
+	json_object *body = NULL, *out = NULL;
+	if (strcmp(r->method, "POST") != 0) {
+		respond_status(a, r, 405, "MethodNotAllowed", "the server does not allow this method on the requested resource",
+			       NULL, NULL, NULL, NULL, NULL);
+		return;
+	}
+	if (r->body_len && !(body = parse_body(r, 1))) {
+		respond_bad_body(a, r);
+		return;
+	}
+	if (sa_token_request(a->o.sa, t->ns, t->name, body, &out, &e) < 0) {
+		/* a missing ServiceAccount is the serviceaccounts NotFound; the
+		 * TokenRequest's own errors name authentication.k8s.io/TokenRequest */
+		if (e.code == 422) {
+			int unnamed = strstr(e.message, "TokenRequest.authentication.k8s.io \"\" ") == e.message;
+			respond_status(a, r, 422, e.reason, e.message, unnamed ? NULL : t->name, "authentication.k8s.io",
+				       "TokenRequest", e.causes, NULL);
+			e.causes = NULL;
+		} else {
+			respond_err(a, r, &e, e.code == 404 ? t->name : NULL, "", e.code == 404 ? "serviceaccounts" : NULL);
+		}
+	} else {
+		respond_json(a, r, 201, out, NULL);
+	}
+	if (body)
+		json_object_put(body);
+	if (out)
+		json_object_put(out);
+	sim_err_cleanup(&e);
+}
+
 static int patch_type(const char *ct, enum sim_patch_type *out)
 {
 	if (strncasecmp(ct, "application/merge-patch+json", 28) == 0)
@@ -1359,6 +1379,18 @@ out:
 static void user_info(struct api *a, struct http_req *r, json_object *ui)
 {
 	const char *user = "system:admin";
+	if (tl_anonymous) {
+		json_object_object_add(ui, "username", json_object_new_string("system:anonymous"));
+		json_object *g = json_object_new_array();
+		json_object_array_add(g, json_object_new_string("system:unauthenticated"));
+		json_object_object_add(ui, "groups", g);
+		return;
+	}
+	if (tl_sa_user) {
+		json_object_object_foreach(tl_sa_user, k, v)
+			json_object_object_add(ui, k, sj_copy(v));
+		return;
+	}
 	if (a->o.client_ca && r->client_cert_ok && r->client_cn[0])
 		user = r->client_cn;
 	else if (a->o.token)
@@ -1373,6 +1405,8 @@ static void user_info(struct api *a, struct http_req *r, json_object *ui)
 /* SelfSubjectReview (kubectl auth whoami) and SelfSubjectAccessReview
  * (kubectl auth can-i): answered, never stored; every authenticated user may
  * do everything (no RBAC). */
+static int authorize_attrs(struct api *a, json_object *ui, const struct rbac_request *rq, char **reason_out);
+
 static int do_review(struct api *a, struct http_req *r, struct target *t)
 {
 	int ssr = strcmp(t->group, "authentication.k8s.io") == 0 && strcmp(t->resource, "selfsubjectreviews") == 0;
@@ -1399,8 +1433,33 @@ static int do_review(struct api *a, struct http_req *r, struct target *t)
 	} else {
 		if (sj_get(body, "spec"))
 			json_object_object_add(o, "spec", sj_copy(sj_get(body, "spec")));
-		json_object_object_add(st, "allowed", json_object_new_boolean(1));
-		json_object_object_add(st, "reason", json_object_new_string("kubesim has no authorization: everything is allowed"));
+		if (a->o.rbac) {
+			/* the review's attributes through the same authorizer */
+			json_object *spec = sj_get(body, "spec"), *ra = sj_get(spec, "resourceAttributes");
+			json_object *nra = sj_get(spec, "nonResourceAttributes");
+			struct rbac_request rq = {0};
+			const char *f[6] = {"group", "version", "resource", "subresource", "name", "namespace"};
+			char **dst[6] = {&rq.group, &rq.version, &rq.resource, &rq.subresource, &rq.name, &rq.ns};
+			rq.resource_request = ra != NULL;
+			rq.verb = xstrdup(sj_str(ra ? ra : nra, "verb", NULL) ? sj_str(ra ? ra : nra, "verb", NULL) : "");
+			rq.path = xstrdup(sj_str(nra, "path", NULL) ? sj_str(nra, "path", NULL) : "");
+			for (size_t k = 0; k < 6; k++)
+				*dst[k] = xstrdup(sj_str(ra, f[k], NULL) ? sj_str(ra, f[k], NULL) : "");
+			json_object *ui = json_object_new_object();
+			user_info(a, r, ui);
+			char *reason = NULL;
+			int ok = authorize_attrs(a, ui, &rq, &reason);
+			json_object_object_add(st, "allowed", json_object_new_boolean(ok));
+			if (reason)
+				json_object_object_add(st, "reason", json_object_new_string(reason));
+			free(reason);
+			json_object_put(ui);
+			rbac_request_free(&rq);
+		} else {
+			json_object_object_add(st, "allowed", json_object_new_boolean(1));
+			json_object_object_add(st, "reason",
+					       json_object_new_string("kubesim has no authorization: everything is allowed"));
+		}
 	}
 	json_object_object_add(o, "status", st);
 	respond_json(a, r, 201, o, NULL);
@@ -1453,6 +1512,11 @@ static void do_resource(struct api *a, struct http_req *r, struct target *t, int
 	if (t->sub && strcmp(t->sub, "log") == 0 && strcmp(t->resource, "pods") == 0 && !t->group[0] &&
 	    strcmp(m, "GET") == 0) {
 		do_pod_log(a, r, t);
+		goto out;
+	}
+	if (t->sub && strcmp(t->sub, "token") == 0 && strcmp(t->resource, "serviceaccounts") == 0 && !t->group[0] &&
+	    a->o.sa) {
+		do_token_request(a, r, t);
 		goto out;
 	}
 	if (t->sub && strcmp(t->sub, "status") != 0) {
@@ -1694,6 +1758,17 @@ static size_t split_path(const char *path, char *segs[MAX_SEGS])
 static int authenticated(struct api *a, struct http_req *r, int *anonymous)
 {
 	*anonymous = 0;
+	if (tl_sa_user)
+		json_object_put(tl_sa_user);
+	tl_sa_user = NULL;
+	if (strncasecmp(r->authorization, "Bearer ", 7) == 0 && a->o.sa &&
+	    !(a->o.token && strcmp(r->authorization + 7, a->o.token) == 0)) {
+		/* a ServiceAccount token (serviceaccount.h); a token this issuer
+		 * signed that is no longer valid is 401 */
+		int sa = sa_authenticate(a->o.sa, r->authorization + 7, &tl_sa_user);
+		if (sa != 0)
+			return sa > 0;
+	}
 	if (!a->o.token && !a->o.client_ca)
 		return 1;
 	if (a->o.client_ca && r->client_cert_ok)
@@ -1707,6 +1782,79 @@ static int authenticated(struct api *a, struct http_req *r, int *anonymous)
 		return 0;
 	*anonymous = 1;
 	return 0;
+}
+
+/* 403 for ui's request as the apiserver's Forbidden responder words it. */
+static void forbid(struct api *a, struct http_req *r, json_object *ui, const char *reason)
+{
+	struct rbac_request rq;
+	rbac_request_info(r->method, r->path, r->query, &rq);
+	char *m = rbac_forbidden_message(sj_str(ui, "username", NULL), &rq, reason);
+	json_object *st = status_obj(403, "Forbidden", m, rq.name[0] ? rq.name : NULL, rq.group,
+				     rq.resource_request ? rq.resource : NULL, NULL);
+	if (!sj_get(st, "details"))
+		json_object_object_add(st, "details", json_object_new_object());
+	respond_json(a, r, 403, st, NULL);
+	json_object_put(st);
+	free(m);
+	rbac_request_free(&rq);
+}
+
+static int in_group(json_object *ui, const char *g)
+{
+	json_object *gs = sj_get(ui, "groups");
+	for (size_t i = 0; gs && json_object_is_type(gs, json_type_array) && i < json_object_array_length(gs); i++)
+		if (strcmp(json_object_get_string(json_object_array_get_idx(gs, i)), g) == 0)
+			return 1;
+	return 0;
+}
+
+static json_object *list_items(struct api *a, const char *resource, const char *ns, json_object **keep)
+{
+	*keep = NULL;
+	if (sim_list(a->sim, "rbac.authorization.k8s.io", "v1", resource, ns, NULL, NULL, keep, NULL) < 0)
+		return NULL;
+	return sj_get(*keep, "items");
+}
+
+/* --rbac (rbac.h) over the stored roles and bindings; system:masters is
+ * allowed before RBAC, as by the apiserver's privileged-group authorizer.
+ * 1 allowed; 0 when the request was answered (also *reason_out, may be
+ * NULL, for reviews: then nothing is answered). */
+static int authorize_attrs(struct api *a, json_object *ui, const struct rbac_request *rq, char **reason_out)
+{
+	if (reason_out)
+		*reason_out = NULL;
+	if (in_group(ui, "system:masters"))
+		return 1;
+	json_object *l1, *l2, *l3 = NULL, *l4 = NULL;
+	struct rbac_policy p = {
+		.cluster_roles = list_items(a, "clusterroles", NULL, &l1),
+		.cluster_role_bindings = list_items(a, "clusterrolebindings", NULL, &l2),
+	};
+	if (rq->ns && rq->ns[0]) {
+		p.roles = list_items(a, "roles", rq->ns, &l3);
+		p.role_bindings = list_items(a, "rolebindings", rq->ns, &l4);
+	}
+	int ok = rbac_authorize(&p, sj_str(ui, "username", NULL), sj_get(ui, "groups"), rq, reason_out);
+	json_object *ls[] = {l1, l2, l3, l4};
+	for (size_t i = 0; i < 4; i++)
+		if (ls[i])
+			json_object_put(ls[i]);
+	return ok;
+}
+
+static int authorize_request(struct api *a, struct http_req *r, json_object *ui)
+{
+	struct rbac_request rq;
+	rbac_request_info(r->method, r->path, r->query, &rq);
+	char *reason = NULL;
+	int ok = authorize_attrs(a, ui, &rq, &reason);
+	rbac_request_free(&rq);
+	if (!ok)
+		forbid(a, r, ui, reason);
+	free(reason);
+	return ok;
 }
 
 static double rnd(struct api *a)
@@ -1733,17 +1881,27 @@ static void handle(void *ctx, struct http_req *r)
 			respond_status(a, r, 401, "Unauthorized", "Unauthorized", NULL, NULL, NULL, NULL, NULL);
 			return;
 		}
-		if (!public_path) {
-			char *m = xasprintf("forbidden: User \"system:anonymous\" cannot %s path \"%s\"", r->method,
-					    r->path);
-			respond_status(a, r, 403, "Forbidden", m, NULL, NULL, NULL, NULL, NULL);
-			free(m);
+		/* anonymous: only the public-info-viewer paths, or what RBAC grants
+		 * system:anonymous / system:unauthenticated under --rbac */
+		tl_anonymous = 1;
+		if (!public_path && !a->o.rbac) {
+			json_object *aui = json_object_new_object();
+			user_info(a, r, aui);
+			forbid(a, r, aui, NULL);
+			json_object_put(aui);
+			tl_anonymous = 0;
 			return;
 		}
 	}
 	free(admission_take_warnings());
 	json_object *ui = json_object_new_object();
 	user_info(a, r, ui);
+	if (a->o.rbac && !authorize_request(a, r, ui)) {
+		json_object_put(ui);
+		tl_anonymous = 0;
+		return;
+	}
+	tl_anonymous = 0;
 	admission_set_user(sj_str(ui, "username", NULL), sj_get(ui, "groups"));
 	json_object_put(ui);
 	if (a->o.fault_error_rate > 0 && !public_path && rnd(a) < a->o.fault_error_rate) {
@@ -1884,6 +2042,9 @@ void api_handle(void *ctx, struct http_req *r)
 {
 	handle(ctx, r);
 	admission_thread_cleanup();
+	if (tl_sa_user)
+		json_object_put(tl_sa_user);
+	tl_sa_user = NULL;
 }
 
 int api_new(const struct api_opts *o, struct api **out)

@@ -5,6 +5,7 @@
 #define KUBESIM_API_H
 
 #include "http.h"
+#include "serviceaccount.h"
 #include "sim.h"
 
 struct api_opts {
@@ -15,6 +16,8 @@ struct api_opts {
 	int fault_watch_drop_s;     /* end every watch after N s (0 = never) */
 	double fault_error_rate;    /* share of requests answered 500/429 */
 	int fault_latency_ms;       /* added to every request */
+	struct sa_ctl *sa;          /* ServiceAccount tokens (TokenRequest, authentication); NULL = none */
+	int rbac;                   /* --rbac: authorize with Roles/ClusterRoles and bindings (rbac.h) */
 };
 
 struct api;

@@ -4,7 +4,7 @@
  *           [--run-jobs] [--ready-deployments] [--tls] [--token TOKEN]
  *           [--client-ca] [--request-log FILE] [--fault-watch-drop-seconds N]
  *           [--fault-error-rate R] [--fault-latency-ms N] [--compact-seconds N]
- *           [--service-endpoint NS/NAME=HOST:PORT]...
+ *           [--service-endpoint NS/NAME=HOST:PORT]... [--rbac]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -25,6 +25,8 @@
 #include "certs.h"
 #include "gc.h"
 #include "http.h"
+#include "rbac.h"
+#include "serviceaccount.h"
 #include "sim.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -37,7 +39,7 @@ struct flags {
 	const char *kubeconfig_out;
 	const char *data_dir;
 	int bind_pvcs, run_jobs, ready_deployments;
-	int tls, client_ca;
+	int tls, client_ca, rbac;
 	const char *token;
 	const char *request_log;
 	int watch_drop_s;
@@ -69,13 +71,13 @@ static void usage(FILE *f)
 		"               [--ready-deployments] [--tls] [--token TOKEN] [--client-ca]\n"
 		"               [--request-log FILE] [--fault-watch-drop-seconds N] [--fault-error-rate R]\n"
 		"               [--fault-latency-ms N] [--compact-seconds N] [--log-level LEVEL]\n"
-		"               [--service-endpoint NS/NAME=HOST:PORT]...\n");
+		"               [--service-endpoint NS/NAME=HOST:PORT]... [--rbac]\n");
 }
 
 static int parse_flags(int argc, char **argv, struct flags *f)
 {
 	enum { O_PORT = 1, O_KC, O_DATA, O_BIND, O_JOBS, O_DEPLOY, O_TLS, O_TOKEN, O_CLIENTCA, O_RLOG,
-	       O_DROP, O_ERR, O_LAT, O_COMPACT, O_LOGLEVEL, O_SVCEP, O_HELP };
+	       O_DROP, O_ERR, O_LAT, O_COMPACT, O_LOGLEVEL, O_SVCEP, O_RBAC, O_HELP };
 	static const struct option opts[] = {
 		{"port", required_argument, NULL, O_PORT},
 		{"kubeconfig-out", required_argument, NULL, O_KC},
@@ -93,6 +95,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		{"compact-seconds", required_argument, NULL, O_COMPACT},
 		{"log-level", required_argument, NULL, O_LOGLEVEL},
 		{"service-endpoint", required_argument, NULL, O_SVCEP},
+		{"rbac", no_argument, NULL, O_RBAC},
 		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
 	};
@@ -121,6 +124,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 			}
 			f->endpoints[f->nendpoints++] = optarg;
 			break;
+		case O_RBAC: f->rbac = 1; break;
 		case O_HELP: usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}
@@ -204,7 +208,8 @@ int main(int argc, char **argv)
 	struct api *api = NULL;
 	struct admission *adm = NULL;
 	struct http_server *srv = NULL;
-	struct certs certs = {0};
+	struct certs certs = {0}, placeholder = {0};
+	struct sa_ctl *sactl = NULL;
 	SSL_CTX *ctx = NULL;
 	char *bindir = NULL, *tmpdata = NULL;
 	int rc = 1;
@@ -263,7 +268,29 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	/* the default ServiceAccounts, kube-root-ca.crt (kubesim's CA with --tls,
+	 * else a generated CA nothing is signed with), SA admission and tokens */
+	if (!f.tls && certs_generate(&placeholder) < 0) {
+		fprintf(stderr, "kubesim: cannot generate the kube-root-ca.crt placeholder\n");
+		goto out;
+	}
+	if (sa_start(s, f.tls ? certs.ca_pem : placeholder.ca_pem, &sactl) < 0) {
+		fprintf(stderr, "kubesim: cannot start the ServiceAccount controllers\n");
+		goto out;
+	}
+	/* the apiserver's bootstrap ClusterRoles and bindings (rbac.h) */
+	json_object *boot = rbac_bootstrap();
+	for (size_t i = 0; i < json_object_array_length(boot); i++) {
+		json_object *e = json_object_array_get_idx(boot, i);
+		struct sim_err se = {0};
+		sim_create(s, "rbac.authorization.k8s.io", "v1", json_object_get_string(json_object_object_get(e, "resource")),
+			   NULL, json_object_object_get(e, "object"), NULL, &se);
+		sim_err_cleanup(&se);
+	}
+	json_object_put(boot);
 	struct api_opts ao = {
+		.rbac = f.rbac,
+		.sa = sactl,
 		.sim = s,
 		.token = f.token,
 		.client_ca = f.client_ca,
@@ -316,8 +343,8 @@ int main(int argc, char **argv)
 	}
 	printf("kubesim listening on %s\n", server);
 	fflush(stdout);
-	LOG_INFO("kubesim started", "server=%s tls=%d token=%d client_ca=%d", server, f.tls, f.token != NULL,
-		 f.client_ca);
+	LOG_INFO("kubesim started", "server=%s tls=%d token=%d client_ca=%d rbac=%d", server, f.tls, f.token != NULL,
+		 f.client_ca, f.rbac);
 
 	uint64_t next_compact = f.compact_s > 0 ? (uint64_t)time(NULL) + (uint64_t)f.compact_s : 0;
 	while (!stop_requested) {
@@ -342,12 +369,14 @@ out:
 		sim_shutdown(s);
 	http_server_stop(srv);
 	gc_stop(gc);
+	sa_stop(sactl);
 	api_free(api);
 	sim_free(s);
 	admission_free(adm);
 	if (ctx)
 		SSL_CTX_free(ctx);
 	certs_cleanup(&certs);
+	certs_cleanup(&placeholder);
 	free(bindir);
 	free(tmpdata);
 	return rc;

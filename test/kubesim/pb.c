@@ -50,6 +50,45 @@ static const struct pbfield secret_f[] = {
 	{4, "stringData", PB_MAP_SS, NULL}, {5, "immutable", PB_BOOL, NULL},
 };
 static const struct pbfield sa_f[] = {{1, "metadata", PB_MSG, &meta}};
+/* authentication.k8s.io/v1 TokenRequest (kubectl create token) */
+static const struct pbfield bound_ref_f[] = {
+	{1, "kind", PB_STR, NULL}, {2, "apiVersion", PB_STR, NULL}, {3, "name", PB_STR, NULL}, {4, "uid", PB_STR, NULL},
+};
+static const struct pbmsg bound_ref = MSG(bound_ref_f);
+static const struct pbfield tr_spec_f[] = {
+	{1, "audiences", PB_REP_STR, NULL}, {3, "boundObjectRef", PB_MSG, &bound_ref}, {4, "expirationSeconds", PB_INT, NULL},
+};
+static const struct pbmsg tr_spec = MSG(tr_spec_f);
+/* rbac.authorization.k8s.io/v1 (kubectl create role|clusterrole|rolebinding|clusterrolebinding) */
+static const struct pbfield policy_rule_f[] = {
+	{1, "verbs", PB_REP_STR, NULL}, {2, "apiGroups", PB_REP_STR, NULL}, {3, "resources", PB_REP_STR, NULL},
+	{4, "resourceNames", PB_REP_STR, NULL}, {5, "nonResourceURLs", PB_REP_STR, NULL},
+};
+static const struct pbmsg policy_rule = MSG(policy_rule_f);
+static const struct pbfield role_f[] = {{1, "metadata", PB_MSG, &meta}, {2, "rules", PB_REP_MSG, &policy_rule}};
+static const struct pbfield subject_f[] = {
+	{1, "kind", PB_STR, NULL}, {2, "apiGroup", PB_STR, NULL}, {3, "name", PB_STR, NULL}, {4, "namespace", PB_STR, NULL},
+};
+static const struct pbmsg subject = MSG(subject_f);
+static const struct pbfield role_ref_f[] = {{1, "apiGroup", PB_STR, NULL}, {2, "kind", PB_STR, NULL}, {3, "name", PB_STR, NULL}};
+static const struct pbmsg role_ref = MSG(role_ref_f);
+static const struct pbfield binding_f[] = {
+	{1, "metadata", PB_MSG, &meta}, {2, "subjects", PB_REP_MSG, &subject}, {3, "roleRef", PB_MSG, &role_ref},
+};
+/* authorization.k8s.io/v1 SelfSubjectAccessReview (kubectl auth can-i) */
+static const struct pbfield res_attrs_f[] = {
+	{1, "namespace", PB_STR, NULL}, {2, "verb", PB_STR, NULL}, {3, "group", PB_STR, NULL}, {4, "version", PB_STR, NULL},
+	{5, "resource", PB_STR, NULL}, {6, "subresource", PB_STR, NULL}, {7, "name", PB_STR, NULL},
+};
+static const struct pbmsg res_attrs = MSG(res_attrs_f);
+static const struct pbfield nonres_attrs_f[] = {{1, "path", PB_STR, NULL}, {2, "verb", PB_STR, NULL}};
+static const struct pbmsg nonres_attrs = MSG(nonres_attrs_f);
+static const struct pbfield ssar_spec_f[] = {
+	{1, "resourceAttributes", PB_MSG, &res_attrs}, {2, "nonResourceAttributes", PB_MSG, &nonres_attrs},
+};
+static const struct pbmsg ssar_spec = MSG(ssar_spec_f);
+static const struct pbfield ssar_f[] = {{1, "metadata", PB_MSG, &meta}, {2, "spec", PB_MSG, &ssar_spec}};
+static const struct pbfield token_request_f[] = {{1, "metadata", PB_MSG, &meta}, {2, "spec", PB_MSG, &tr_spec}};
 static const struct pbfield unknown_type_f[] = {{1, "apiVersion", PB_STR, NULL}, {2, "kind", PB_STR, NULL}};
 static const struct pbmsg unknown_type = MSG(unknown_type_f);
 static const struct pbfield unknown_f[] = {
@@ -66,6 +105,12 @@ static const struct {
 	{"ConfigMap", MSG(configmap_f)},
 	{"Secret", MSG(secret_f)},
 	{"ServiceAccount", MSG(sa_f)},
+	{"TokenRequest", MSG(token_request_f)},
+	{"SelfSubjectAccessReview", MSG(ssar_f)},
+	{"Role", MSG(role_f)},
+	{"ClusterRole", MSG(role_f)},
+	{"RoleBinding", MSG(binding_f)},
+	{"ClusterRoleBinding", MSG(binding_f)},
 };
 
 static int varint(const unsigned char **p, const unsigned char *end, uint64_t *v)

@@ -72,6 +72,8 @@ struct sim {
 	int disp_started;
 	pthread_t disp;
 	struct sim_admission adm;  /* mutating admission hook (admission.c) or zeros */
+	struct sim_admission plugins[SIM_ADMISSION_PLUGINS_MAX]; /* built-in plugins (serviceaccount.c, ...) */
+	size_t nplugins;
 };
 
 struct sim_watch {
@@ -83,10 +85,7 @@ struct sim_watch {
 
 /* ---------------------------------------------------------------- errors */
 
-static int seterr(struct sim_err *e, int code, const char *reason, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int seterr(struct sim_err *e, int code, const char *reason, const char *fmt, ...)
+int sim_err_set(struct sim_err *e, int code, const char *reason, const char *fmt, ...)
 {
 	if (e) {
 		e->code = code;
@@ -98,6 +97,7 @@ static int seterr(struct sim_err *e, int code, const char *reason, const char *f
 	}
 	return -code;
 }
+#define seterr sim_err_set
 
 void sim_err_cleanup(struct sim_err *e)
 {
@@ -1538,19 +1538,52 @@ void sim_set_admission(struct sim *s, const struct sim_admission *adm)
 	s->adm = *adm;
 }
 
-/* Run the admission hook for a write (outside the store lock). 0 with *work
- * (NULL = not called: use the caller's object) or the refusal's code. */
+int sim_add_admission_plugin(struct sim *s, const struct sim_admission *p)
+{
+	if (s->nplugins == SIM_ADMISSION_PLUGINS_MAX)
+		return -ENOSPC;
+	s->plugins[s->nplugins++] = *p;
+	return 0;
+}
+
+/* The built-in plugins on *work (a copy made on first use). */
+static int run_plugins(struct sim *s, const struct sim_admit_attrs *a, json_object *obj, json_object **work,
+		       struct sim_err *err)
+{
+	for (size_t i = 0; i < s->nplugins; i++) {
+		if (s->plugins[i].wants && !s->plugins[i].wants(s->plugins[i].ctx, a))
+			continue;
+		if (!*work)
+			*work = sj_copy(obj);
+		int rc = s->plugins[i].admit(s->plugins[i].ctx, a, work, err);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Run the admission chain for a write (outside the store lock): the
+ * built-in plugins, the webhook hook, and the plugins again on what the
+ * webhooks changed (the apiserver's validating phase). 0 with *work (NULL =
+ * nothing ran: use the caller's object) or the refusal's code. */
 static int admit(struct sim *s, const char *op, const char *group, const char *version, const char *resource,
 		 const char *ns, json_object *obj, json_object **work, struct sim_err *err)
 {
 	*work = NULL;
-	if (!s->adm.admit || !json_object_is_type(obj, json_type_object))
+	if (!json_object_is_type(obj, json_type_object))
 		return 0;
 	struct sim_admit_attrs a = {op, group, version, resource, "", ns, tl_dry_run};
-	if (s->adm.wants && !s->adm.wants(s->adm.ctx, &a))
-		return 0;
-	*work = sj_copy(obj);
-	int rc = s->adm.admit(s->adm.ctx, &a, work, err);
+	int rc = run_plugins(s, &a, obj, work, err);
+	if (rc == 0 && s->adm.admit && (!s->adm.wants || s->adm.wants(s->adm.ctx, &a))) {
+		if (!*work)
+			*work = sj_copy(obj);
+		json_object *before = s->nplugins ? sj_copy(*work) : NULL;
+		rc = s->adm.admit(s->adm.ctx, &a, work, err);
+		if (rc == 0 && before && !json_object_equal(before, *work))
+			rc = run_plugins(s, &a, *work, work, err);
+		if (before)
+			json_object_put(before);
+	}
 	if (rc < 0 && *work) {
 		json_object_put(*work);
 		*work = NULL;

@@ -54,6 +54,10 @@ struct sim_err {
 	json_object *causes;  /* owned: [{"reason","message","field"}] or NULL */
 };
 void sim_err_cleanup(struct sim_err *e);
+/* Fill e (may be NULL) with code, reason and the formatted message;
+ * returns -code. For the modules that answer with the store's errors. */
+int sim_err_set(struct sim_err *e, int code, const char *reason, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 struct sim_opts {
 	const struct mclock *clock;   /* NULL = system clock */
@@ -157,6 +161,14 @@ struct sim_admission {
 	void *ctx;
 };
 void sim_set_admission(struct sim *s, const struct sim_admission *adm);
+/* Built-in admission plugins (serviceaccount.c's ServiceAccount plugin,
+ * ...): same contract, run in registration order BEFORE the webhook hook
+ * (the apiserver's plugins precede MutatingAdmissionWebhook) and again on
+ * the object the webhooks changed (its validating phase). At most
+ * SIM_ADMISSION_PLUGINS_MAX; 0 or -ENOSPC. Register before the first
+ * request; ctx must outlive every write. */
+#define SIM_ADMISSION_PLUGINS_MAX 8
+int sim_add_admission_plugin(struct sim *s, const struct sim_admission *p);
 
 /* ---- subscribers ---- */
 

@@ -2,6 +2,9 @@
 
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "util/mem.h"
 
 json_object *sj_get(json_object *o, const char *key)
 {
@@ -75,4 +78,49 @@ json_object *sj_copy(json_object *o)
 	if (json_object_deep_copy(o, &c, NULL) != 0)
 		abort();
 	return c;
+}
+
+int sj_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+char *sj_urldecode(const char *s, size_t n, int plus_is_space)
+{
+	char *out = xmalloc(n + 1), *o = out;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '%' && i + 2 < n && sj_hexval(s[i + 1]) >= 0 && sj_hexval(s[i + 2]) >= 0) {
+			*o++ = (char)(sj_hexval(s[i + 1]) * 16 + sj_hexval(s[i + 2]));
+			i += 2;
+		} else if (plus_is_space && s[i] == '+') {
+			*o++ = ' ';
+		} else {
+			*o++ = s[i];
+		}
+	}
+	*o = 0;
+	return out;
+}
+
+char *sj_qparam(const char *query, const char *key)
+{
+	size_t kl = strlen(key);
+	const char *p = query;
+	while (p && *p) {
+		const char *amp = strchr(p, '&');
+		size_t len = amp ? (size_t)(amp - p) : strlen(p);
+		if (len >= kl && strncmp(p, key, kl) == 0 && (len == kl || p[kl] == '=')) {
+			if (len == kl)
+				return xstrdup("");
+			return sj_urldecode(p + kl + 1, len - kl - 1, 1);
+		}
+		p = amp ? amp + 1 : NULL;
+	}
+	return NULL;
 }

@@ -24,4 +24,13 @@ json_object *sj_parse(const char *s, size_t n);
 /* Deep copy (NULL in => NULL out); caller puts. */
 json_object *sj_copy(json_object *o);
 
+/* The value of a hex digit, -1 when c is none. */
+int sj_hexval(char c);
+/* %XX-decoding of n bytes (plus_is_space: '+' is ' ', as in queries);
+ * malloc'd. */
+char *sj_urldecode(const char *s, size_t n, int plus_is_space);
+/* The decoded value of query parameter key ("" for a bare key) or NULL;
+ * malloc'd. */
+char *sj_qparam(const char *query, const char *key);
+
 #endif
