@@ -139,8 +139,9 @@ mce_setup() {
 	mc_start_fakehub --request-log "$MC_TMP/fakehub-requests.txt" "$@"
 	# MCE_BEHAVE="" runs the simulators without cluster behaviours (development only)
 	local behave=${MCE_BEHAVE---bind-pvcs --run-jobs}
+	# MCE_CP_FLAGS: more flags for the control plane's kubesim (e.g. --rbac)
 	# shellcheck disable=SC2086
-	mc_start_kubesim cp $behave --data-dir "$MC_TMP/cp-data" --request-log "$MC_TMP/cp-requests.txt"
+	mc_start_kubesim cp $behave ${MCE_CP_FLAGS:-} --data-dir "$MC_TMP/cp-data" --request-log "$MC_TMP/cp-requests.txt"
 	# shellcheck disable=SC2086
 	mc_start_kubesim remote $behave --data-dir "$MC_TMP/remote-data" --request-log "$MC_TMP/remote-requests.txt"
 	mc_apply_crds cp

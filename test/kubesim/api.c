@@ -1407,6 +1407,28 @@ static void user_info(struct api *a, struct http_req *r, json_object *ui)
  * do everything (no RBAC). */
 static int authorize_attrs(struct api *a, json_object *ui, const struct rbac_request *rq, char **reason_out);
 
+static int apply_create_allowed(struct api *a, struct http_req *r, struct target *t)
+{
+	struct rbac_request rq;
+	rbac_request_info(r->method, r->path, r->query, &rq);
+	free(rq.verb);
+	rq.verb = xstrdup("create");
+	json_object *ui = json_object_new_object();
+	user_info(a, r, ui);
+	char *reason = NULL;
+	int ok = authorize_attrs(a, ui, &rq, &reason);
+	if (!ok) {
+		char *m = xasprintf("%s%s%s \"%s\" is forbidden: %s", t->resource, t->group[0] ? "." : "", t->group, t->name,
+				    reason ? reason : "");
+		respond_status(a, r, 403, "Forbidden", m, t->name, t->group, t->resource, NULL, NULL);
+		free(m);
+	}
+	free(reason);
+	json_object_put(ui);
+	rbac_request_free(&rq);
+	return ok;
+}
+
 static int do_review(struct api *a, struct http_req *r, struct target *t)
 {
 	int ssr = strcmp(t->group, "authentication.k8s.io") == 0 && strcmp(t->resource, "selfsubjectreviews") == 0;
@@ -1639,6 +1661,11 @@ static void do_resource(struct api *a, struct http_req *r, struct target *t, int
 			json_object *cur = NULL;
 			created = sim_get(a->sim, t->group, t->version, t->resource, t->ns, t->name, &cur, NULL) < 0;
 			json_object_put(cur);
+			/* an apply that creates is also authorized as create
+			 * (handlers/patch.go withAuthorization): 403
+			 * `jobs.batch "x" is forbidden: REASON` */
+			if (created && a->o.rbac && !apply_create_allowed(a, r, t))
+				goto out;
 		}
 		int rc = sim_patch(a->sim, t->group, t->version, t->resource, t->ns, t->name, t->sub, pt, body, fm,
 				   force, &out, &e);
