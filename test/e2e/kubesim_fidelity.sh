@@ -138,7 +138,9 @@ grep -q '"type":"MODIFIED"' "$MC_TMP/ev-watch.txt" || mc_fail "watch event type:
 [ "$(K get --raw /apis/events.k8s.io/v1/namespaces/fid/events/ev-1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["note"])')" = "patched through core" ] ||
 	mc_fail "events.k8s.io/v1 does not see the core write"
 # kubectl get events: the apiserver's columns
-hdr=$(K get events -n fid | head -n 1)
+# (the first line taken without head: a closed pipe fails kubectl under pipefail)
+hdr=$(K get events -n fid)
+hdr=${hdr%%$'\n'*}
 [ "$(echo $hdr)" = "LAST SEEN TYPE REASON OBJECT MESSAGE" ] || mc_fail "kubectl get events header: '$hdr'"
 K get events -n fid | grep -q 'Normal *Probing *configmap/ssa *patched through core' || mc_fail "kubectl get events row: $(K get events -n fid)"
 K delete events.events.k8s.io ev-1 -n fid >/dev/null
