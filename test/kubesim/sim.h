@@ -50,7 +50,7 @@ struct sim_err {
 	int code;             /* HTTP status, 0 on success */
 	char reason[40];      /* NotFound AlreadyExists Conflict Invalid BadRequest Gone
 	                       * MethodNotAllowed UnsupportedMediaType InternalError */
-	char message[1024];
+	char message[4096];   /* PodSecurity refusals name every container */
 	json_object *causes;  /* owned: [{"reason","message","field"}] or NULL */
 };
 void sim_err_cleanup(struct sim_err *e);

@@ -284,6 +284,24 @@ static void test_admit_pod(void **state)
 			       json_object_new_string("b"));
 	assert_int_equal(podsec_admit(&u, &e), -403);
 	free(take_warnings());
+
+	/* a long refusal (eight containers) is not cut short */
+	json_object *many = J("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"containers\":[]}}");
+	json_object *cs = sj_get(sj_get(many, "spec"), "containers");
+	for (int i = 0; i < 8; i++) {
+		char c[96];
+		snprintf(c, sizeof c, "{\"name\":\"container-with-a-long-name-%d\"}", i);
+		json_object_array_add(cs, J(c));
+	}
+	json_object *rl = J("{\"pod-security.kubernetes.io/enforce\":\"restricted\"}");
+	struct podsec_req mr = {"CREATE", "", "pods", many, NULL, rl, NULL};
+	assert_int_equal(podsec_admit(&mr, &e), -403);
+	assert_true(strlen(e.message) > 1024);
+	const char *tail = "\"container-with-a-long-name-7\" must set securityContext.seccompProfile.type to "
+			   "\"RuntimeDefault\" or \"Localhost\")";
+	assert_string_equal(e.message + strlen(e.message) - strlen(tail), tail);
+	json_object_put(rl);
+	json_object_put(many);
 	json_object_put(relabel);
 	json_object_put(ok);
 	json_object_put(pod);
