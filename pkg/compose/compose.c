@@ -195,10 +195,18 @@ int compose_namespace(const struct compose_input *in, json_object **out)
 		return rc;
 	if (compose_cluster_is_local(in->ic))
 		return 0;
+	return compose_namespace_named(compose_target_namespace(in->mc, in->ic), out);
+}
+
+int compose_namespace_named(const char *name, json_object **out)
+{
+	*out = NULL;
+	if (!name || !*name)
+		return -EINVAL;
 	/* shared by every cache on the cluster: only the managed-by label */
 	json_object *l = json_object_new_object();
 	put_str(l, API_LABEL_MANAGED_BY, API_MANAGED_BY);
-	json_object *o = new_object("v1", "Namespace", compose_target_namespace(in->mc, in->ic), NULL, l, NULL);
+	json_object *o = new_object("v1", "Namespace", name, NULL, l, NULL);
 	return hashed(o, out);
 }
 

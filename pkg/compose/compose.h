@@ -83,6 +83,10 @@ void compose_hf_filters_of(const struct api_modelcache *spec, const char **inc, 
 /* Remote clusters only: *out = the Namespace; on a local cluster *out = NULL
  * (nothing to compose) and 0 is returned. */
 int compose_namespace(const struct compose_input *in, json_object **out);
+/* The Namespace a remote cluster's objects live in, by name (the one
+ * composition of it: the ModelCache and InferenceCluster controllers both
+ * use it). */
+int compose_namespace_named(const char *name, json_object **out);
 int compose_pvc(const struct compose_input *in, json_object **out);
 /* Copy of the token: token_b64 is the base64 value as read from the source
  * Secret's data (non-empty); stored under key HF_TOKEN. */

@@ -10,6 +10,7 @@
 
 #include "api/api.h"
 #include "controller/apply.h"
+#include "compose/compose.h"
 #include "controllers/inferencecluster/finalize.h"
 #include "status/inferencecluster.h"
 #include "util/jpath.h"
@@ -309,15 +310,8 @@ static int ensure_namespace(struct cluster *cl, char *msg, size_t n)
 	int rc = kube_get(cluster_client(cl), &KUBE_RES_NAMESPACES, NULL, ns, NULL, &err);
 	if (rc == -KUBE_ERR_NOT_FOUND) {
 		kube_error_clear(&err);
-		json_object *o = json_object_new_object();
-		json_object_object_add(o, "apiVersion", json_object_new_string("v1"));
-		json_object_object_add(o, "kind", json_object_new_string("Namespace"));
-		json_object *md = json_object_new_object();
-		json_object_object_add(md, "name", json_object_new_string(ns));
-		json_object *labels = json_object_new_object();
-		json_object_object_add(labels, "app.kubernetes.io/managed-by", json_object_new_string("modelcache-operator"));
-		json_object_object_add(md, "labels", labels);
-		json_object_object_add(o, "metadata", md);
+		json_object *o = NULL;
+		compose_namespace_named(ns, &o);
 		rc = kube_create(cluster_client(cl), &KUBE_RES_NAMESPACES, NULL, o, NULL, &err);
 		json_object_put(o);
 		if (rc == -KUBE_ERR_ALREADY_EXISTS)
