@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # RBAC least privilege: the operator runs a scenario that exercises what it
-# does (leader election; a local and a remote InferenceCluster; a gated
+# does (leader election; a local and a remote InferenceCluster, whose
+# namespace the operator creates and later one an admin made, which it
+# adopts; a gated
 # ModelCache whose token is copied and removed; caches hydrated, a
 # ModelDeployment served from one (a Deployment), one spanning two nodes (a
 # LeaderWorkerSet), both deleted; a cache deleted through its finalizer); the (verb, group, resource) triples it issued, from kubesim's
@@ -73,6 +75,16 @@ md_wait_cond 90 wide Available True/MinimumReplicasAvailable
 mcp delete md wide -n "$NS" --wait=false >/dev/null
 mc_wait 60 "md/wide and its LeaderWorkerSet deleted" eval \
 	'! mcp get md wide -n '"$NS"' -o name 2>/dev/null | grep -q . && [ -z "$(mcr get lws -n modelcache -o name 2>/dev/null)" ]'
+# The admin moves gpu-west's caches into a namespace they made, with a
+# label of their own: the operator adopts it by a patch, keeping the label,
+# and stages qwen there.
+mcr create namespace models-west >/dev/null
+mcr label namespace models-west example.com/team=ml-platform >/dev/null
+mcp patch inferencecluster gpu-west --type merge -p '{"spec":{"namespace":"models-west"}}' >/dev/null
+mc_wait 60 "models-west adopted (managed-by added, the admin's label kept)" eval \
+	'[ "$(mcr get namespace models-west -o jsonpath="{.metadata.labels.app\.kubernetes\.io/managed-by}/{.metadata.labels.example\.com/team}")" = modelcache-operator/ml-platform ]'
+mc_wait 60 "qwen's volume in models-west" eval '[ -n "$(mcr get pvc -n models-west -o name 2>/dev/null)" ]'
+mce_wait_phase 120 "$NS" qwen Ready gpu-west
 mcp delete mc qwen -n "$NS" --wait=false >/dev/null
 mc_wait 60 "mc/qwen deleted (finalizer)" eval '! mcp get mc qwen -n '"$NS"' -o name 2>/dev/null | grep -q .'
 mc_stop "$OP_op_PID" TERM
