@@ -16,6 +16,10 @@
 #include "util/quantity.h"
 #include "util/timeutil.h"
 
+/* A condition message: room for the apiserver's longest refusals (a
+ * PodSecurity one names every failed check and container). */
+#define MD_STATUS_MESSAGE_MAX 4096
+
 #define MIB ((int64_t)1 << 20)
 #define LAST_USED_EVERY_S 3600
 #define DEFAULT_CONTEXT 4096
@@ -328,6 +332,22 @@ static void cond(json_object *conds, json_object *prev, const char *type, const 
 			     now);
 }
 
+const char *md_workload_failure(json_object *deploy, const char **message)
+{
+	*message = NULL;
+	if (!deploy || jpath_int_or(deploy, "status.observedGeneration", -1) != jpath_int_or(deploy, "metadata.generation", 0))
+		return NULL;   /* the controller has not looked at this spec yet */
+	json_object *conds = jpath_get(deploy, "status.conditions");
+	json_object *c = jpath_find_type(conds, "ReplicaFailure");
+	if (!streq(jpath_str(c, "status"), "True")) {
+		c = jpath_find_type(conds, "Progressing");
+		if (!streq(jpath_str(c, "status"), "False"))
+			return NULL;
+	}
+	*message = jpath_str_or(c, "message", "");
+	return jpath_str_or(c, "reason", "ReplicaFailure");
+}
+
 int md_status_compute(const struct md_status_in *in, json_object **out)
 {
 	*out = NULL;
@@ -338,7 +358,7 @@ int md_status_compute(const struct md_status_in *in, json_object **out)
 	int64_t gen = jpath_int_or(in->md, "metadata.generation", 0);
 	json_object *st = json_object_new_object(), *conds = json_object_new_array();
 	json_object_object_add(st, "observedGeneration", json_object_new_int64(gen));
-	char msg[256];
+	char msg[MD_STATUS_MESSAGE_MAX];
 	if (in->invalid) {
 		/* nothing is decided for an invalid spec: what was placed stays */
 		const char *keep[] = {"replicas", "estimate", "placements"};
@@ -379,7 +399,13 @@ int md_status_compute(const struct md_status_in *in, json_object **out)
 			ar = in->sched_reason ? in->sched_reason : "Unschedulable";
 		else if (streq(in->ready_status, "False"))
 			ar = "WaitingForCache";
-		else
+		else if (in->workload_reason) {
+			/* the workload controller's own words: the apiserver's refusal
+			 * of the pods is what the user must fix */
+			ar = in->workload_reason;
+			snprintf(msg, sizeof msg, "%lld of %lld replicas ready: %s", (long long)in->ready,
+				 (long long)in->desired, in->workload_message ? in->workload_message : "");
+		} else
 			ar = "ReplicasNotReady";
 	}
 	cond(conds, prev_conds, "Available", as, ar, msg, gen, in->now_s);

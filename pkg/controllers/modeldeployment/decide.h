@@ -79,12 +79,22 @@ struct md_status_in {
 	json_object *estimate;        /* borrowed or NULL */
 	json_object *placements;      /* borrowed array or NULL */
 	int64_t desired, ready;       /* replicas */
+	/* a workload that cannot make progress (md_workload_failure), or NULL:
+	 * its reason and message explain Available=False */
+	const char *workload_reason, *workload_message;
 };
 /* Conditions Valid, ModelCacheResolved, CacheReady, Scheduled, Available,
  * Ready (= Available), Stalled (True when only a user action helps: an
  * invalid spec or an InvalidTopology). lastTransitionTime moves only when a
  * condition's status changes. */
 int md_status_compute(const struct md_status_in *in, json_object **out);
+/* Why a Deployment cannot make progress, as its controller reports it:
+ * ReplicaFailure=True (its ReplicaSet cannot create or delete pods, e.g.
+ * reason FailedCreate with the apiserver's refusal: PodSecurity, a quota, a
+ * missing ServiceAccount) or Progressing=False (ProgressDeadlineExceeded).
+ * Only for the Deployment's current generation. Returns the reason (borrowed
+ * from deploy) and sets *message, or NULL. */
+const char *md_workload_failure(json_object *deploy, const char **message);
 /* The status keys the reconciler owns (NULL-terminated). */
 extern const char *const md_status_keys[];
 /* Are the owned keys of two status objects equal? */

@@ -57,6 +57,8 @@ struct rx {
 	/* conditions */
 	const char *cache_status, *cache_reason, *ready_status, *ready_reason, *sched_status, *sched_reason;
 	char *cache_msg, *ready_msg, *sched_msg;
+	const char *wl_reason;         /* a workload that cannot progress (borrowed from obs) */
+	char *wl_msg;
 	bool hold;                     /* keep what is placed, place nothing new, compose nothing */
 	struct placement_model model;
 	struct md_sizing sz;
@@ -665,6 +667,12 @@ static void step_available(struct rx *x)
 			int64_t want = jpath_int_or(w[k], "spec.replicas", 1), got = jpath_int_or(w[k], "status.readyReplicas", 0);
 			x->ready += got < want ? got : want;
 		}
+		/* the first cluster whose Deployment cannot progress says why */
+		const char *why = NULL, *reason = x->wl_reason ? NULL : md_workload_failure(x->obs[i].deploy, &why);
+		if (reason) {
+			x->wl_reason = reason;
+			x->wl_msg = xasprintf("cluster %s: %s", jpath_str_or(x->cand[i], "metadata.name", "?"), why);
+		}
 	}
 }
 
@@ -724,6 +732,7 @@ static int step_status(struct rx *x)
 		.estimate = x->estimate ? x->estimate : jpath_child(x->prev, "estimate"),
 		.placements = x->placements ? x->placements : jpath_child(x->prev, "placements"),
 		.desired = jpath_int_or(x->md, "spec.replicas", 1), .ready = x->ready,
+		.workload_reason = x->wl_reason, .workload_message = x->wl_msg,
 	};
 	/* the previous status carries the conditions' transition times */
 	json_object *view = NULL;
@@ -759,6 +768,7 @@ static void rx_cleanup(struct rx *x)
 	free(x->cache_msg);
 	free(x->ready_msg);
 	free(x->sched_msg);
+	free(x->wl_msg);
 	json_object_put(x->mc);
 	json_object_put(x->memo);
 	json_object_put(x->md);

@@ -170,6 +170,44 @@ static const char *cond(json_object *st, const char *type, const char *field)
 	return jpath_str(jpath_find_type(jpath_child(st, "conditions"), type), field);
 }
 
+static void test_workload_failure(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *deploy, *reason, *message;
+	} cases[] = {
+		{NULL, NULL, NULL},   /* no Deployment (yet) */
+		{"{\"metadata\":{\"generation\":2},\"status\":{\"observedGeneration\":2,\"conditions\":["
+		 "{\"type\":\"Available\",\"status\":\"True\"},{\"type\":\"Progressing\",\"status\":\"True\"}]}}",
+		 NULL, NULL},
+		{"{\"metadata\":{\"generation\":2},\"status\":{\"observedGeneration\":2,\"conditions\":["
+		 "{\"type\":\"ReplicaFailure\",\"status\":\"True\",\"reason\":\"FailedCreate\","
+		 "\"message\":\"pods \\\"d-5f-\\\" is forbidden: exceeded quota\"}]}}",
+		 "FailedCreate", "pods \"d-5f-\" is forbidden: exceeded quota"},
+		/* an old generation's failure: the controller has not seen the fix yet */
+		{"{\"metadata\":{\"generation\":3},\"status\":{\"observedGeneration\":2,\"conditions\":["
+		 "{\"type\":\"ReplicaFailure\",\"status\":\"True\",\"reason\":\"FailedCreate\",\"message\":\"x\"}]}}",
+		 NULL, NULL},
+		{"{\"metadata\":{\"generation\":1},\"status\":{\"observedGeneration\":1,\"conditions\":["
+		 "{\"type\":\"ReplicaFailure\",\"status\":\"False\"},{\"type\":\"Progressing\",\"status\":\"False\","
+		 "\"reason\":\"ProgressDeadlineExceeded\",\"message\":\"ReplicaSet \\\"d-5f\\\" has timed out progressing.\"}]}}",
+		 "ProgressDeadlineExceeded", "ReplicaSet \"d-5f\" has timed out progressing."},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		json_object *d = cases[i].deploy ? parse(cases[i].deploy) : NULL;
+		const char *msg = "unset", *reason = md_workload_failure(d, &msg);
+		if (cases[i].reason) {
+			assert_non_null(reason);
+			assert_string_equal(reason, cases[i].reason);
+			assert_string_equal(msg, cases[i].message);
+		} else {
+			assert_null(reason);
+			assert_null(msg);
+		}
+		json_object_put(d);
+	}
+}
+
 static void test_status(void **state)
 {
 	(void)state;
@@ -215,6 +253,25 @@ static void test_status(void **state)
 	assert_int_equal(md_status_compute(&in, &st), 0);
 	assert_string_equal(cond(st, "Available", "reason"), "WaitingForCache");
 	json_object_put(st);
+
+	/* a workload whose pods are refused: the controller's words */
+	in.ready_status = "True";
+	in.ready_reason = "Ready";
+	in.workload_reason = "FailedCreate";
+	in.workload_message = "cluster gpu-west: pods \"chat-7d9c-\" is forbidden: violates PodSecurity";
+	assert_int_equal(md_status_compute(&in, &st), 0);
+	assert_string_equal(cond(st, "Available", "reason"), "FailedCreate");
+	assert_string_equal(cond(st, "Available", "message"),
+			    "0 of 2 replicas ready: cluster gpu-west: pods \"chat-7d9c-\" is forbidden: violates PodSecurity");
+	assert_string_equal(cond(st, "Ready", "reason"), "FailedCreate");
+	assert_string_equal(cond(st, "Stalled", "status"), "False");   /* a namespace label may fix it */
+	json_object_put(st);
+	in.ready = 2;   /* ready after all: the failure no longer matters */
+	assert_int_equal(md_status_compute(&in, &st), 0);
+	assert_string_equal(cond(st, "Available", "reason"), "MinimumReplicasAvailable");
+	json_object_put(st);
+	in.ready = 0;
+	in.workload_reason = in.workload_message = NULL;
 
 	in.desired = 0;
 	assert_int_equal(md_status_compute(&in, &st), 0);
@@ -267,6 +324,7 @@ int main(void)
 		cmocka_unit_test(test_sizing),
 		cmocka_unit_test(test_last_used),
 		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_workload_failure),
 		cmocka_unit_test(test_slots),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
